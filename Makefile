@@ -1,0 +1,48 @@
+# The two commands a new user needs: `make book` and `make test`.
+# Both create (once) and reuse .venv, install the pinned environment, and register the
+# Jupyter kernel `psmbook` inside that environment.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+KERNEL ?= psmbook
+STAMP  := $(VENV)/.installed
+# Parameter overrides for the book, e.g. make book PARAMS="seed=7"
+PARAMS ?=
+
+.PHONY: book test params cohort setup lock clean
+
+book: setup
+	$(PY) -m psmbook build $(foreach p,$(PARAMS),-p $(p))
+
+test: setup
+	$(PY) -m pytest
+
+params: setup
+	$(PY) -m psmbook params
+
+# make cohort SEED=7 OUT=cohort.csv
+SEED ?= 20250531
+OUT  ?= cohort.csv
+cohort: setup
+	$(PY) -m psmbook cohort --seed $(SEED) --out $(OUT)
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@echo "==> setting up $(VENV) (first run takes a few minutes)"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (psmbook)"
+	touch $(STAMP)
+
+# Re-resolve requirements.in into the pinned requirements.txt.
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install --quiet -r requirements.in
+	{ head -n 2 requirements.txt; .lockvenv/bin/pip freeze | grep -v '^-e'; } > requirements.lock.tmp
+	mv requirements.lock.tmp requirements.txt && rm -rf .lockvenv
+
+clean:
+	rm -rf book/_build book/*.ipynb book/results book/data book/*.md book/*.bib .build

@@ -1,0 +1,1 @@
+"""psmbook: a re-executable reproduction of a propensity-score-matched clinical study."""

@@ -1,0 +1,214 @@
+"""The book's parameters: discovered from the chapters' `parameters` cells, checked before any run.
+
+Each chapter notebook declares its parameters in a cell tagged ``parameters`` with an inline comment
+that says what the parameter means (``caliper = 0.2  # caliper, in SD of the logit PS``). papermill
+reads those cells without running anything; this module turns them into one list for the whole book
+and checks a user's overrides against it, so that an unknown name or a bad value stops the build
+before the first chapter runs.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import papermill
+
+
+class ParameterError(ValueError):
+    """One or more parameter overrides are unknown or invalid; the message lists every problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("invalid parameters:\n  - " + "\n  - ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A book parameter: its default, its meaning and the chapters that read it."""
+
+    name: str
+    default: Any
+    help: str
+    chapters: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def type_name(self) -> str:
+        return "none" if self.default is None else type(self.default).__name__
+
+
+def chapter_notebooks(chapters_dir: Path) -> list[Path]:
+    """The chapter notebooks in reading order (their file names start with the chapter number)."""
+    notebooks = sorted(Path(chapters_dir).glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise FileNotFoundError(f"no chapter notebooks (NN_name.ipynb) in {chapters_dir}")
+    return notebooks
+
+
+def chapter_name(notebook: Path) -> str:
+    """'01_cohort.ipynb' -> 'cohort'."""
+    return Path(notebook).stem.split("_", 1)[1]
+
+
+def discover(chapters_dir: Path) -> dict[str, Parameter]:
+    """Every parameter of every chapter, with its default and meaning.
+
+    A parameter that several chapters declare must have the same default in each of them.
+    """
+    found: dict[str, Parameter] = {}
+    for notebook in chapter_notebooks(chapters_dir):
+        chapter = chapter_name(notebook)
+        for name, info in papermill.inspect_notebook(str(notebook)).items():
+            default = _literal(info["default"])
+            help_text = (info.get("help") or "").strip()
+            if name in found:
+                known = found[name]
+                if known.default != default:
+                    raise ParameterError([f"parameter {name!r} has default {known.default!r} in "
+                                          f"{', '.join(known.chapters)} but {default!r} in {chapter}"])
+                found[name] = Parameter(name, default, known.help or help_text, known.chapters + (chapter,))
+            else:
+                found[name] = Parameter(name, default, help_text, (chapter,))
+    return found
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+# Value rules beyond the type of the default. Each returns a problem description or None.
+def _nonnegative_int(value: Any) -> str | None:
+    return None if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else \
+        "must be a non-negative integer"
+
+
+def _positive_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    return None if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else \
+        "must be a positive number, or none for no caliper"
+
+
+def _positive_int(value: Any) -> str | None:
+    return None if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else \
+        "must be an integer of at least 1"
+
+
+def _existing_file_or_none(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    return None if Path(str(value)).expanduser().is_file() else f"file {value!r} does not exist"
+
+
+RULES: dict[str, Callable[[Any], str | None]] = {
+    "seed": _nonnegative_int,
+    "caliper": _positive_or_none,
+    "ratio": _positive_int,
+    "data": _existing_file_or_none,
+    "study": _existing_file_or_none,
+}
+#: parameters whose value may be given as ``none``
+NULLABLE = {"caliper", "data", "study"}
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, str]:
+    """``["seed=7", "caliper=0.1"]`` -> ``{"seed": "7", "caliper": "0.1"}``."""
+    parsed: dict[str, str] = {}
+    problems = []
+    for item in items or []:
+        for token in str(item).split():
+            name, sep, value = token.partition("=")
+            if not sep or not name:
+                problems.append(f"{token!r}: expected name=value")
+            else:
+                parsed[name.strip()] = value.strip()
+    if problems:
+        raise ParameterError(problems)
+    return parsed
+
+
+def coerce(parameter: Parameter, text: str) -> Any:
+    """Convert an override given as text to the type of the parameter's default."""
+    default = parameter.default
+    if text.lower() in {"none", "null"} and (default is None or parameter.name in NULLABLE):
+        return None
+    if isinstance(default, bool):
+        lowered = text.lower()
+        if lowered in {"true", "yes", "1"}:
+            return True
+        if lowered in {"false", "no", "0"}:
+            return False
+        raise ValueError(f"expected true or false, got {text!r}")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {text!r}") from None
+    if isinstance(default, float) or (default is None and parameter.name in {"caliper"}):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+    if isinstance(default, (list, tuple, dict)):
+        value = _literal(text)
+        if not isinstance(value, type(default)):
+            raise ValueError(f"expected a {type(default).__name__} literal, got {text!r}")
+        return value
+    return text
+
+
+def resolve(overrides: dict[str, str], parameters: dict[str, Parameter]) -> dict[str, Any]:
+    """Check and convert overrides; report every unknown name and bad value at once."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for name, text in overrides.items():
+        if name not in parameters:
+            import difflib
+            close = difflib.get_close_matches(name, parameters, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"unknown parameter {name!r}{hint}; known: {', '.join(sorted(parameters))}")
+            continue
+        try:
+            value = coerce(parameters[name], text)
+        except ValueError as error:
+            problems.append(f"{name}: {error}")
+            continue
+        rule = RULES.get(name)
+        problem = rule(value) if rule else None
+        if problem:
+            problems.append(f"{name}={text!r}: {problem}")
+        else:
+            values[name] = value
+    if problems:
+        raise ParameterError(problems)
+    # The defaults themselves must satisfy the rules, or the chapters are inconsistent.
+    for name, parameter in parameters.items():
+        rule = RULES.get(name)
+        if name not in values and rule and rule(parameter.default):
+            problems.append(f"default of {name} ({parameter.default!r}) {rule(parameter.default)}")
+    if problems:
+        raise ParameterError(problems)
+    return values
+
+
+def for_chapter(values: dict[str, Any], parameters: dict[str, Parameter], chapter: str) -> dict[str, Any]:
+    """The overrides a chapter declares (papermill injects only these)."""
+    return {name: value for name, value in values.items() if chapter in parameters[name].chapters}
+
+
+def describe(parameters: dict[str, Parameter]) -> str:
+    """A table of every parameter: name, default, chapters, meaning."""
+    rows = [("parameter", "default", "chapters", "meaning")]
+    for p in sorted(parameters.values(), key=lambda p: (p.chapters, p.name)):
+        rows.append((p.name, repr(p.default), ", ".join(p.chapters), p.help))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = []
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row[:3])) + "  " + row[3])
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 7)
+    return "\n".join(lines)

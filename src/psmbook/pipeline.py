@@ -1,0 +1,202 @@
+"""Run the book: execute every chapter with papermill, build the site with Jupyter Book, publish.
+
+The work happens in a staging folder (``.build/stage``). The previous book in ``book/`` is replaced
+only when every chapter ran and the site built without a warning; a failing chapter leaves its
+executed notebook, failing cell included, in the staging folder and the message names both.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import parameters as params_mod
+
+KERNEL_NAME = "psmbook"
+#: files of the book's source tree that are copied as they are into the built book
+STATIC_SUFFIXES = (".md", ".bib", ".png", ".svg")
+
+
+class BuildError(RuntimeError):
+    """A chapter or the site build failed; the previous book is untouched."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the book's sources are and where its outputs go."""
+
+    root: Path
+    out: Path | None = None
+
+    @property
+    def chapters(self) -> Path:
+        return self.root / "chapters"
+
+    @property
+    def book(self) -> Path:
+        return self.out or self.root / "book"
+
+    @property
+    def stage(self) -> Path:
+        return self.root / ".build" / "stage"
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The project root: the nearest folder above ``start`` holding _config.yml and chapters/."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_config.yml").is_file() and (folder / "chapters").is_dir():
+            return folder
+    raise FileNotFoundError(f"no book project (_config.yml and chapters/) at or above {here}")
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _kernel_environment() -> dict[str, str]:
+    """Make Jupyter find this environment's kernel before any user-wide kernel of the same name."""
+    env = dict(os.environ)
+    own = str(Path(sys.prefix) / "share" / "jupyter")
+    env["JUPYTER_PATH"] = os.pathsep.join([own, env.get("JUPYTER_PATH", "")]).rstrip(os.pathsep)
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env
+
+
+def _check_kernel() -> None:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    os.environ.update(_kernel_environment())
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        raise BuildError(f"Jupyter kernel {KERNEL_NAME!r} is not registered; run `make setup` "
+                         f"(or: {sys.executable} -m ipykernel install --sys-prefix --name {KERNEL_NAME})")
+
+
+def _fresh_stage(layout: Layout) -> Path:
+    stage = layout.stage
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    for source in sorted(layout.chapters.iterdir()):
+        if source.suffix in STATIC_SUFFIXES:
+            shutil.copy2(source, stage / source.name)
+    shutil.copy2(layout.root / "_toc.yml", stage / "_toc.yml")
+    return stage
+
+
+SYNTHETIC_ANNOUNCEMENT = ("Synthetic data: every patient-level result in this book comes from a synthetic "
+                          "cohort calibrated to the paper's published tables, not from real patients.")
+
+
+def write_config(root: Path, stage: Path, synthetic: bool) -> None:
+    """The book's _config.yml, with a site-wide banner when the data are synthetic."""
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    if synthetic:
+        config.setdefault("html", {})["announcement"] = SYNTHETIC_ANNOUNCEMENT
+    (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Send this process's (and the kernel's) stderr to a file: kernels print start-up chatter there."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any]) -> Path:
+    """Execute one chapter notebook into the staging folder, with the given parameters."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    target = stage / notebook.name
+    try:
+        with _stderr_to(stage / "kernel-stderr.log"):
+            papermill.execute_notebook(
+                str(notebook), str(target), parameters=values, kernel_name=KERNEL_NAME,
+                cwd=str(stage), progress_bar=False, log_output=False, report_mode=False,
+            )
+    except PapermillExecutionError as error:
+        cell = error.exec_count if error.exec_count is not None else error.cell_index
+        raise BuildError(
+            f"chapter {params_mod.chapter_name(notebook)!r} failed in cell {cell}: "
+            f"{error.ename}: {error.evalue}\n  the executed notebook, failing cell included: {target}"
+        ) from None
+    return target
+
+
+def build_site(stage: Path) -> Path:
+    """Jupyter Book on the executed notebooks (no execution, warnings are errors)."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jb) if jb.exists() else "jupyter-book", "build", str(stage),
+               "--warningiserror", "--nitpick", "--keep-going", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, env=_kernel_environment())
+    log = stage / "jupyter-book.log"
+    log.write_text(result.stdout + "\n" + result.stderr)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
+        raise BuildError(f"the site build failed (warnings are errors); full log: {log}\n{tail}")
+    return stage / "_build" / "html"
+
+
+def publish(stage: Path, book: Path) -> None:
+    """Replace the generated contents of ``book/`` with the staged build."""
+    book.mkdir(parents=True, exist_ok=True)
+    keep = {"README.md"}
+    for entry in book.iterdir():
+        if entry.name in keep:
+            continue
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    for entry in stage.iterdir():
+        if entry.name in keep:
+            continue
+        shutil.move(str(entry), str(book / entry.name))
+    shutil.rmtree(stage, ignore_errors=True)
+
+
+def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
+          out: Path | None = None) -> Path:
+    """Execute every chapter and build the site; return the path of the site's index.html."""
+    layout = Layout(find_root(root), Path(out).resolve() if out else None)
+    known = params_mod.discover(layout.chapters)
+    values = params_mod.resolve(overrides or {}, known)   # nothing runs on a bad parameter
+    notebooks = params_mod.chapter_notebooks(layout.chapters)
+    _check_kernel()
+    stage = _fresh_stage(layout)
+    write_config(layout.root, stage, synthetic=not values.get("data"))
+    shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"
+    _say(f"psmbook: executing {len(notebooks)} chapters ({shown})")
+    started = time.perf_counter()
+    for number, notebook in enumerate(notebooks, start=1):
+        chapter = params_mod.chapter_name(notebook)
+        print(f"  [{number}/{len(notebooks)}] {chapter:<12} ", end="", flush=True)
+        tick = time.perf_counter()
+        execute_chapter(notebook, stage, params_mod.for_chapter(values, known, chapter))
+        _say(f"done in {time.perf_counter() - tick:.1f} s")
+    print("  building the site (Jupyter Book, warnings are errors) ", end="", flush=True)
+    tick = time.perf_counter()
+    build_site(stage)
+    _say(f"done in {time.perf_counter() - tick:.1f} s")
+    publish(stage, layout.book)
+    index = layout.book / "_build" / "html" / "index.html"
+    _say(f"psmbook: done in {time.perf_counter() - started:.0f} s. The site: {index}")
+    _say(f"         results: {layout.book / 'results'}")
+    return index
+
