@@ -1,0 +1,164 @@
+"""Greedy nearest-neighbour matching on the logit of the propensity score, as MatchIt does it.
+
+Vocabulary and defaults follow R's MatchIt (``method = "nearest"``): the estimand is the ATT, the
+distance is the logit of the propensity score, the caliper is given in standard deviations of that
+distance over the whole sample (``std.caliper = TRUE``; Austin 2011 recommends 0.2), treated patients
+are matched one after the other in ``m.order`` (``"largest"`` score first by default), each taking the
+nearest control still available, and 1:k matching runs k rounds.
+
+Ties in distance go to the control that comes first in the data, so the result is deterministic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+ORDERS = ("largest", "smallest", "data", "random")
+
+
+@dataclass
+class MatchResult:
+    """Matched sets: one row per (treated, control) pair, plus what was left unmatched."""
+
+    pairs: pd.DataFrame                 # columns: treated_id, control_id, distance, pair (treated's set)
+    treated_ids: list
+    control_ids: list
+    caliper: float | None               # absolute, on the distance (logit PS) scale
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def matched_treated(self) -> list:
+        return list(dict.fromkeys(self.pairs["treated_id"]))
+
+    @property
+    def matched_controls(self) -> list:
+        return list(dict.fromkeys(self.pairs["control_id"]))
+
+    @property
+    def unmatched_treated(self) -> list:
+        matched = set(self.pairs["treated_id"])
+        return [t for t in self.treated_ids if t not in matched]
+
+    def summary(self) -> pd.DataFrame:
+        """Sample sizes as MatchIt prints them: All, Matched, Unmatched, Discarded."""
+        matched_t, matched_c = len(self.matched_treated), len(self.matched_controls)
+        return pd.DataFrame(
+            {"Control": [len(self.control_ids), matched_c, len(self.control_ids) - matched_c, 0],
+             "Treated": [len(self.treated_ids), matched_t, len(self.treated_ids) - matched_t, 0]},
+            index=pd.Index(["All", "Matched", "Unmatched", "Discarded"], name="Sample sizes"))
+
+    def weights(self) -> pd.Series:
+        """MatchIt's ATT matching weights: 1 for matched treated, (k_t / k_i summed) for controls.
+
+        A control matched to a treated patient with k controls gets weight 1/k from that set;
+        control weights are then scaled to sum to the number of matched controls.
+        """
+        sets = self.pairs.groupby("treated_id")["control_id"].transform("size")
+        contribution = (1.0 / sets).groupby(self.pairs["control_id"]).sum()
+        contribution *= len(contribution) / contribution.sum()
+        treated = pd.Series(1.0, index=pd.Index(self.matched_treated))
+        return pd.concat([treated, contribution])
+
+
+def caliper_width(distance: pd.Series, caliper_sd: float | None) -> float | None:
+    """Caliper on the distance scale: ``caliper_sd`` standard deviations of the distance, all patients."""
+    if caliper_sd is None:
+        return None
+    if caliper_sd <= 0:
+        raise ValueError(f"caliper must be positive (or None for no caliper), got {caliper_sd}")
+    return float(caliper_sd * np.std(np.asarray(distance, dtype=float), ddof=1))
+
+
+def treated_order(distance: pd.Series, treated: pd.Series, order: str, seed: int | None = None) -> list:
+    """The order in which treated patients choose their controls (MatchIt's ``m.order``)."""
+    if order not in ORDERS:
+        raise ValueError(f"match order must be one of {ORDERS}, got {order!r}")
+    ids = list(distance.index[np.asarray(treated, dtype=bool)])
+    if order == "data":
+        return ids
+    if order == "random":
+        return list(np.random.default_rng(seed).permutation(np.array(ids, dtype=object)))
+    values = distance.loc[ids].to_numpy()
+    # stable sorts keep data order among ties
+    ranking = np.argsort(-values if order == "largest" else values, kind="stable")
+    return [ids[i] for i in ranking]
+
+
+def nearest_neighbour_match(distance: pd.Series, treated: pd.Series, *, caliper_sd: float | None = 0.2,
+                            ratio: int = 1, replace: bool = False, order: str = "largest",
+                            seed: int | None = None) -> MatchResult:
+    """Greedy 1:k nearest-neighbour matching on ``distance`` (indexed by patient id).
+
+    ``treated`` is a boolean Series with the same index. Returns every treated patient's controls.
+    """
+    if ratio < 1 or int(ratio) != ratio:
+        raise ValueError(f"ratio must be a whole number of at least 1, got {ratio}")
+    if not distance.index.equals(treated.index):
+        raise ValueError("distance and treated must share one index of patient ids")
+    if distance.index.has_duplicates:
+        raise ValueError("patient ids must be unique")
+    is_treated = np.asarray(treated, dtype=bool)
+    if is_treated.all() or not is_treated.any():
+        raise ValueError("matching needs patients in both arms")
+    caliper = caliper_width(distance, caliper_sd)
+    control_ids = np.array(distance.index[~is_treated], dtype=object)
+    control_x = distance.to_numpy(dtype=float)[~is_treated]
+    available = np.ones(len(control_ids), dtype=bool)
+    order_ids = treated_order(distance, treated, order, seed)
+    chosen: dict = {t: [] for t in order_ids}
+    failed: set = set()
+    rows = []
+    for _ in range(int(ratio)):
+        for t in order_ids:
+            if t in failed:
+                continue
+            gap = np.abs(control_x - float(distance.loc[t]))
+            allowed = available.copy() if not replace else np.ones_like(available)
+            if replace and chosen[t]:
+                allowed &= ~np.isin(control_ids, chosen[t])
+            if caliper is not None:
+                allowed &= gap <= caliper
+            if not allowed.any():
+                failed.add(t)
+                continue
+            candidates = np.flatnonzero(allowed)
+            best = candidates[np.argmin(gap[candidates])]   # first in data order among ties
+            chosen[t].append(control_ids[best])
+            rows.append((t, control_ids[best], float(gap[best])))
+            if not replace:
+                available[best] = False
+    pairs = pd.DataFrame(rows, columns=["treated_id", "control_id", "distance"])
+    set_number = {t: i + 1 for i, t in enumerate(t for t in order_ids if chosen[t])}
+    pairs.insert(0, "pair", pairs["treated_id"].map(set_number).astype(int))
+    pairs = pairs.sort_values(["pair"], kind="stable").reset_index(drop=True)
+    settings = {"caliper_sd": caliper_sd, "ratio": int(ratio), "replace": bool(replace), "order": order}
+    return MatchResult(pairs, order_ids if order != "random" else list(distance.index[is_treated]),
+                       list(control_ids), caliper, settings)
+
+
+def psmpy_kdtree_match(distance: pd.Series, treated: pd.Series, *, caliper: float | None,
+                       replace: bool = False, order: list | None = None) -> pd.DataFrame:
+    """Match with psmpy's ``kdtree_matched`` on the given scores: pairs ``treated_id, control_id``.
+
+    psmpy fits its own score in ``logistic_ps``; here its matcher is fed the book's score instead, with
+    the treated patients in ``order``. psmpy's ``caliper`` is an absolute width on the matcher's scale
+    (its docstring calls it a multiplier), so pass ``caliper_width(...)``, not 0.2.
+    """
+    from psmpy import PsmPy
+
+    order = list(order) if order is not None else list(distance.index[np.asarray(treated, dtype=bool)])
+    controls = list(distance.index[~np.asarray(treated, dtype=bool)])
+    ids = controls + order
+    frame = pd.DataFrame({"patient": ids, "propensity_logit": distance.loc[ids].to_numpy(dtype=float),
+                          "treatment": [0] * len(controls) + [1] * len(order)})
+    matcher = PsmPy.__new__(PsmPy)        # skip its own score model: only the matcher is used
+    matcher.treatment, matcher.indx, matcher.predicted_data = "treatment", "patient", frame
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        matcher.kdtree_matched(matcher="propensity_logit", replacement=replace, caliper=caliper,
+                               drop_unmatched=True)
+    found = matcher.matched_ids.rename(columns={"patient": "treated_id", "matched_ID": "control_id"})
+    return found.reset_index(drop=True)

@@ -1,0 +1,83 @@
+"""The book's parameters: discovery from the chapters, coercion and validation of overrides."""
+from pathlib import Path
+
+import pytest
+
+from psmbook import parameters as P
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def known():
+    return P.discover(ROOT / "chapters")
+
+
+def test_every_chapter_is_found_in_reading_order():
+    names = [P.chapter_name(nb) for nb in P.chapter_notebooks(ROOT / "chapters")]
+    assert names == ["cohort", "matching", "response", "survival", "toxicity", "discussion"]
+
+
+def test_every_chapter_has_a_parameters_cell():
+    import json
+
+    for notebook in P.chapter_notebooks(ROOT / "chapters"):
+        cells = json.loads(notebook.read_text())["cells"]
+        tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, notebook.name
+
+
+def test_discovered_parameters_have_defaults_and_meanings(known):
+    assert known["seed"].default == 20250531
+    assert known["seed"].chapters[0] == "cohort"
+    for parameter in known.values():
+        assert parameter.help, f"parameter {parameter.name} has no comment saying what it means"
+
+
+def test_overrides_are_converted_to_the_default_type(known):
+    values = P.resolve(P.parse_assignments(["seed=7"]), known)
+    assert values == {"seed": 7}
+    assert P.for_chapter(values, known, "cohort") == {"seed": 7}
+    assert P.for_chapter(values, known, "toxicity") == {}
+
+
+def test_space_separated_assignments_as_make_passes_them():
+    assert P.parse_assignments(["seed=7 caliper=0.1"]) == {"seed": "7", "caliper": "0.1"}
+
+
+def test_unknown_and_bad_values_are_all_reported_at_once(known):
+    with pytest.raises(P.ParameterError) as caught:
+        P.resolve({"seed": "-3", "sed": "1", "colour": "x"}, known)
+    message = str(caught.value)
+    assert "seed='-3': must be a non-negative integer" in message
+    assert "unknown parameter 'sed' (did you mean 'seed'?)" in message
+    assert "unknown parameter 'colour'" in message
+    assert len(caught.value.problems) == 3
+
+
+def test_non_numeric_seed_is_rejected(known):
+    with pytest.raises(P.ParameterError, match="seed: expected an integer, got 'abc'"):
+        P.resolve({"seed": "abc"}, known)
+
+
+def test_malformed_assignment_is_rejected():
+    with pytest.raises(P.ParameterError, match="expected name=value"):
+        P.parse_assignments(["seed"])
+
+
+def test_rules_for_later_parameters():
+    caliper = P.Parameter("caliper", 0.2, "caliper")
+    assert P.coerce(caliper, "none") is None
+    assert P.RULES["caliper"](-0.1)
+    assert P.RULES["caliper"](None) is None
+    assert P.RULES["ratio"](0)
+    assert P.RULES["ratio"](2) is None
+    assert P.coerce(P.Parameter("replace", False, ""), "yes") is True
+    with pytest.raises(ValueError):
+        P.coerce(P.Parameter("replace", False, ""), "maybe")
+
+
+def test_describe_lists_every_parameter(known):
+    text = P.describe(known)
+    for name, parameter in known.items():
+        assert name in text and parameter.help in text
