@@ -257,11 +257,15 @@ def test_paper_table1_p_values_inferred(study):
     for column, printed in (("age_group", "0.026"), ("node_diameter", "0.007"),
                             ("differentiation", "0.044"), ("consolidation_chemo", "0.004")):
         assert f"{first.loc[column, 'p']:.3f}" == printed
-    # With the unprinted "none" row in the test, no candidate prints 0.689.
+    # With the unprinted "none" row in the test no candidate prints 0.689 (Pearson 0.855, LR 0.852);
+    # inference then tries the printed levels only, where the likelihood-ratio test prints 0.689.
     prev = first.loc["previous_treatment"]
-    assert not prev["p_reproduces"]
-    assert "no test reproduces" in prev["test_label"]
-    assert prev["p"] == pytest.approx(0.852, abs=5e-4)
+    assert prev["p_reproduces"] and prev["test"] == "likelihood_ratio"
+    assert prev["test_label"].endswith("printed levels only")
+    assert "'None' row left out" in prev["test_note"]
+    assert prev["p"] == pytest.approx(0.6886, abs=5e-4)
+    with_none = categorical_rows(df, study, columns=["previous_treatment"], test="pearson", published=pub)
+    assert with_none.loc[0, "p"] == pytest.approx(0.8548, abs=5e-4) and not with_none.loc[0, "p_reproduces"]
     # Published n and % sit beside the computed ones.
     assert (rows["published_n_treated"] == rows["n_treated"]).all()
     assert (rows["published_pct_control"] == rows["pct_control"]).all()
@@ -333,7 +337,7 @@ def test_with_package_published_numbers(study):
     pub = published.select("table1.before.")
     rows = categorical_rows(paper_cohort(), study, test="infer", published=pub, period="before")
     first = rows[rows["test"].notna()].set_index("variable")
-    assert first.drop(index="previous_treatment")["p_reproduces"].all()
-    assert not first.loc["previous_treatment", "p_reproduces"]
+    assert first["p_reproduces"].all()
+    assert first.loc["previous_treatment", "test"] == "likelihood_ratio"
     assert (rows["published_n_treated"] == rows["n_treated"]).all()
     assert (rows["published_pct_control"] == rows["pct_control"]).all()

@@ -6,6 +6,8 @@ n (%) per arm and a p-value per characteristic (with the published values beside
 """
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -215,6 +217,15 @@ def categorical_rows(df: pd.DataFrame, study: Study, columns: Optional[Iterable[
                 note = f"no published p ({published_id(period, var.column)}); {TEST_LABELS[name]}"
             else:
                 inf = infer_paper_test(counts, pub_p)
+                if not inf.reproduces and include_omitted_in_test and var.table1_omit:
+                    # The paper may have tested only the levels it prints (e.g. without "none").
+                    shown_only = infer_paper_test(tab.loc[list(var.shown_levels)].to_numpy(), pub_p)
+                    if shown_only.reproduces:
+                        omitted = ", ".join(var.levels[c] for c in var.table1_omit)
+                        inf = dataclasses.replace(shown_only, explanation=(
+                            f"only the printed levels reproduce the published p (the unprinted "
+                            f"{omitted!r} row left out): " + shown_only.explanation))
+                        label = f"{TEST_LABELS[inf.test]}, printed levels only"
                 name, p, note = inf.test, inf.p, inf.explanation
                 if not inf.reproduces:
                     label = f"{TEST_LABELS[name]} (closest; no test reproduces)"
