@@ -171,3 +171,24 @@ def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
                 round(km, 2), _LANDMARK)
     return pd.DataFrame(rows, columns=["quantity", "published_id", "published", "synthetic", "difference",
                                        "tolerance", "passed"])
+
+
+_GROUPS = (("table1.", "Table 1 counts, before matching"), ("table2.", "Table 2 counts, before matching"),
+           ("table4.", "Table 4 counts"), ("text.toxicity", "Toxicity counts in the text"),
+           ("text.anlotinib", "Anlotinib events, doses and exposure"), ("text.cohort", "Cohort facts"),
+           ("text.treatment", "Treatment facts"), ("text.response", "Response facts"),
+           ("text.survival", "Survival: event totals and Kaplan–Meier landmarks"))
+
+
+def calibration_summary(report: pd.DataFrame) -> pd.DataFrame:
+    """How many calibrated quantities of each kind meet their target (exact, or within ±5 pp)."""
+    def group(pid: str) -> str:
+        return next((label for prefix, label in _GROUPS if pid.startswith(prefix)), "Other")
+
+    grouped = report.assign(group=report["published_id"].map(group)).groupby("group", sort=False)
+    return pd.DataFrame({
+        "quantities": grouped.size(),
+        "meet the target": grouped["passed"].sum().astype(int),
+        "tolerance": grouped["tolerance"].agg(lambda t: " / ".join(sorted(set(t)))),
+        "largest |difference|": grouped["difference"].agg(lambda d: float(np.abs(d).max())).round(2),
+    }).rename_axis("calibrated quantities")

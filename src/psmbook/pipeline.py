@@ -46,7 +46,8 @@ class Layout:
 
     @property
     def stage(self) -> Path:
-        return self.root / ".build" / "stage"
+        """Beside the book folder, so that two books built at once never share a stage."""
+        return self.book.parent / ".build" / f"stage-{self.book.name}"
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -90,6 +91,8 @@ def _fresh_stage(layout: Layout) -> Path:
     for source in sorted(layout.chapters.iterdir()):
         if source.suffix in STATIC_SUFFIXES:
             shutil.copy2(source, stage / source.name)
+        elif source.is_dir() and source.name == "_static":
+            shutil.copytree(source, stage / "_static")
     shutil.copy2(layout.root / "_toc.yml", stage / "_toc.yml")
     return stage
 

@@ -33,14 +33,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _count(key: str, value: Any) -> Any:
+    """Counts (ids ending in ``.n``) are whole numbers: 29, not 29.0."""
+    if key.endswith(".n") and isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    return value
+
+
 def write_results(chapter: str, values: Mapping[str, Any], *, parameters: Mapping[str, Any] | None = None,
                   results_dir: Path | str = RESULTS_DIR) -> Path:
     """Write a chapter's numbers as ``{"chapter", "parameters", "values": {id: value}}``."""
     folder = Path(results_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{chapter}.json"
-    payload = {"chapter": chapter, "parameters": _plain(dict(parameters or {})),
-               "values": _plain(dict(sorted(values.items())))}
+    values = {key: _count(key, value) for key, value in sorted(values.items())}
+    payload = {"chapter": chapter, "parameters": _plain(dict(parameters or {})), "values": _plain(values)}
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     temporary.replace(path)

@@ -30,7 +30,7 @@ def synthetic_banner(study, seed: int | None = None) -> str:
     if not study.synthetic:
         return ""
     seed_text = f" (seed {seed})" if seed is not None else ""
-    return (":::{warning} Synthetic data\n"
+    return (":::{admonition} Synthetic data\n:class: warning\n"
             f"Every patient-level number on this page comes from the **synthetic cohort**{seed_text}, "
             "generated to match the paper's published tables. It is not the study's patient data, "
             "which were never published. Counts that the generator was calibrated to agree with the "
@@ -43,3 +43,11 @@ def show_markdown(text: str) -> None:
 
     if text:
         display(Markdown(text))
+
+
+def glue_text(name: str, text: str) -> None:
+    """Glue a piece of text for the prose, shown without quotes: use it as {glue:md}`name`."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(str(text)), display=False)

@@ -1558,7 +1558,7 @@ $\\lambda_C = \\lambda_A \\times$ `control_indication_ratio` = **{lam_c:g}**.
 
 Sex, ECOG, location, stage, previous treatment and nutritional support are independent of everything
 within arm (random assignment to the exact counts). The age band (< {spec.age_group_cut}, {spec.age_group_cut} to {s1 - 1},
->= {s1}) has as many patients >= {s1} as the arm has S-1 patients, because the paper gives S-1 to patients
+≥ {s1}) has as many patients aged ≥ {s1} as the arm has S-1 patients, because the paper gives S-1 to patients
 aged {s1} or more; within a band the most indicated patients are the youngest. Node diameters in cm,
 prescriptions (fraction size x number of fractions) and ages in years are drawn within their Table 1
 level, so continuous values always agree with the categories.

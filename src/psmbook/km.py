@@ -1,0 +1,50 @@
+"""Kaplan–Meier curves per arm, with censoring marks, numbers at risk and published landmarks."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from lifelines.plotting import add_at_risk_counts
+
+from .style import arm_colours
+
+
+def fit_by_arm(df: pd.DataFrame, study, time: str, event: str) -> dict[str, KaplanMeierFitter]:
+    """One Kaplan–Meier fit per arm (treated first), labelled with the arm's name."""
+    fits = {}
+    for code in study.treatment.arms:
+        part = df[df[study.treatment.column] == code]
+        if part.empty:
+            raise ValueError(f"no patients in arm {code!r} of column {study.treatment.column!r}")
+        fits[code] = KaplanMeierFitter(label=study.arm_label(code)).fit(part[time], part[event])
+    return fits
+
+
+def survival_at(fit: KaplanMeierFitter, months: float) -> float:
+    """Kaplan–Meier survival at a time, in percent."""
+    return float(fit.survival_function_at_times(months).iloc[0]) * 100
+
+
+def plot_by_arm(ax, fits: dict[str, KaplanMeierFitter], study, *, ylabel: str, xmax: float | None = None,
+                landmarks: dict[str, dict[float, float]] | None = None, at_risk: bool = True,
+                xticks: np.ndarray | None = None):
+    """Step curves with censoring ticks; ``landmarks`` {arm: {month: published %}} drawn as crosses."""
+    colours = arm_colours(study)
+    for code, fit in fits.items():
+        fit.plot_survival_function(ax=ax, ci_show=False, show_censors=True, color=colours[code],
+                                   censor_styles={"ms": 5, "marker": "|"})
+        for month, value in (landmarks or {}).get(code, {}).items():
+            ax.plot(month, value / 100, marker="x", color="black", ms=7, mew=1.6, zorder=5, ls="none")
+    if landmarks:
+        ax.plot([], [], marker="x", color="black", ls="none", label="Published landmark")
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("Months since start of CRT")
+    if xmax:
+        ax.set_xlim(0, xmax)
+    if xticks is not None:
+        ax.set_xticks(xticks)
+    ax.legend(loc="upper right", fontsize=8.5)
+    if at_risk:
+        add_at_risk_counts(*fits.values(), ax=ax, rows_to_show=["At risk"], fontsize=8)
+    return ax

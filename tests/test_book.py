@@ -1,0 +1,77 @@
+"""The whole book: every chapter executed by papermill, the site built with warnings as errors."""
+import html
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from psmbook import pipeline
+from psmbook.parameters import ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ["01_cohort", "02_matching", "03_response", "04_survival", "05_toxicity", "06_discussion"]
+
+pytestmark = pytest.mark.book
+
+
+def page_text(path: Path) -> str:
+    """A page as a reader sees its text: tags removed, entities decoded, whitespace collapsed."""
+    text = re.sub(r"<[^>]+>", "", path.read_text())
+    return re.sub(r"\s+", " ", html.unescape(text))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site") / "book"
+    index = pipeline.build({}, root=ROOT, out=out)   # default parameters
+    return out, index
+
+
+def test_site_has_every_page(built):
+    out, index = built
+    assert index.is_file()
+    html = out / "_build" / "html"
+    for page in ["intro", *CHAPTERS]:
+        assert (html / f"{page}.html").is_file(), page
+
+
+def test_executed_notebooks_and_results_land_in_the_book(built):
+    out, _ = built
+    for chapter in CHAPTERS:
+        assert (out / f"{chapter}.ipynb").is_file()
+        name = chapter.split("_", 1)[1]
+        payload = json.loads((out / "results" / f"{name}.json").read_text())
+        assert payload["chapter"] == name
+
+
+def test_synthetic_data_are_announced_on_every_page(built):
+    out, _ = built
+    for page in ["intro", *CHAPTERS]:
+        text = (out / "_build" / "html" / f"{page}.html").read_text()
+        assert "synthetic cohort" in text, page
+
+
+def test_bad_parameter_leaves_the_last_good_book_untouched(built):
+    out, index = built
+    before = index.stat().st_mtime_ns
+    with pytest.raises(ParameterError):
+        pipeline.build({"seed": "-1"}, root=ROOT, out=out)
+    assert index.stat().st_mtime_ns == before
+
+
+def test_cohort_chapter_results_hold_the_calibrated_counts_and_p_values(built):
+    out, _ = built
+    values = json.loads((out / "results" / "cohort.json").read_text())["values"]
+    assert values["table1.before.n.anlotinib"] == 76 and values["table1.before.n.crt"] == 215
+    assert values["table1.before.age_group.lt65.anlotinib.n"] == 47
+    assert round(values["table1.before.age_group.p"], 3) == 0.026
+    assert round(values["table1.before.previous_treatment.p"], 3) == 0.689
+    assert values["text.survival.os.before.events.crt.n"] == 188
+
+
+def test_cohort_page_shows_glued_numbers_not_placeholders(built):
+    out, _ = built
+    text = page_text(out / "_build" / "html" / "01_cohort.html")
+    assert "The cohort holds 291 patients: 76 received CRT plus anlotinib and 215 CRT alone" in text
+    assert "p = 0.026" in text and "'0.026'" not in text
