@@ -75,3 +75,15 @@ def test_cohort_page_shows_glued_numbers_not_placeholders(built):
     text = page_text(out / "_build" / "html" / "01_cohort.html")
     assert "The cohort holds 291 patients: 76 received CRT plus anlotinib and 215 CRT alone" in text
     assert "p = 0.026" in text and "'0.026'" not in text
+
+
+def test_matching_chapter_writes_the_matched_cohort_and_table1_after(built):
+    import pandas as pd
+
+    out, _ = built
+    values = json.loads((out / "results" / "matching.json").read_text())["values"]
+    assert values["table1.after.n.anlotinib"] == 68 and values["table1.after.n.crt"] == 68
+    matched = pd.read_parquet(out / "data" / "matched.parquet")
+    assert len(matched) == 136 and matched["pair"].nunique() == 68
+    text = page_text(out / "_build" / "html" / "02_matching.html")
+    assert "kept 68 of the 76 treated patients" in text

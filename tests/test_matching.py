@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from psmbook.matching import caliper_width, nearest_neighbour_match, psmpy_kdtree_match
+from psmbook.matching import (caliper_width, compare_pairings, matched_cohort, nearest_neighbour_match,
+                              psmpy_default_match, psmpy_kdtree_match)
 
 # Logit propensity scores. T3 is far from every control (the caliper of 0.37 must exclude it);
 # C1 is the nearest control of both T1 and T2 (only one can have it).
@@ -95,3 +96,50 @@ def test_same_inputs_same_pairs_on_a_random_cohort():
     theirs = psmpy_kdtree_match(scores, treated, caliper=first.caliper, order=order)
     ours = first.pairs.sort_values("treated_id")[["treated_id", "control_id"]].reset_index(drop=True)
     assert ours.equals(theirs.sort_values("treated_id").reset_index(drop=True))
+
+
+def test_matched_cohort_carries_sets_and_weights():
+    data = pd.DataFrame({"x": range(7)}, index=SCORES.index)
+    result = nearest_neighbour_match(SCORES, TREATED, caliper_sd=0.2, order="largest")
+    matched = matched_cohort(data, result)
+    assert list(matched.index) == ["T2", "C1", "T1", "C2"]
+    assert matched["pair"].tolist() == [1, 1, 2, 2]
+    assert matched["match_weight"].tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_compare_pairings_tells_ties_from_real_differences():
+    scores = pd.Series({"T1": 0.0, "C1": 0.5, "C2": -0.5, "C3": 2.0})
+    treated = pd.Series({"T1": True, "C1": False, "C2": False, "C3": False})
+    ours = nearest_neighbour_match(scores, treated, caliper_sd=None)
+    tie = pd.DataFrame({"treated_id": ["T1"], "control_id": ["C2"]})
+    far = pd.DataFrame({"treated_id": ["T1"], "control_id": ["C3"]})
+    assert compare_pairings(ours, tie, scores) == {"same_treated": True, "pairs": 1, "other_pairs": 1,
+                                                   "differ": 1, "differ_by_tie": 1}
+    assert compare_pairings(ours, far, scores)["differ_by_tie"] == 0
+
+
+def test_psmpy_defaults_match_every_treated_patient_without_caliper():
+    rng = np.random.default_rng(0)
+    n = 120
+    data = pd.DataFrame({"arm": np.where(rng.random(n) < 0.3, "a", "c"),
+                         "x": rng.choice(["p", "q", "r"], n), "y": rng.choice(["u", "v"], n)},
+                        index=[f"P{i}" for i in range(n)])
+    pairs, scores = psmpy_default_match(data, "arm", "a", ["x", "y"])
+    assert pairs["treated_id"].nunique() == (data["arm"] == "a").sum()
+    assert pairs["control_id"].is_unique
+    assert list(scores.index) == list(data.index)
+
+
+def test_default_cohort_default_matching_keeps_68_pairs_the_same_every_run():
+    from psmbook.propensity import fit_propensity
+    from psmbook.study import load_study
+    from psmbook.synthetic import generate_cohort
+
+    covariates = [v.column for v in load_study().psm_covariates]
+    runs = []
+    for _ in range(2):
+        cohort = generate_cohort().set_index("patient_id")
+        model = fit_propensity(cohort, "arm", "anlotinib", covariates)
+        runs.append(nearest_neighbour_match(model.logit, model.treated, caliper_sd=0.2).pairs)
+    assert len(runs[0]) == 68
+    pd.testing.assert_frame_equal(runs[0], runs[1])

@@ -81,3 +81,22 @@ def test_describe_lists_every_parameter(known):
     text = P.describe(known)
     for name, parameter in known.items():
         assert name in text and parameter.help in text
+
+
+def test_matching_parameters_are_checked_before_anything_runs(known):
+    values = P.resolve({"covariates": "age_group,sex", "caliper": "none", "match_order": "random"}, known)
+    assert values == {"covariates": ["age_group", "sex"], "caliper": None, "match_order": "random"}
+    with pytest.raises(P.ParameterError) as caught:
+        P.resolve({"covariates": "age_group,shoe_size", "match_order": "best", "ratio": "0",
+                   "caliper": "-1", "ps_formula": "_treated ~ C(colour)"}, known)
+    text = str(caught.value)
+    assert "unknown covariate(s) ['shoe_size']" in text
+    assert "match_order='best': must be one of largest, smallest, data, random" in text
+    assert "ratio='0': must be an integer of at least 1" in text
+    assert "caliper='-1': must be a positive number" in text
+    assert "refers to unknown covariate(s) ['colour']" in text
+
+
+def test_a_parameter_shared_by_chapters_is_injected_into_each(known):
+    assert set(known["seed"].chapters) == {"cohort", "matching"}
+    assert P.for_chapter({"seed": 3}, known, "matching") == {"seed": 3}

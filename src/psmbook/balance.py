@@ -90,3 +90,28 @@ def love_plot(table: pd.DataFrame, *, labels: dict[str, str] | None = None, thre
     ax.legend(loc="lower right", fontsize=8.5)
     fig.tight_layout()
     return fig
+
+
+def overlap_plot(logit_ps: pd.Series, treated: pd.Series, matched: pd.Series, *, colours: tuple[str, str],
+                 labels: tuple[str, str], bins: int = 24):
+    """Mirrored histograms of the logit propensity score per arm, all patients and matched only."""
+    import matplotlib.pyplot as plt
+
+    t = np.asarray(treated, dtype=bool)
+    m = np.asarray(matched, dtype=bool)
+    x = np.asarray(logit_ps, dtype=float)
+    edges = np.histogram_bin_edges(x, bins=bins)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for ax, keep, title in ((axes[0], np.ones_like(m), "All patients"), (axes[1], m, "Matched patients")):
+        up, _ = np.histogram(x[t & keep], bins=edges)
+        down, _ = np.histogram(x[~t & keep], bins=edges)
+        ax.bar(edges[:-1], up, width=np.diff(edges), align="edge", color=colours[0], label=labels[0])
+        ax.bar(edges[:-1], -down, width=np.diff(edges), align="edge", color=colours[1], label=labels[1])
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_title(title)
+        ax.set_xlabel("Logit of the propensity score")
+    axes[0].set_ylabel("Patients (treated up, controls down)")
+    axes[0].yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{abs(v):.0f}"))
+    axes[0].legend(fontsize=8.5, loc="upper left")
+    fig.tight_layout()
+    return fig

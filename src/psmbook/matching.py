@@ -162,3 +162,67 @@ def psmpy_kdtree_match(distance: pd.Series, treated: pd.Series, *, caliper: floa
                                drop_unmatched=True)
     found = matcher.matched_ids.rename(columns={"patient": "treated_id", "matched_ID": "control_id"})
     return found.reset_index(drop=True)
+
+
+def matched_cohort(data: pd.DataFrame, result: MatchResult) -> pd.DataFrame:
+    """The matched patients (data indexed by patient id) with their set number and matching weight.
+
+    With replacement a control can belong to several sets; it appears once, in its first set.
+    """
+    weights = result.weights()
+    pair_of = pd.concat([
+        result.pairs.drop_duplicates("treated_id").set_index("treated_id")["pair"],
+        result.pairs.drop_duplicates("control_id").set_index("control_id")["pair"],
+    ])
+    ids = list(weights.index)
+    matched = data.loc[ids].copy()
+    matched["pair"] = pair_of.loc[ids].to_numpy()
+    matched["match_weight"] = weights.loc[ids].to_numpy()
+    return matched.sort_values(["pair"], kind="stable")
+
+
+def psmpy_default_match(data: pd.DataFrame, treatment_column: str, treated_value, covariates: list[str],
+                        *, caliper: float | None = None, seed: int = 42) -> tuple[pd.DataFrame, pd.Series]:
+    """What psmpy does when used as its README shows: ``logistic_ps(balance=True)`` then
+    ``kdtree_matched(matcher="propensity_logit", replacement=False, caliper=caliper)``.
+
+    Its score is an L2-penalised liblinear logistic regression (C = 1) on unscaled 0/1 indicators,
+    averaged over folds that pair the treated with successive slices of the controls; its caliper is an
+    absolute width on the logit scale. Returns the pairs (treated_id, control_id) and psmpy's logit score.
+    """
+    import warnings
+
+    from psmpy import PsmPy
+
+    from .style import use_book_style
+
+    dummies = pd.get_dummies(data[covariates].astype(str), drop_first=True, dtype=int)
+    frame = dummies.assign(patient=list(data.index),
+                           treatment=(data[treatment_column] == treated_value).astype(int).to_numpy())
+    frame = frame.reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = PsmPy(frame, treatment="treatment", indx="patient", exclude=[], seed=seed)
+        model.logistic_ps(balance=True)
+        model.kdtree_matched(matcher="propensity_logit", replacement=False, caliper=caliper,
+                             drop_unmatched=True)
+    use_book_style()   # importing psmpy applies seaborn's global style; restore the book's
+    scores = model.predicted_data.set_index("patient")["propensity_logit"].loc[list(data.index)]
+    pairs = model.matched_ids.rename(columns={"patient": "treated_id", "matched_ID": "control_id"})
+    return pairs.reset_index(drop=True), scores
+
+
+def compare_pairings(result: MatchResult, other: pd.DataFrame, distance: pd.Series) -> dict:
+    """How another matcher's pairs (treated_id, control_id) differ from ``result``'s.
+
+    Returns whether the same treated patients were matched, how many pairs differ, and how many of
+    those differ only by a tie (the other control is exactly as far from the treated patient).
+    """
+    ours = result.pairs.drop_duplicates("treated_id").set_index("treated_id")["control_id"]
+    theirs = other.drop_duplicates("treated_id").set_index("treated_id")["control_id"]
+    common = ours.index.intersection(theirs.index)
+    differ = [t for t in common if ours[t] != theirs[t]]
+    ties = [t for t in differ if np.isclose(abs(distance[t] - distance[ours[t]]),
+                                            abs(distance[t] - distance[theirs[t]]), rtol=0, atol=1e-12)]
+    return {"same_treated": set(ours.index) == set(theirs.index), "pairs": len(ours),
+            "other_pairs": len(theirs), "differ": len(differ), "differ_by_tie": len(ties)}

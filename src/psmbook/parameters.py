@@ -104,10 +104,45 @@ def _existing_file_or_none(value: Any) -> str | None:
     return None if Path(str(value)).expanduser().is_file() else f"file {value!r} does not exist"
 
 
+def _match_order(value: Any) -> str | None:
+    from .matching import ORDERS
+
+    return None if value in ORDERS else f"must be one of {', '.join(ORDERS)}"
+
+
+def _known_covariates(value: Any) -> str | None:
+    from .study import load_study
+
+    known = load_study().covariate_columns
+    if not value:
+        return "needs at least one covariate"
+    unknown = [c for c in value if c not in known]
+    return f"unknown covariate(s) {unknown}; known: {', '.join(known)}" if unknown else None
+
+
+def _formula(value: Any) -> str | None:
+    if not value:
+        return None
+    from .propensity import TREATED, formula_covariates
+    from .study import load_study
+
+    if not str(value).replace(" ", "").startswith(f"{TREATED}~"):
+        return f"must start with '{TREATED} ~' (the treatment indicator), e.g. '{TREATED} ~ C(age_group) + C(sex)'"
+    try:
+        used = formula_covariates(str(value))
+    except Exception as error:     # patsy's parse errors
+        return f"cannot be read as a formula: {error}"
+    unknown = [c for c in used if c not in load_study().covariate_columns]
+    return f"refers to unknown covariate(s) {unknown}" if unknown else None
+
+
 RULES: dict[str, Callable[[Any], str | None]] = {
     "seed": _nonnegative_int,
     "caliper": _positive_or_none,
     "ratio": _positive_int,
+    "match_order": _match_order,
+    "covariates": _known_covariates,
+    "ps_formula": _formula,
     "data": _existing_file_or_none,
     "study": _existing_file_or_none,
 }
@@ -153,10 +188,15 @@ def coerce(parameter: Parameter, text: str) -> Any:
             return float(text)
         except ValueError:
             raise ValueError(f"expected a number, got {text!r}") from None
-    if isinstance(default, (list, tuple, dict)):
+    if isinstance(default, (list, tuple)):
+        value = _literal(text) if text.startswith(("[", "(")) else [t.strip() for t in text.split(",") if t.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"expected a list (a,b,c or ['a', 'b']), got {text!r}")
+        return type(default)(value)
+    if isinstance(default, dict):
         value = _literal(text)
-        if not isinstance(value, type(default)):
-            raise ValueError(f"expected a {type(default).__name__} literal, got {text!r}")
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a dict literal, got {text!r}")
         return value
     return text
 
