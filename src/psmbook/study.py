@@ -70,6 +70,7 @@ class Study:
     covariates: list[Variable]
     outcomes: dict[str, Any] = field(default_factory=dict)
     response: dict[str, Any] = field(default_factory=dict)
+    toxicity: dict[str, Any] = field(default_factory=dict)
     source: Optional[str] = None
 
     def variable(self, column: str) -> Variable:
@@ -167,6 +168,7 @@ def study_from_dict(raw: Mapping, source: Optional[str] = None) -> Study:
         covariates=covariates,
         outcomes=dict(raw.get("outcomes") or {}),
         response=dict(raw.get("response") or {}),
+        toxicity=dict(raw.get("toxicity") or {}),
         source=source,
     )
 
