@@ -104,6 +104,11 @@ def _existing_file_or_none(value: Any) -> str | None:
     return None if Path(str(value)).expanduser().is_file() else f"file {value!r} does not exist"
 
 
+def _calipers(value: Any) -> str | None:
+    bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0]
+    return f"must be positive numbers, got {bad}" if bad or not value else None
+
+
 def _match_order(value: Any) -> str | None:
     from .matching import ORDERS
 
@@ -141,6 +146,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "caliper": _positive_or_none,
     "ratio": _positive_int,
     "match_order": _match_order,
+    "calipers": _calipers,
     "covariates": _known_covariates,
     "ps_formula": _formula,
     "data": _existing_file_or_none,
@@ -189,7 +195,7 @@ def coerce(parameter: Parameter, text: str) -> Any:
         except ValueError:
             raise ValueError(f"expected a number, got {text!r}") from None
     if isinstance(default, (list, tuple)):
-        value = _literal(text) if text.startswith(("[", "(")) else [t.strip() for t in text.split(",") if t.strip()]
+        value = _literal(text) if text.startswith(("[", "(")) else [_literal(t.strip()) for t in text.split(",") if t.strip()]
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"expected a list (a,b,c or ['a', 'b']), got {text!r}")
         return type(default)(value)

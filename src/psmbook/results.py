@@ -60,3 +60,11 @@ def read_results(chapter: str, results_dir: Path | str = RESULTS_DIR) -> dict[st
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: the {chapter!r} chapter must run first")
     return json.loads(path.read_text())["values"]
+
+
+def read_parameters(chapter: str, results_dir: Path | str = RESULTS_DIR) -> dict[str, Any]:
+    """The parameters an earlier chapter ran with (as it wrote them with its results)."""
+    path = Path(results_dir) / f"{chapter}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the {chapter!r} chapter must run first")
+    return json.loads(path.read_text())["parameters"]

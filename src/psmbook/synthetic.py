@@ -45,6 +45,7 @@ __all__ = [
     "implied_propensity",
     "os_linear_predictor",
     "baseline_cumulative_hazard",
+    "true_hazard_ratios",
 ]
 
 #: The book's default seed (the date of the study's censoring, 31 May 2025).
@@ -516,6 +517,11 @@ def _hazard_ratios(spec: GeneratorSpec, targets: Targets) -> dict:
     if spec.os_hazard_ratios is None:
         return dict(targets.hazard_ratios)
     return {str(k): float(v) for k, v in spec.os_hazard_ratios}
+
+
+def true_hazard_ratios(spec: GeneratorSpec | None = None) -> dict[str, float]:
+    """The true conditional OS hazard ratios the generator encodes, by factor (``arm.anlotinib``, ...)."""
+    return _hazard_ratios(spec or GeneratorSpec(), load_targets())
 
 
 def baseline_cumulative_hazard(t, spec: GeneratorSpec | None = None) -> np.ndarray:
