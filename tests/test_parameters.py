@@ -38,7 +38,9 @@ def test_overrides_are_converted_to_the_default_type(known):
     values = P.resolve(P.parse_assignments(["seed=7"]), known)
     assert values == {"seed": 7}
     assert P.for_chapter(values, known, "cohort") == {"seed": 7}
-    assert P.for_chapter(values, known, "toxicity") == {}
+    caliper = P.resolve({"caliper": "0.1"}, known)
+    assert P.for_chapter(caliper, known, "matching") == {"caliper": 0.1}
+    assert P.for_chapter(caliper, known, "cohort") == {}
 
 
 def test_space_separated_assignments_as_make_passes_them():
@@ -98,5 +100,5 @@ def test_matching_parameters_are_checked_before_anything_runs(known):
 
 
 def test_a_parameter_shared_by_chapters_is_injected_into_each(known):
-    assert set(known["seed"].chapters) == {"cohort", "matching"}
+    assert {"cohort", "matching", "toxicity"} <= set(known["seed"].chapters)
     assert P.for_chapter({"seed": 3}, known, "matching") == {"seed": 3}
