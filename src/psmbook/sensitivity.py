@@ -91,10 +91,13 @@ def weighted_km(cohort: pd.DataFrame, study, covariates: list[str], endpoint: st
     weights = att_weights(model.scores, model.treated)
     outcome = study.outcomes[endpoint]
     fits = {}
+    import warnings
     for code in study.treatment.arms:
         keep = cohort[arm] == code
-        fits[code] = KaplanMeierFitter(label=study.arm_label(code)).fit(
-            cohort.loc[keep, outcome["time"]], cohort.loc[keep, outcome["event"]], weights=weights[keep])
+        with warnings.catch_warnings():   # lifelines warns that weighted variances are naive: no CI is shown
+            warnings.simplefilter("ignore", UserWarning)
+            fits[code] = KaplanMeierFitter(label=study.arm_label(code)).fit(
+                cohort.loc[keep, outcome["time"]], cohort.loc[keep, outcome["event"]], weights=weights[keep])
     return fits
 
 
@@ -135,12 +138,39 @@ def forest(estimates: pd.DataFrame, *, reference: float | None = None, reference
     ax.axvline(1.0, color="#999999", lw=1)
     if reference is not None:
         ax.axvline(reference, color="#D55E00", ls="--", lw=1.2, label=reference_label)
-        ax.legend(loc="lower right", fontsize=8.5)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8.5)
     ax.set_xscale("log")
     ticks = [0.25, 0.35, 0.5, 0.7, 1.0, 1.4]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_yticks(y, shown.index)
     ax.set_xlabel("Hazard ratio of death, CRT + anlotinib vs CRT alone (log scale)")
-    ax.set_title(title)
+    ax.set_title(title, pad=26 if reference is not None else 6)
     fig.tight_layout()
     return fig
+
+
+def standard_analyses(cohort: pd.DataFrame, study, main: dict, calipers: list[float]) -> list[Estimate]:
+    """The main matched analysis and its variations: other calipers and none, 1:2, with replacement,
+    all Table 1 covariates, only age/differentiation/node diameter, and ATT weighting.
+
+    ``main`` holds the matching chapter's settings (covariates, ps_formula, caliper, ratio, replace,
+    match_order, seed).
+    """
+    covariates = list(main["covariates"])
+    base = dict(covariates=covariates, ratio=main["ratio"], replace=main["replace"], order=main["match_order"],
+                seed=main["seed"], formula=main.get("ps_formula") or None, caliper=main["caliper"])
+    runs = [("Main analysis (matching chapter)", {})]
+    others = [c for c in calipers if c != main["caliper"]] + ([None] if main["caliper"] is not None else [])
+    runs += [(f"Caliper {c:g} SD" if c else "No caliper", {"caliper": c}) for c in others]
+    runs += [("1:2 matching", {"ratio": 2}), ("With replacement", {"replace": True})]
+    extra = [c for c in study.covariate_columns if c not in covariates]
+    if extra:
+        runs.append(("All Table 1 covariates", {"covariates": covariates + extra, "formula": None}))
+    core = [c for c in ("age_group", "differentiation", "node_diameter") if c in covariates]
+    if core and len(core) < len(covariates):
+        runs.append(("Only age, differentiation, node diameter", {"covariates": core, "formula": None}))
+    estimates = [matched_estimate(cohort, study, label=label, **{**base, **change}) for label, change in runs]
+    estimates.append(weighted_estimate(cohort, study, label="Inverse-probability weighting (ATT)",
+                                       covariates=covariates))
+    return estimates
