@@ -352,3 +352,10 @@ def test_run_test_names():
     assert run_test([[10, 20], [20, 10], [15, 15]], "yates") == pearson_chi2([[10, 20], [20, 10], [15, 15]])
     with pytest.raises(ValueError, match="unknown test"):
         run_test(t, "mantel")
+
+
+def test_p_statement_reads_as_prose():
+    from psmbook.significance import p_statement
+
+    assert p_statement(0.0259) == "p = 0.026"
+    assert p_statement(0.0004) == "p < 0.001"

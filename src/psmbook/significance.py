@@ -399,3 +399,9 @@ def infer_paper_test(table, published_p: Union[float, str], printed: Optional[st
     expl = (f"no candidate reproduces published p={text}; closest is {TEST_LABELS[best]} "
             f"{_p4(cands[best])}; candidates: {shown}")
     return TestInference(best, cands[best], cands, False, text, (), expl, e_min)
+
+
+def p_statement(p: float) -> str:
+    """"p = 0.026" or "p < 0.001", for prose."""
+    text = format_p(p)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
