@@ -247,14 +247,13 @@ def for_chapter(values: dict[str, Any], parameters: dict[str, Parameter], chapte
 
 
 def describe(parameters: dict[str, Parameter]) -> str:
-    """A table of every parameter: name, default, chapters, meaning."""
-    rows = [("parameter", "default", "chapters", "meaning")]
-    for p in sorted(parameters.values(), key=lambda p: (p.chapters, p.name)):
-        rows.append((p.name, repr(p.default), ", ".join(p.chapters), p.help))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = []
-    for i, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row[:3])) + "  " + row[3])
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 7)
-    return "\n".join(lines)
+    """Every parameter, its default, the chapters that read it and what it means, one block each."""
+    import textwrap
+
+    blocks = []
+    order = {"cohort": 0, "matching": 1, "response": 2, "survival": 3, "toxicity": 4, "discussion": 5}
+    for p in sorted(parameters.values(), key=lambda p: (min(order.get(c, 9) for c in p.chapters), p.name)):
+        head = f"{p.name} = {p.default!r}"
+        body = textwrap.fill(p.help, width=96, initial_indent="    ", subsequent_indent="    ")
+        blocks.append(f"{head}\n{body}\n    chapters: {', '.join(p.chapters)}")
+    return "\n\n".join(blocks)
