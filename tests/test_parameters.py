@@ -102,3 +102,11 @@ def test_matching_parameters_are_checked_before_anything_runs(known):
 def test_a_parameter_shared_by_chapters_is_injected_into_each(known):
     assert {"cohort", "matching", "toxicity"} <= set(known["seed"].chapters)
     assert P.for_chapter({"seed": 3}, known, "matching") == {"seed": 3}
+
+
+def test_survival_and_discussion_parameters_are_checked(known):
+    with pytest.raises(P.ParameterError) as caught:
+        P.resolve({"entry_p": "1.5", "calipers": "0.1,-0.2"}, known)
+    assert "entry_p='1.5': must be a number in (0, 1]" in str(caught.value)
+    assert "calipers='0.1,-0.2': must be positive numbers, got [-0.2]" in str(caught.value)
+    assert P.resolve({"entry_p": "0.1", "calipers": "0.1,0.3"}, known) == {"entry_p": 0.1, "calipers": [0.1, 0.3]}

@@ -25,10 +25,26 @@ def survival_at(fit: KaplanMeierFitter, months: float) -> float:
     return float(fit.survival_function_at_times(months).iloc[0]) * 100
 
 
+def survival_ci_at(fit: KaplanMeierFitter, months: float) -> tuple[float, float, float]:
+    """Kaplan–Meier survival at a time with its 95% confidence interval, in percent.
+
+    The interval is lifelines' default: Greenwood's variance on the log(-log) scale (Kalbfleisch and
+    Prentice), which keeps the limits inside 0–100%. Like the curve, it is a step function: the value
+    at a time is the one after the last event at or before it.
+    """
+    ci = fit.confidence_interval_survival_function_
+    row = ci.loc[ci.index <= months].iloc[-1]
+    return survival_at(fit, months), float(row.iloc[0]) * 100, float(row.iloc[1]) * 100
+
+
 def plot_by_arm(ax, fits: dict[str, KaplanMeierFitter], study, *, ylabel: str, xmax: float | None = None,
                 landmarks: dict[str, dict[float, float]] | None = None, at_risk: bool = True,
-                xticks: np.ndarray | None = None):
-    """Step curves with censoring ticks; ``landmarks`` {arm: {month: published %}} drawn as crosses."""
+                xticks: np.ndarray | None = None, p_text: str | None = None,
+                legend_loc: str = "upper right"):
+    """Step curves with censoring ticks; ``landmarks`` {arm: {month: published %}} drawn as crosses.
+
+    ``p_text`` (e.g. "Log-rank p = 0.008") is written in the lower left corner of the panel.
+    """
     colours = arm_colours(study)
     for code, fit in fits.items():
         fit.plot_survival_function(ax=ax, ci_show=False, show_censors=True, color=colours[code],
@@ -44,7 +60,9 @@ def plot_by_arm(ax, fits: dict[str, KaplanMeierFitter], study, *, ylabel: str, x
         ax.set_xlim(0, xmax)
     if xticks is not None:
         ax.set_xticks(xticks)
-    ax.legend(loc="upper right", fontsize=8.5)
+    ax.legend(loc=legend_loc, fontsize=8.5)
+    if p_text:
+        ax.text(0.03, 0.04, p_text, transform=ax.transAxes, fontsize=9.5, ha="left", va="bottom")
     if at_risk:
         add_at_risk_counts(*fits.values(), ax=ax, rows_to_show=["At risk"], fontsize=8)
     return ax

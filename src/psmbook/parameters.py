@@ -109,6 +109,11 @@ def _calipers(value: Any) -> str | None:
     return f"must be positive numbers, got {bad}" if bad or not value else None
 
 
+def _probability(value: Any) -> str | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1
+    return None if ok else "must be a number in (0, 1]"
+
+
 def _match_order(value: Any) -> str | None:
     from .matching import ORDERS
 
@@ -147,6 +152,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "ratio": _positive_int,
     "match_order": _match_order,
     "calipers": _calipers,
+    "entry_p": _probability,
     "covariates": _known_covariates,
     "ps_formula": _formula,
     "data": _existing_file_or_none,
