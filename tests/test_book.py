@@ -87,3 +87,23 @@ def test_matching_chapter_writes_the_matched_cohort_and_table1_after(built):
     assert len(matched) == 136 and matched["pair"].nunique() == 68
     text = page_text(out / "_build" / "html" / "02_matching.html")
     assert "kept 68 of the 76 treated patients" in text
+
+
+def test_later_chapters_write_their_headline_numbers(built):
+    out, _ = built
+    read = lambda chapter: json.loads((out / "results" / f"{chapter}.json").read_text())["values"]
+    response, survival, toxicity, discussion = (read(c) for c in ("response", "survival", "toxicity", "discussion"))
+    assert response["table2.before.pr.anlotinib.n"] == 43 and round(response["table2.before.pd.p"], 3) == 0.077
+    assert survival["text.survival.os.before.events.anlotinib.n"] == 58
+    assert 0 < survival["table3.univariate.arm.anlotinib.hr"] < 1
+    assert toxicity["table4.leukopenia.anlotinib.n"] == 18 and round(toxicity["table4.pneumonitis.p"], 3) == 0.922
+    assert discussion["discussion.audit.inconsistent"] >= 10
+    assert discussion["discussion.compared.n"] > 300
+
+
+def test_no_chapter_is_a_stub_and_every_page_is_labelled_synthetic(built):
+    out, _ = built
+    for chapter in CHAPTERS:
+        text = page_text(out / "_build" / "html" / f"{chapter}.html")
+        assert "Coming next" not in text, chapter
+        assert "Every patient-level number on this page comes from the synthetic cohort" in text, chapter
