@@ -25,7 +25,7 @@ from .significance import (TEST_LABELS, expected_counts, format_p, infer_paper_t
 from .study import Study
 # Shared with Table 1: the same validation (errors naming the column, the bad values and their rows)
 # and the same reading of published entries.
-from .tables import TESTS, _arms, _codes, _n_pct, _pub_number, _pub_p_text, percent
+from .tables import TESTS, _arms, _codes, _n_pct, _pub_number, _pub_p_text, display_frames, percent
 
 __all__ = ["OBJECTIVE", "PERIODS", "RESPONSE_COLOURS", "response_codes", "response_counts",
            "not_evaluable_counts", "categories", "two_by_two", "published_counts", "paper_tests",
@@ -325,20 +325,7 @@ def table2_display(rows: pd.DataFrame, after: Optional[pd.DataFrame] = None, *,
     ``stacked=True`` (narrower: better on a phone). ``short_labels`` names the rows by their
     abbreviations (CR, PR, SD, PD, ORR).
     """
-    frames = [rows] if after is None else [rows, after]
-    for f in frames:
-        if f.empty:
-            raise ValueError("no rows to display")
-    if study is not None:
-        arm_labels = tuple(study.arm_label(a) for a in study.treatment.arms)
-    else:
-        arm_labels = tuple(rows.attrs.get("arm_labels", ("Treated", "Control")))
-    has_published = all("published_p" in f.columns for f in frames)
-    if show_published is None:
-        show_published = has_published
-    elif show_published and not has_published:
-        raise ValueError("show_published=True but the rows carry no published numbers "
-                         "(call response_table with published=...)")
+    frames, arm_labels, show_published = display_frames(rows, after, study, show_published, "response_table")
     parts = [_one_period(f, arm_labels, show_published, show_test, short_labels) for f in frames]
     if after is None:
         return parts[0]

@@ -319,6 +319,30 @@ def _one_period(rows: pd.DataFrame, arm_labels: Sequence[str], show_published: b
     return out
 
 
+def display_frames(rows: pd.DataFrame, after: Optional[pd.DataFrame], study: Optional[Study],
+                   show_published: Optional[bool], builder: str) -> tuple[list, tuple, bool]:
+    """The periods to lay out, the arm labels and whether published columns are shown.
+
+    Shared by the paper-layout tables (Table 1, Table 2): rows must not be empty, and published columns
+    can be shown only when the rows carry published numbers (``builder`` names the function to call
+    with ``published=...``).
+    """
+    frames = [rows] if after is None else [rows, after]
+    if any(f.empty for f in frames):
+        raise ValueError("no rows to display")
+    if study is not None:
+        arm_labels = tuple(study.arm_label(a) for a in study.treatment.arms)
+    else:
+        arm_labels = tuple(rows.attrs.get("arm_labels", ("Treated", "Control")))
+    has_published = all("published_p" in f.columns for f in frames)
+    if show_published is None:
+        show_published = has_published
+    elif show_published and not has_published:
+        raise ValueError(f"show_published=True but the rows carry no published numbers "
+                         f"(call {builder} with published=...)")
+    return frames, arm_labels, show_published
+
+
 def table1_display(rows: pd.DataFrame, after: Optional[pd.DataFrame] = None, *,
                    study: Optional[Study] = None, show_published: Optional[bool] = None,
                    show_test: Optional[bool] = None, computed_label: str = "Computed",
@@ -332,19 +356,7 @@ def table1_display(rows: pd.DataFrame, after: Optional[pd.DataFrame] = None, *,
     "47 (61.8%)" and p as in the paper ("0.026", "<0.001"). `show_test` adds the test used per
     characteristic (default: only when the tests differ between characteristics).
     """
-    frames = [rows] if after is None else [rows, after]
-    for f in frames:
-        if f.empty:
-            raise ValueError("no rows to display")
-    if study is not None:
-        arm_labels = tuple(study.arm_label(a) for a in study.treatment.arms)
-    else:
-        arm_labels = tuple(rows.attrs.get("arm_labels", ("Treated", "Control")))
-    if show_published is None:
-        show_published = all("published_p" in f.columns for f in frames)
-    elif show_published and not all("published_p" in f.columns for f in frames):
-        raise ValueError("show_published=True but the rows carry no published numbers "
-                         "(call categorical_rows with published=...)")
+    frames, arm_labels, show_published = display_frames(rows, after, study, show_published, "categorical_rows")
     if show_test is None:
         show_test = any(f["test"].dropna().nunique() > 1 for f in frames)
     parts = [_one_period(f, arm_labels, show_published, show_test, computed_label) for f in frames]
