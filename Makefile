@@ -10,13 +10,21 @@ STAMP  := $(VENV)/.installed
 # Parameter overrides for the book, e.g. make book PARAMS="seed=7"
 PARAMS ?=
 
-.PHONY: book test params cohort setup lock clean
+.PHONY: book test params cohort setup browser lock clean
 
 book: setup
 	$(PY) -m psmbook build $(foreach p,$(PARAMS),-p $(p))
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
+
+# The browser test opens the built site in Debian's headless Chromium; install it when missing
+# (needs root, as in CI; elsewhere the browser test is skipped with a message).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "==> installing Debian's chromium for the browser test"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "==> could not install chromium: the browser test will be skipped"; }
 
 params: setup
 	$(PY) -m psmbook params
@@ -45,4 +53,4 @@ lock:
 	mv requirements.lock.tmp requirements.txt && rm -rf .lockvenv
 
 clean:
-	rm -rf book/_build book/*.ipynb book/results book/data book/*.md book/*.bib .build
+	rm -rf book/_build book/*.ipynb book/results book/data book/*.md book/*.bib .build test-artifacts

@@ -21,13 +21,6 @@ def page_text(path: Path) -> str:
     return re.sub(r"\s+", " ", html.unescape(text))
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site") / "book"
-    index = pipeline.build({}, root=ROOT, out=out)   # default parameters
-    return out, index
-
-
 def test_site_has_every_page(built):
     out, index = built
     assert index.is_file()
