@@ -95,7 +95,7 @@ def weighted_km(cohort: pd.DataFrame, study, covariates: list[str], endpoint: st
     for code in study.treatment.arms:
         keep = cohort[arm] == code
         with warnings.catch_warnings():   # lifelines warns that weighted variances are naive: no CI is shown
-            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore")
             fits[code] = KaplanMeierFitter(label=study.arm_label(code)).fit(
                 cohort.loc[keep, outcome["time"]], cohort.loc[keep, outcome["event"]], weights=weights[keep])
     return fits
