@@ -7,13 +7,14 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 KERNEL ?= psmbook
 STAMP  := $(VENV)/.installed
-# Parameter overrides for the book, e.g. make book PARAMS="seed=7"
+# Parameter overrides for the book, e.g. make book PARAMS="seed=7"; FORCE=1 re-executes every chapter
 PARAMS ?=
+FORCE  ?=
 
 .PHONY: book test params cohort setup browser lock clean
 
 book: setup
-	$(PY) -m psmbook build $(foreach p,$(PARAMS),-p $(p))
+	$(PY) -m psmbook build $(foreach p,$(PARAMS),-p $(p)) $(if $(FORCE),--force)
 
 test: setup browser
 	$(PY) -m pytest

@@ -100,3 +100,18 @@ def test_no_chapter_is_a_stub_and_every_page_is_labelled_synthetic(built):
         text = page_text(out / "_build" / "html" / f"{chapter}.html")
         assert "Coming next" not in text, chapter
         assert "Every patient-level number on this page comes from the synthetic cohort" in text, chapter
+
+
+def test_changing_one_parameter_re_executes_only_the_chapters_it_affects(built, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "book"
+    shutil.copytree(built[0], out)
+    capsys.readouterr()
+    pipeline.build({"calipers": "0.1,0.3"}, root=ROOT, out=out)
+    printed = capsys.readouterr().out
+    for chapter in ["cohort", "matching", "response", "survival", "toxicity"]:
+        assert re.search(rf"{chapter}\s+unchanged: reused", printed), chapter
+    assert re.search(r"discussion\s+done in", printed)
+    assert json.loads((out / "results" / "discussion.json").read_text())["parameters"]["calipers"] == [0.1, 0.3]
+    assert (out / "data" / "matched.parquet").is_file()      # files of reused chapters come along

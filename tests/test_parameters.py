@@ -110,3 +110,13 @@ def test_survival_and_discussion_parameters_are_checked(known):
     assert "entry_p='1.5': must be a number in (0, 1]" in str(caught.value)
     assert "calipers='0.1,-0.2': must be positive numbers, got [-0.2]" in str(caught.value)
     assert P.resolve({"entry_p": "0.1", "calipers": "0.1,0.3"}, known) == {"entry_p": 0.1, "calipers": [0.1, 0.3]}
+
+
+def test_chapter_inputs_are_read_from_the_sources():
+    from psmbook.pipeline import chapter_inputs
+
+    notebooks = {P.chapter_name(nb): nb for nb in P.chapter_notebooks(ROOT / "chapters")}
+    assert chapter_inputs(notebooks["cohort"], []) == []
+    assert chapter_inputs(notebooks["matching"], ["cohort"]) == ["cohort"]
+    assert chapter_inputs(notebooks["toxicity"], ["cohort", "matching", "response", "survival"]) == ["cohort", "matching"]
+    assert chapter_inputs(notebooks["discussion"], ["cohort", "matching"]) == ["cohort", "matching"]

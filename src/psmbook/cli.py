@@ -16,7 +16,7 @@ from . import pipeline
 
 def _build(args: argparse.Namespace) -> int:
     overrides = params_mod.parse_assignments(args.param)
-    pipeline.build(overrides, out=args.out)
+    pipeline.build(overrides, out=args.out, force=args.force)
     return 0
 
 
@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
                        help="override a parameter (repeatable; see `psmbook params`)")
     build.add_argument("--out", type=Path, default=None, help="book folder (default: book/)")
+    build.add_argument("--force", action="store_true",
+                       help="execute every chapter, even those unchanged since the last build")
     build.set_defaults(run=_build)
 
     listing = commands.add_parser("params", help="list every parameter with its default and meaning")

@@ -7,7 +7,10 @@ executed notebook, failing cell included, in the staging folder and the message 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -174,9 +177,69 @@ def publish(stage: Path, book: Path) -> None:
     shutil.rmtree(stage, ignore_errors=True)
 
 
+MANIFEST = ".psmbook-cache.json"
+_READS = (re.compile(r"data/cohort\.parquet"), "cohort"), (re.compile(r"data/matched\.parquet"), "matching")
+
+
+def chapter_inputs(notebook: Path, earlier: list[str]) -> list[str]:
+    """The earlier chapters whose outputs a chapter reads, found in its source.
+
+    ``data/cohort.parquet`` is the cohort chapter's, ``data/matched.parquet`` the matching chapter's,
+    ``read_results("x")`` / ``read_parameters("x")`` chapter x's, and ``load_results(`` every earlier one.
+    """
+    source = notebook.read_text()
+    if "load_results(" in source:
+        return list(earlier)
+    found = {name for pattern, name in _READS if pattern.search(source)}
+    found |= set(re.findall(r"read_(?:results|parameters)\(\s*[\"'](\w+)[\"']", source))
+    return [name for name in earlier if name in found]
+
+
+def _package_fingerprint() -> str:
+    """The package's code and data: a change there re-executes every chapter."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*")):
+        if path.suffix in {".py", ".yaml", ".csv", ".bib"} and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _chapter_key(notebook: Path, values: dict, inputs: list[str], keys: dict[str, str], package: str) -> str:
+    payload = json.dumps({"source": hashlib.sha256(notebook.read_bytes()).hexdigest(), "package": package,
+                          "parameters": values, "inputs": {name: keys[name] for name in inputs}},
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _files(folder: Path) -> dict[str, float]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_mtime_ns for p in folder.rglob("*")
+            if p.is_file() and "_build" not in p.parts}
+
+
+def _reuse(book: Path, stage: Path, notebook: Path, entry: dict | None, key: str) -> bool:
+    """Copy a chapter's executed notebook and the files it wrote from the last book, if still valid."""
+    if not entry or entry.get("key") != key:
+        return False
+    names = [notebook.name, *entry.get("files", [])]
+    if not all((book / name).is_file() for name in names):
+        return False
+    for name in names:
+        target = stage / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(book / name, target)
+    return True
+
+
 def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
-          out: Path | None = None) -> Path:
-    """Execute every chapter and build the site; return the path of the site's index.html."""
+          out: Path | None = None, force: bool = False) -> Path:
+    """Execute every chapter and build the site; return the path of the site's index.html.
+
+    A chapter whose source, parameters, package code and inputs (the earlier chapters it reads) are
+    unchanged since the last build is not executed again: its executed notebook and the files it wrote
+    are reused from the last book (``force=True`` executes everything).
+    """
     layout = Layout(find_root(root), Path(out).resolve() if out else None)
     known = params_mod.discover(layout.chapters)
     values = params_mod.resolve(overrides or {}, known)   # nothing runs on a bad parameter
@@ -186,13 +249,31 @@ def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
     write_config(layout.root, stage, synthetic=not values.get("data"))
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"
     _say(f"psmbook: executing {len(notebooks)} chapters ({shown})")
+    previous = {} if force else _read_manifest(layout.book)
+    package = _package_fingerprint()
+    manifest: dict[str, dict] = {}
+    keys: dict[str, str] = {}
     started = time.perf_counter()
     for number, notebook in enumerate(notebooks, start=1):
         chapter = params_mod.chapter_name(notebook)
         print(f"  [{number}/{len(notebooks)}] {chapter:<12} ", end="", flush=True)
         tick = time.perf_counter()
-        execute_chapter(notebook, stage, params_mod.for_chapter(values, known, chapter))
+        chapter_values = params_mod.for_chapter(values, known, chapter)
+        inputs = chapter_inputs(notebook, list(keys))
+        keys[chapter] = _chapter_key(notebook, chapter_values, inputs, keys, package)
+        if _reuse(layout.book, stage, notebook, previous.get(chapter), keys[chapter]):
+            manifest[chapter] = previous[chapter]
+            _say("unchanged: reused from the last build")
+            continue
+        before = _files(stage)
+        execute_chapter(notebook, stage, chapter_values)
+        after = _files(stage)
+        written = sorted(name for name, mtime in after.items()
+                         if before.get(name) != mtime and name != notebook.name
+                         and not name.endswith((".log", ".tmp")))
+        manifest[chapter] = {"key": keys[chapter], "files": written}
         _say(f"done in {time.perf_counter() - tick:.1f} s")
+    (stage / MANIFEST).write_text(json.dumps(manifest, indent=1))
     print("  building the site (Jupyter Book, warnings are errors) ", end="", flush=True)
     tick = time.perf_counter()
     build_site(stage)
@@ -203,3 +284,9 @@ def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
     _say(f"         results: {layout.book / 'results'}")
     return index
 
+
+def _read_manifest(book: Path) -> dict:
+    try:
+        return json.loads((book / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
