@@ -7,6 +7,13 @@ are matched one after the other in ``m.order`` (``"largest"`` score first by def
 nearest control still available, and 1:k matching runs k rounds.
 
 Ties in distance go to the control that comes first in the data, so the result is deterministic.
+
+Two implementations give the same result, pair for pair and tie for tie: ``brute_force_match`` measures
+every treated patient's distance to every control (n_treated x n_control work: simple, and the
+reference the tests hold the other to), and :func:`psmbook.fastmatch.fast_match` sorts the scores once
+and finds each nearest free control through union-find pointers (O(n log n); registry-sized cohorts).
+``nearest_neighbour_match`` runs the fast one unless told otherwise and records which one ran in
+``result.settings["matcher"]``.
 """
 from __future__ import annotations
 
@@ -86,22 +93,62 @@ def treated_order(distance: pd.Series, treated: pd.Series, order: str, seed: int
     return [ids[i] for i in ranking]
 
 
-def nearest_neighbour_match(distance: pd.Series, treated: pd.Series, *, caliper_sd: float | None = 0.2,
-                            ratio: int = 1, replace: bool = False, order: str = "largest",
-                            seed: int | None = None) -> MatchResult:
-    """Greedy 1:k nearest-neighbour matching on ``distance`` (indexed by patient id).
+MATCHERS = ("fast", "brute-force")
+MATCHER_LABELS = {   # what each matcher is, in words, for the book's prose
+    "fast": "the book's O(n log n) greedy matcher (scores sorted once, union-find pointers to the nearest "
+            "free control), which gives the same pairs as measuring every treated patient against every "
+            "control and runs on registries of a million patients",
+    "brute-force": "the book's brute-force greedy matcher, which measures every treated patient against "
+                   "every control",
+}
 
-    ``treated`` is a boolean Series with the same index. Returns every treated patient's controls.
-    """
+
+def check_match_inputs(distance: pd.Series, treated: pd.Series, ratio: int) -> np.ndarray:
+    """Refuse what no matcher can use; the treated indicator as a boolean array."""
     if ratio < 1 or int(ratio) != ratio:
         raise ValueError(f"ratio must be a whole number of at least 1, got {ratio}")
     if not distance.index.equals(treated.index):
         raise ValueError("distance and treated must share one index of patient ids")
+    distance.index.is_monotonic_increasing    # sorted ids: pandas then knows uniqueness without hashing
     if distance.index.has_duplicates:
         raise ValueError("patient ids must be unique")
+    if not np.isfinite(distance.to_numpy(dtype=float)).all():
+        raise ValueError("distance must be finite for every patient (no missing or infinite scores)")
     is_treated = np.asarray(treated, dtype=bool)
     if is_treated.all() or not is_treated.any():
         raise ValueError("matching needs patients in both arms")
+    return is_treated
+
+
+def nearest_neighbour_match(distance: pd.Series, treated: pd.Series, *, caliper_sd: float | None = 0.2,
+                            ratio: int = 1, replace: bool = False, order: str = "largest",
+                            seed: int | None = None, matcher: str = "fast") -> MatchResult:
+    """Greedy 1:k nearest-neighbour matching on ``distance`` (indexed by patient id).
+
+    ``treated`` is a boolean Series with the same index. Returns every treated patient's controls.
+    ``matcher`` chooses the implementation: ``"fast"`` (:func:`psmbook.fastmatch.fast_match`, O(n log n),
+    the default at every size) or ``"brute-force"`` (:func:`brute_force_match`, n_treated x n_control
+    work). Both give the same result; ``result.settings["matcher"]`` names the one that ran.
+    """
+    if matcher not in MATCHERS:
+        raise ValueError(f"matcher must be one of {MATCHERS}, got {matcher!r}")
+    if matcher == "brute-force":
+        return brute_force_match(distance, treated, caliper_sd=caliper_sd, ratio=ratio, replace=replace,
+                                 order=order, seed=seed)
+    from .fastmatch import fast_match
+
+    return fast_match(distance, treated, caliper_sd=caliper_sd, ratio=ratio, replace=replace, order=order,
+                      seed=seed)
+
+
+def brute_force_match(distance: pd.Series, treated: pd.Series, *, caliper_sd: float | None = 0.2,
+                      ratio: int = 1, replace: bool = False, order: str = "largest",
+                      seed: int | None = None) -> MatchResult:
+    """Greedy 1:k nearest-neighbour matching by brute force: each treated patient in turn measures its
+    distance to every control (n_treated x n_control work). The reference implementation; see
+    ``nearest_neighbour_match`` for the arguments.
+    """
+    is_treated = check_match_inputs(distance, treated, ratio)
     caliper = caliper_width(distance, caliper_sd)
     control_ids = np.array(distance.index[~is_treated], dtype=object)
     control_x = distance.to_numpy(dtype=float)[~is_treated]
@@ -133,7 +180,8 @@ def nearest_neighbour_match(distance: pd.Series, treated: pd.Series, *, caliper_
     set_number = {t: i + 1 for i, t in enumerate(t for t in order_ids if chosen[t])}
     pairs.insert(0, "pair", pairs["treated_id"].map(set_number).astype(int))
     pairs = pairs.sort_values(["pair"], kind="stable").reset_index(drop=True)
-    settings = {"caliper_sd": caliper_sd, "ratio": int(ratio), "replace": bool(replace), "order": order}
+    settings = {"caliper_sd": caliper_sd, "ratio": int(ratio), "replace": bool(replace), "order": order,
+                "matcher": "brute-force"}
     return MatchResult(pairs, order_ids if order != "random" else list(distance.index[is_treated]),
                        list(control_ids), caliper, settings)
 
