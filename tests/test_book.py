@@ -10,7 +10,7 @@ from psmbook import pipeline
 from psmbook.parameters import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ["01_cohort", "02_matching", "03_response", "04_survival", "05_toxicity", "06_discussion"]
+CHAPTERS = ["01_cohort", "02_matching", "03_response", "04_survival", "05_toxicity", "06_discussion", "07_lab"]
 
 pytestmark = pytest.mark.book
 

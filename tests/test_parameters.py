@@ -15,7 +15,7 @@ def known():
 
 def test_every_chapter_is_found_in_reading_order():
     names = [P.chapter_name(nb) for nb in P.chapter_notebooks(ROOT / "chapters")]
-    assert names == ["cohort", "matching", "response", "survival", "toxicity", "discussion"]
+    assert names == ["cohort", "matching", "response", "survival", "toxicity", "discussion", "lab"]
 
 
 def test_every_chapter_has_a_parameters_cell():
@@ -120,3 +120,12 @@ def test_chapter_inputs_are_read_from_the_sources():
     assert chapter_inputs(notebooks["matching"], ["cohort"]) == ["cohort"]
     assert chapter_inputs(notebooks["toxicity"], ["cohort", "matching", "response", "survival"]) == ["cohort", "matching"]
     assert chapter_inputs(notebooks["discussion"], ["cohort", "matching"]) == ["cohort", "matching"]
+
+
+def test_lab_parameters_are_checked(known):
+    with pytest.raises(P.ParameterError) as caught:
+        P.resolve({"repetitions": "0", "n_jobs": "0", "scheduler": "not an address"}, known)
+    text = str(caught.value)
+    assert "repetitions='0'" in text and "n_jobs='0'" in text and "scheduler='not an address'" in text
+    assert P.resolve({"n_jobs": "-1", "scheduler": "tcp://127.0.0.1:8786"}, known) == {
+        "n_jobs": -1, "scheduler": "tcp://127.0.0.1:8786"}

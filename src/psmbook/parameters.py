@@ -9,6 +9,7 @@ before the first chapter runs.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -114,6 +115,18 @@ def _probability(value: Any) -> str | None:
     return None if ok else "must be a number in (0, 1]"
 
 
+def _workers(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and (value >= 1 or value == -1)
+    return None if ok else "must be a number of workers of at least 1, or -1 for every core"
+
+
+def _scheduler(value: Any) -> str | None:
+    if value in ("", None):
+        return None
+    return None if re.fullmatch(r"(tcp|tls|inproc|ws|wss)://\S+|[\w.-]+:\d+", str(value)) else \
+        "must be a Dask scheduler address such as tcp://127.0.0.1:8786, or empty"
+
+
 def _match_order(value: Any) -> str | None:
     from .matching import ORDERS
 
@@ -153,6 +166,9 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "match_order": _match_order,
     "calipers": _calipers,
     "entry_p": _probability,
+    "repetitions": _positive_int,
+    "n_jobs": _workers,
+    "scheduler": _scheduler,
     "covariates": _known_covariates,
     "ps_formula": _formula,
     "data": _existing_file_or_none,
