@@ -183,7 +183,8 @@ def run(args) -> str:
                                                 args.step_timeout)))
     for n in args.scaling:
         log(f"   scaling: {n:,}")
-        variants.append((f"{n:,} patients", n, run_task("bench_matching:book_matcher", {"n": n}, args.step_timeout)))
+        variants.append((f"{n:,} patients", n,
+                         run_task("bench_matching:book_matcher", {"n": n}, args.step_timeout)))
 
     # 2. against psmpy
     table = []
@@ -249,6 +250,7 @@ def _report(args, facts, facts_after, main, parts, variants, table, prepared, st
         "(other sessions build the book on it), so single runs vary; best-of-N times are the least disturbed.",
         "",
     ]
+    lines += _summary(args, main, table, steps)
     # --- 1 ---
     lines += [f"## 1. 1:1 caliper matching of {args.big:,} patients", ""]
     if main["status"] == "ok":
@@ -286,7 +288,8 @@ def _report(args, facts, facts_after, main, parts, variants, table, prepared, st
         for name, seconds in parts["steps_s"].items():
             lines.append(f"| {name} | {_fmt_s(seconds)} | {seconds / total:.0%} |")
         lines += [f"| total | {_fmt_s(total)} | |", ""]
-    lines += ["Variants (best of up to 5 runs):", "", "| variant | patients | treated | time | peak RSS | traced peak |",
+    lines += ["Variants (best of up to 5 runs):", "",
+              "| variant | patients | treated | time | peak RSS | traced peak |",
               "|---|---|---|---|---|---|"]
     for label, n, r in variants:
         if r["status"] == "ok":
@@ -304,7 +307,8 @@ def _report(args, facts, facts_after, main, parts, variants, table, prepared, st
               "added (a few MiB of noise at the small sizes). *Same pairs*: psmpy's pairs against the book's "
               "(`matching.compare_pairings`); with continuous scores there are no ties.", ""]
     for caliper in (True, False):
-        lines += [f"### {'With caliper 0.2 SD (the book’s default)' if caliper else 'Without caliper (psmpy’s default)'}",
+        title = "With caliper 0.2 SD (the book’s default)" if caliper else "Without caliper (psmpy’s default)"
+        lines += [f"### {title}",
                   "", "| patients | treated | psmpy time | book time | time ratio | psmpy peak memory, traced (RSS) "
                   "| book peak memory, traced (RSS) | memory ratio, traced (RSS) | same pairs |",
                   "|---|---|---|---|---|---|---|---|---|"]
@@ -338,7 +342,8 @@ def _report(args, facts, facts_after, main, parts, variants, table, prepared, st
         if prepared["status"] == "ok":
             lines += [f"Cohort: the book's synthetic cohorts of seeds 0-19 pooled, {prepared['patients']:,} "
                       f"patients drawn from the pool with replacement ({prepared['treated']:,} treated, "
-                      f"{prepared['treated'] / prepared['patients']:.1%}; {prepared['distinct_patients']:,} distinct "
+                      f"{prepared['treated'] / prepared['patients']:.1%}; "
+                      f"{prepared['distinct_patients']:,} distinct "
                       "covariate patterns, hence as many distinct scores: the matcher meets large groups of "
                       "tied scores). Each step reads the previous step's output; time and memory are the "
                       f"step's alone. Steps are stopped after {args.step_timeout:.0f} s.", ""]
@@ -363,8 +368,62 @@ def _report(args, facts, facts_after, main, parts, variants, table, prepared, st
                 notes.append(f"{r['rows']} rows")
             lines.append(f"| {label} | {_fmt_s(r['best_s'])} | {r['runs']} | {_fmt_mib(r['peak_rss_mib'])} | "
                          f"{_fmt_mib(r['traced_peak_mib'])} | {'; '.join(notes)} |")
+        lines += ["", "The Cox models are lifelines' (0.30). Its robust (sandwich) variance, which the "
+                  "pair-clustered model needs, computes score residuals in a Python loop over patients whose "
+                  "i-th step sums over the i earlier ones (`CoxPHFitter._compute_score_within_strata`): "
+                  "quadratic in the number of patients. Its stratified model handles each stratum (here each "
+                  "pair) separately in Python at every Newton step. Neither is a matching cost."]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _summary(args, main, table, steps) -> list[str]:
+    """The targets of the issue, each with its measured figure and whether it is met."""
+    lines = ["## Summary", "", "| target | measured | verdict |", "|---|---|---|"]
+    if main["status"] == "ok":
+        best, ratio = main["best_s"], main["best_s"] / main["numpy_sort_s"]
+        share = main["treated"] / main["patients"]
+        lines.append(f"| 1:1 caliper matching of {main['patients']:,} patients ({share:.1%} treated) in at most "
+                     f"{TARGET_SECONDS:g} s | {_fmt_s(best)} | "
+                     + (f"**met** ({TARGET_SECONDS / best:.1f}x inside)" if best <= TARGET_SECONDS else
+                        f"**missed** by {_fmt_s(best - TARGET_SECONDS)}") + " |")
+        lines.append(f"| aim: within {TARGET_SORT_RATIO:g}x the time of `numpy.sort` on the same scores | "
+                     f"{ratio:.1f}x ({_fmt_s(best)} / {_fmt_s(main['numpy_sort_s'])}) | "
+                     + ("**met**" if ratio <= TARGET_SORT_RATIO else
+                        f"**missed** by {ratio / TARGET_SORT_RATIO:.2f}x")
+                     + " |")
+    else:
+        lines.append(f"| 1:1 caliper matching of {args.big:,} patients | {_not_finished(main)} | **missed** |")
+    for caliper in (True, False):
+        rows = [(n, theirs, ours) for cal, n, theirs, ours in table if cal == caliper]
+        done = [(n, t, o) for n, t, o in rows if t["status"] == "ok" and o["status"] == "ok"]
+        if not done:
+            continue
+        (n0, t0, o0), (n1, t1, o1) = done[0], done[-1]
+        unfinished = [n for n, t, _ in rows if t["status"] != "ok"]
+        same = all(t["agreement"]["same_treated"] and t["agreement"]["differ"] == t["agreement"]["differ_by_tie"]
+                   for _, t, _ in done)
+        lines.append(f"| time and memory against psmpy, {n0:,}-{rows[-1][0]:,} patients, "
+                     f"{'caliper 0.2 SD' if caliper else 'no caliper'} | psmpy/book time "
+                     f"{_ratio(t0['best_s'], o0['best_s'])}"
+                     f" at {n0:,} to {_ratio(t1['best_s'], o1['best_s'])} at {n1:,}; traced memory "
+                     f"{_ratio(t0['traced_peak_mib'], o0['traced_peak_mib'])} to "
+                     f"{_ratio(t1['traced_peak_mib'], o1['traced_peak_mib'])}"
+                     + (f"; psmpy did not finish at {', '.join(f'{n:,}' for n in unfinished)}"
+                        if unfinished else "")
+                     + " | measured (section 2); "
+                     + ("the same pairs at every size psmpy finished" if same else "**pairs differ** (see section 2)")
+                     + " |")
+    if steps:
+        parts = []
+        for label, r in steps:
+            short = label.split(":")[0].split(" (")[0]
+            measured = f"{_fmt_s(r['best_s'])}, {_fmt_mib(r['peak_rss_mib'])}" if r["status"] == "ok" else None
+            parts.append(f"{short}: {measured or _not_finished(r)}")
+        lines.append(f"| score model, balance table and Cox model at {args.pipeline_n:,} patients: "
+                     "time and memory (peak RSS) | "
+                     + "; ".join(parts) + " | measured (section 3) |")
+    return lines + [""]
 
 
 def main(argv=None) -> None:

@@ -145,7 +145,7 @@ def balance_table(n: int, repeats: int = 2) -> dict:
     return _summary(m, rows=len(table), max_abs_smd_after=float(table["smd_after"].abs().max()))
 
 
-def cox(n: int, model: str, repeats: int = 1) -> dict:
+def cox(n: int, model: str, repeats: int = 2) -> dict:
     """A Cox model of overall survival in the matched cohort, as the Survival chapter fits it:
     ``independent`` / ``robust`` (SE clustered on pairs) / ``stratified`` (on pairs) treatment-only
     models (``survival.pair_aware_cox``), or ``multivariable`` (Table 3's factors)."""
@@ -163,9 +163,9 @@ def cox(n: int, model: str, repeats: int = 1) -> dict:
         def step():
             return survival.cox_multivariable(matched, factors, os_["time"], os_["event"]).fitter
     else:
-        data = pd.DataFrame({"treated": matched[study.treatment.column].eq(study.treatment.treated).astype(float),
-                             "_time": matched[os_["time"]].to_numpy(), "_event": matched[os_["event"]].to_numpy(),
-                             "_pair": matched["pair"].to_numpy()})
+        arm = matched[study.treatment.column].eq(study.treatment.treated).astype(float)
+        data = pd.DataFrame({"treated": arm, "_time": matched[os_["time"]].to_numpy(),
+                             "_event": matched[os_["event"]].to_numpy(), "_pair": matched["pair"].to_numpy()})
         options = {"independent": dict(df=data.drop(columns="_pair")),
                    "robust": dict(df=data, cluster_col="_pair"),
                    "stratified": dict(df=data, strata=["_pair"])}[model]
@@ -176,7 +176,7 @@ def cox(n: int, model: str, repeats: int = 1) -> dict:
     m = measure(step, repeats=repeats, budget_s=60, trace_limit=60)
     fitter = m["value"]
     hr = float(np.exp(fitter.params_.iloc[-1] if model == "multivariable" else fitter.params_["treated"]))
-    return _summary(m, patients=len(matched), events=int(matched[os_["event"]].sum()),
+    return _summary(m, patients=int(fitter._n_examples), events=int(fitter.event_observed.sum()),
                     terms=int(len(fitter.params_)), hr_last_term=hr)
 
 
