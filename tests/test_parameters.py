@@ -92,7 +92,7 @@ def test_matching_parameters_are_checked_before_anything_runs(known):
         P.resolve({"covariates": "age_group,shoe_size", "match_order": "best", "ratio": "0",
                    "caliper": "-1", "ps_formula": "_treated ~ C(colour)"}, known)
     text = str(caught.value)
-    assert "unknown covariate(s) ['shoe_size']" in text
+    assert "unknown covariate(s) ['shoe_size'] in study" in text
     assert "match_order='best': must be one of largest, smallest, data, random" in text
     assert "ratio='0': must be an integer of at least 1" in text
     assert "caliper='-1': must be a positive number" in text

@@ -40,10 +40,11 @@ def survival_ci_at(fit: KaplanMeierFitter, months: float) -> tuple[float, float,
 def plot_by_arm(ax, fits: dict[str, KaplanMeierFitter], study, *, ylabel: str, xmax: float | None = None,
                 landmarks: dict[str, dict[float, float]] | None = None, at_risk: bool = True,
                 xticks: np.ndarray | None = None, p_text: str | None = None,
-                legend_loc: str = "upper right"):
+                legend_loc: str = "upper right", xlabel: str | None = None, min_cell: int = 0):
     """Step curves with censoring ticks; ``landmarks`` {arm: {month: published %}} drawn as crosses.
 
-    ``p_text`` (e.g. "Log-rank p = 0.008") is written in the lower left corner of the panel.
+    ``p_text`` (e.g. "Log-rank p = 0.008") is written in the lower left corner of the panel; numbers at
+    risk from 1 to ``min_cell`` - 1 print as "<k" (small-cell suppression, see :mod:`psmbook.privacy`).
     """
     colours = arm_colours(study)
     for code, fit in fits.items():
@@ -55,7 +56,7 @@ def plot_by_arm(ax, fits: dict[str, KaplanMeierFitter], study, *, ylabel: str, x
         ax.plot([], [], marker="x", color="black", ls="none", label="Published landmark")
     ax.set_ylim(0, 1.02)
     ax.set_ylabel(ylabel)
-    ax.set_xlabel("Months since start of CRT")
+    ax.set_xlabel(xlabel or study.time_label)
     if xmax:
         ax.set_xlim(0, xmax)
     if xticks is not None:
@@ -64,5 +65,21 @@ def plot_by_arm(ax, fits: dict[str, KaplanMeierFitter], study, *, ylabel: str, x
     if p_text:
         ax.text(0.03, 0.04, p_text, transform=ax.transAxes, fontsize=9.5, ha="left", va="bottom")
     if at_risk:
+        before = set(ax.figure.axes)
         add_at_risk_counts(*fits.values(), ax=ax, rows_to_show=["At risk"], fontsize=8)
+        if min_cell:      # lifelines draws the counts as tick labels of an axis it adds
+            _suppress_at_risk([a for a in ax.figure.axes if a not in before], min_cell)
     return ax
+
+
+def _suppress_at_risk(axes, min_cell: int) -> None:
+    """Replace numbers at risk from 1 to min_cell - 1 in lifelines' at-risk rows by "<k"."""
+    import re
+
+    def hide(match):
+        n = int(match.group(0))
+        return f"<{min_cell}" if 0 < n < min_cell else match.group(0)
+
+    for extra in np.atleast_1d(axes):
+        labels = [re.sub(r"(?<![\w.])\d+(?![\w.])", hide, t.get_text()) for t in extra.get_xticklabels()]
+        extra.set_xticks(extra.get_xticks(), labels)

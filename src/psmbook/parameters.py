@@ -105,6 +105,19 @@ def _existing_file_or_none(value: Any) -> str | None:
     return None if Path(str(value)).expanduser().is_file() else f"file {value!r} does not exist"
 
 
+def _data_file(value: Any) -> str | None:
+    """A data file, or pkg:<package>/<file> inside an installed package."""
+    if value in (None, ""):
+        return None
+    from .validation import resolve_data_path
+
+    try:
+        path = resolve_data_path(str(value))
+    except (ValueError, FileNotFoundError, ModuleNotFoundError) as error:
+        return str(error)
+    return None if path.is_file() else f"file {value!r} does not exist"
+
+
 def _calipers(value: Any) -> str | None:
     bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0]
     return f"must be positive numbers, got {bad}" if bad or not value else None
@@ -133,30 +146,49 @@ def _match_order(value: Any) -> str | None:
     return None if value in ORDERS else f"must be one of {', '.join(ORDERS)}"
 
 
-def _known_covariates(value: Any) -> str | None:
-    from .study import load_study
-
-    known = load_study().covariate_columns
-    if not value:
-        return "needs at least one covariate"
-    unknown = [c for c in value if c not in known]
-    return f"unknown covariate(s) {unknown}; known: {', '.join(known)}" if unknown else None
+def _covariate_list(value: Any) -> str | None:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(c, str) and c for c in value):
+        return "must be a list of covariate column names (empty: the study description's psm covariates)"
+    return None
 
 
 def _formula(value: Any) -> str | None:
     if not value:
         return None
     from .propensity import TREATED, formula_covariates
-    from .study import load_study
 
     if not str(value).replace(" ", "").startswith(f"{TREATED}~"):
         return f"must start with '{TREATED} ~' (the treatment indicator), e.g. '{TREATED} ~ C(age_group) + C(sex)'"
     try:
-        used = formula_covariates(str(value))
+        formula_covariates(str(value))
     except Exception as error:     # patsy's parse errors
         return f"cannot be read as a formula: {error}"
-    unknown = [c for c in used if c not in load_study().covariate_columns]
-    return f"refers to unknown covariate(s) {unknown}" if unknown else None
+    return None
+
+
+def _at_least_two(value: Any) -> str | None:
+    return None if isinstance(value, int) and not isinstance(value, bool) and value >= 2 else \
+        "must be an integer of at least 2 (an empirical SE needs two repetitions)"
+
+
+def check_against_study(values: dict[str, Any], study) -> list[str]:
+    """Problems of parameter values that name the study's columns (``covariates``, ``ps_formula``)."""
+    from .propensity import formula_covariates
+
+    known = study.covariate_columns
+    problems = []
+    unknown = [c for c in values.get("covariates") or [] if c not in known]
+    if unknown:
+        problems.append(f"covariates: unknown covariate(s) {unknown} in study {study.name!r}; "
+                        f"known: {', '.join(known)}")
+    if values.get("ps_formula"):
+        unknown = [c for c in formula_covariates(str(values["ps_formula"])) if c not in known]
+        if unknown:
+            problems.append(f"ps_formula refers to unknown covariate(s) {unknown}; known: {', '.join(known)}")
+    if not values.get("covariates") and not values.get("ps_formula") and not study.psm_covariates:
+        problems.append(f"study {study.name!r} marks no covariate `psm: true`: name the covariates of the "
+                        "propensity-score model with covariates=a,b,c")
+    return problems
 
 
 RULES: dict[str, Callable[[Any], str | None]] = {
@@ -166,16 +198,28 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "match_order": _match_order,
     "calipers": _calipers,
     "entry_p": _probability,
-    "repetitions": _positive_int,
+    "repetitions": _at_least_two,
+    "min_cell": _nonnegative_int,
     "n_jobs": _workers,
     "scheduler": _scheduler,
-    "covariates": _known_covariates,
+    "covariates": _covariate_list,
     "ps_formula": _formula,
-    "data": _existing_file_or_none,
+    "data": _data_file,
     "study": _existing_file_or_none,
 }
 #: parameters whose value may be given as ``none``
 NULLABLE = {"caliper", "data", "study"}
+
+
+def _study_problems(values: dict[str, Any]) -> list[str]:
+    """Values that name columns the study description (given or packaged) does not have."""
+    from .study import load_study
+
+    try:
+        study = load_study(values.get("study") or None)
+    except (ValueError, FileNotFoundError) as error:
+        return [f"study={values.get('study')!r}: {error}"]
+    return check_against_study(values, study)
 
 
 def parse_assignments(items: list[str] | None) -> dict[str, str]:
@@ -251,6 +295,7 @@ def resolve(overrides: dict[str, str], parameters: dict[str, Parameter]) -> dict
             problems.append(f"{name}={text!r}: {problem}")
         else:
             values[name] = value
+    problems += _study_problems(values)
     if problems:
         raise ParameterError(problems)
     # The defaults themselves must satisfy the rules, or the chapters are inconsistent.
@@ -273,7 +318,7 @@ def describe(parameters: dict[str, Parameter]) -> str:
     import textwrap
 
     blocks = []
-    order = {"cohort": 0, "matching": 1, "response": 2, "survival": 3, "toxicity": 4, "discussion": 5}
+    order = {"cohort": 0, "matching": 1, "response": 2, "survival": 3, "toxicity": 4, "discussion": 5, "lab": 6}
     for p in sorted(parameters.values(), key=lambda p: (min(order.get(c, 9) for c in p.chapters), p.name)):
         head = f"{p.name} = {p.default!r}"
         body = textwrap.fill(p.help, width=96, initial_indent="    ", subsequent_indent="    ")

@@ -104,11 +104,45 @@ SYNTHETIC_ANNOUNCEMENT = ("Synthetic data: every patient-level result in this bo
                           "cohort calibrated to the paper's published tables, not from real patients.")
 
 
-def write_config(root: Path, stage: Path, synthetic: bool) -> None:
-    """The book's _config.yml, with a site-wide banner when the data are synthetic."""
+def repository_settings(root: Path) -> dict[str, Any]:
+    """Jupyter Book settings for the repository and launch buttons, from the git remote ``origin``.
+
+    A page's launch button opens its source notebook (``chapters/``) on Binder, set up by ``binder/``;
+    a checkout without a public https remote gets no launch buttons (there is nowhere to launch from).
+    """
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    url = git("remote", "get-url", "origin")
+    match = re.fullmatch(r"(?:git@|ssh://git@)github\.com[:/](.+?)(?:\.git)?", url)
+    if match:
+        url = f"https://github.com/{match.group(1)}"
+    url = re.sub(r"\.git$", "", url)
+    if not re.fullmatch(r"https://(github\.com|gitlab\.com)/[\w.-]+/[\w.-]+", url):
+        return {}
+    return {"repository": {"url": url, "path_to_book": "chapters", "branch": git("symbolic-ref", "--short", "HEAD") or "main"},
+            "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
+            "html": {"use_repository_button": True}}
+
+
+def write_config(root: Path, stage: Path, synthetic: bool, study_name: str | None = None,
+                 title: str | None = None) -> None:
+    """The book's _config.yml, with a site-wide banner saying what data the book ran on."""
     config = yaml.safe_load((root / "_config.yml").read_text())
+    if title:
+        config["title"] = title
+    for key, settings in repository_settings(root).items():
+        config.setdefault(key, {}).update(settings)
     if synthetic:
         config.setdefault("html", {})["announcement"] = SYNTHETIC_ANNOUNCEMENT
+    elif study_name:
+        config.setdefault("html", {})["announcement"] = (
+            f"This build of the book ran on {study_name}: every result comes from that cohort; "
+            "tables show aggregates only.")
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
@@ -132,7 +166,7 @@ def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any]) -> Path
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    target = stage / notebook.name
+    target = stage / Path(notebook).name
     try:
         with _stderr_to(stage / "kernel-stderr.log"):
             papermill.execute_notebook(
@@ -146,6 +180,66 @@ def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any]) -> Path
             f"{error.ename}: {error.evalue}\n  the executed notebook, failing cell included: {target}"
         ) from None
     return target
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The study description and data file a build runs on (the packaged synthetic study by default)."""
+
+    study: Any
+    data: str | None
+    fingerprint: str
+
+
+def check_inputs(values: dict[str, Any]) -> Inputs:
+    """Load the study description and validate the data against it, before any chapter runs.
+
+    Raises ParameterError for a missing or inconsistent ``study`` / ``data`` / ``covariates`` and
+    validation.DataError listing every problem of the data.
+    """
+    from . import validation
+    from .study import load_study
+
+    study_path, data = values.get("study") or None, values.get("data") or None
+    try:
+        study = load_study(study_path)
+    except (ValueError, FileNotFoundError) as error:
+        raise params_mod.ParameterError([f"study={study_path!r}: {error}"]) from None
+    problems: list[str] = []         # (covariates and ps_formula were checked against it by resolve)
+    if data and not study_path:
+        problems.append(f"data={data!r} needs its study description: add study=path/to/study.yaml "
+                        "(see examples/ and the README)")
+    if not data and not study.synthetic:
+        problems.append(f"study={study_path!r} describes real data (synthetic: false): give its data file, "
+                        "data=path/to/cohort.csv")
+    if problems:
+        raise params_mod.ParameterError(problems)
+    digest = hashlib.sha256()
+    digest.update((Path(study_path).read_bytes() if study_path else b"packaged"))
+    if data:
+        path = validation.resolve_data_path(data)
+        validation.prepare_cohort(validation.read_data(data), study)    # DataError: every problem at once
+        digest.update(path.read_bytes())
+    return Inputs(study=study, data=data, fingerprint=digest.hexdigest())
+
+
+def stage_notebook(notebook: Path, stage: Path, study) -> tuple[Path | None, list[str]]:
+    """Write the chapter, tailored to the study, into the stage's sources; or its skipped page.
+
+    Returns (path of the tailored notebook or None when skipped, the needs the study does not meet).
+    """
+    from . import tailoring
+
+    source = json.loads(notebook.read_text())
+    missing = tailoring.unmet(study, tailoring.chapter_needs(source))
+    if missing:
+        (stage / f"{notebook.stem}.md").write_text(tailoring.skipped_page(source, study, missing))
+        return None, missing
+    folder = stage / SOURCES
+    folder.mkdir(exist_ok=True)
+    target = folder / notebook.name
+    target.write_text(json.dumps(tailoring.tailor(source, study), indent=1, ensure_ascii=False))
+    return target, []
 
 
 def build_site(stage: Path) -> Path:
@@ -178,6 +272,8 @@ def publish(stage: Path, book: Path) -> None:
 
 
 MANIFEST = ".psmbook-cache.json"
+#: stage folder of the chapter sources tailored to the study (not part of the book)
+SOURCES = ".sources"
 _READS = (re.compile(r"data/cohort\.parquet"), "cohort"), (re.compile(r"data/matched\.parquet"), "matching")
 
 
@@ -188,6 +284,8 @@ def chapter_inputs(notebook: Path, earlier: list[str]) -> list[str]:
     ``read_results("x")`` / ``read_parameters("x")`` chapter x's, and ``load_results(`` every earlier one.
     """
     source = notebook.read_text()
+    if "data/study.yaml" in source and "cohort" in earlier:
+        source += "data/cohort.parquet"     # the cohort chapter writes the study description in use
     if "load_results(" in source:
         return list(earlier)
     found = {name for pattern, name in _READS if pattern.search(source)}
@@ -243,30 +341,43 @@ def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
     layout = Layout(find_root(root), Path(out).resolve() if out else None)
     known = params_mod.discover(layout.chapters)
     values = params_mod.resolve(overrides or {}, known)   # nothing runs on a bad parameter
+    for name in ("data", "study"):                         # chapters run in the stage: absolute paths
+        if values.get(name) and not str(values[name]).startswith("pkg:"):
+            values[name] = str(Path(values[name]).expanduser().resolve())
+    inputs_ = check_inputs(values)                         # nor on data that do not fit their description
     notebooks = params_mod.chapter_notebooks(layout.chapters)
     _check_kernel()
     stage = _fresh_stage(layout)
-    write_config(layout.root, stage, synthetic=not values.get("data"))
+    study = inputs_.study
+    write_config(layout.root, stage, synthetic=study.synthetic, study_name=study.name,
+                 title=None if study.paper else study.name)
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"
     _say(f"psmbook: executing {len(notebooks)} chapters ({shown})")
     previous = {} if force else _read_manifest(layout.book)
-    package = _package_fingerprint()
+    package = _package_fingerprint() + inputs_.fingerprint
     manifest: dict[str, dict] = {}
     keys: dict[str, str] = {}
+    outline: list[tuple[str, list[str]]] = []
     started = time.perf_counter()
     for number, notebook in enumerate(notebooks, start=1):
         chapter = params_mod.chapter_name(notebook)
         print(f"  [{number}/{len(notebooks)}] {chapter:<12} ", end="", flush=True)
         tick = time.perf_counter()
         chapter_values = params_mod.for_chapter(values, known, chapter)
-        inputs = chapter_inputs(notebook, list(keys))
-        keys[chapter] = _chapter_key(notebook, chapter_values, inputs, keys, package)
+        source, missing = stage_notebook(notebook, stage, study)
+        outline.append((_title(source or notebook), missing))
+        if source is None:
+            keys[chapter] = "skipped"
+            _say(f"skipped: the study does not meet its needs ({', '.join(missing)})")
+            continue
+        inputs = chapter_inputs(source, list(keys))
+        keys[chapter] = _chapter_key(source, chapter_values, inputs, keys, package)
         if _reuse(layout.book, stage, notebook, previous.get(chapter), keys[chapter]):
             manifest[chapter] = previous[chapter]
             _say("unchanged: reused from the last build")
             continue
         before = _files(stage)
-        execute_chapter(notebook, stage, chapter_values)
+        execute_chapter(source, stage, chapter_values)
         after = _files(stage)
         written = sorted(name for name, mtime in after.items()
                          if before.get(name) != mtime and name != notebook.name
@@ -274,6 +385,12 @@ def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
         manifest[chapter] = {"key": keys[chapter], "files": written}
         _say(f"done in {time.perf_counter() - tick:.1f} s")
     (stage / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    shutil.rmtree(stage / SOURCES, ignore_errors=True)
+    if not study.paper:         # the opening page tells what ran, on which study
+        from . import tailoring
+
+        min_cell = values.get("min_cell", known["min_cell"].default if "min_cell" in known else 0)
+        (stage / "intro.md").write_text(tailoring.intro_page(study, min_cell, outline))
     print("  building the site (Jupyter Book, warnings are errors) ", end="", flush=True)
     tick = time.perf_counter()
     build_site(stage)
@@ -283,6 +400,12 @@ def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
     _say(f"psmbook: done in {time.perf_counter() - started:.0f} s. The site: {index}")
     _say(f"         results: {layout.book / 'results'}")
     return index
+
+
+def _title(notebook: Path) -> str:
+    from . import tailoring
+
+    return tailoring.chapter_title(json.loads(notebook.read_text()))
 
 
 def _read_manifest(book: Path) -> dict:

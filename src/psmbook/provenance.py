@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
@@ -45,6 +46,16 @@ def versions(packages=PACKAGES) -> dict[str, str]:
     return found
 
 
+#: Where the cohort chapter records the data file it read (name and hash), for the later chapters.
+DATA_SOURCE = "data/source.json"
+
+
+def record_data_source(data_file: Path | str) -> None:
+    """Record the name and sha256 of the data file (in ``data/source.json``)."""
+    Path(DATA_SOURCE).parent.mkdir(parents=True, exist_ok=True)
+    Path(DATA_SOURCE).write_text(json.dumps({"name": Path(data_file).name, "sha256": file_sha256(data_file)}))
+
+
 def provenance(parameters: Mapping[str, Any], *, study, seed: int | None = None,
                data_file: Path | str | None = None) -> dict[str, Any]:
     """Everything a reader needs to reproduce a chapter's numbers."""
@@ -52,6 +63,9 @@ def provenance(parameters: Mapping[str, Any], *, study, seed: int | None = None,
         source = f"synthetic cohort, seed {seed}" if seed is not None else "synthetic cohort"
     elif data_file is not None:
         source = f"{Path(data_file).name} (sha256 {file_sha256(data_file)[:16]}…)"
+    elif Path(DATA_SOURCE).is_file():
+        recorded = json.loads(Path(DATA_SOURCE).read_text())
+        source = f"{recorded['name']} (sha256 {recorded['sha256'][:16]}…)"
     else:
         source = "real cohort (file not recorded)"
     return {"parameters": dict(parameters), "data": source, "study": study.name,

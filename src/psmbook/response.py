@@ -20,6 +20,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from . import privacy
 from .significance import (TEST_LABELS, expected_counts, format_p, infer_paper_test,
                            paper_test_candidates, reproduces, rule_based_test, run_test)
 from .study import Study
@@ -287,14 +288,15 @@ def short_label(label: str) -> str:
 
 
 def _one_period(rows: pd.DataFrame, arm_labels: Sequence[str], show_published: bool,
-                show_test: bool, short_labels: bool) -> pd.DataFrame:
+                show_test: bool, short_labels: bool, min_cell: int = 0) -> pd.DataFrame:
     heads = list(arm_labels)
     labels = [short_label(x) if short_labels else x for x in rows["category_label"]]
     index = ["Evaluable"] + labels
     data: dict[tuple[str, str], list] = {}
     for head, side in zip(heads, ("treated", "control")):
-        data[(head, "Computed")] = [str(int(rows[f"N_{side}"].iloc[0]))] + \
-            [_n_pct(n, p) for n, p in zip(rows[f"n_{side}"], rows[f"pct_{side}"])]
+        data[(head, "Computed")] = [privacy.count_text(rows[f"N_{side}"].iloc[0], min_cell)] + \
+            [f"< {min_cell}" if privacy.is_suppressed(n, min_cell) else _n_pct(n, p)
+             for n, p in zip(rows[f"n_{side}"], rows[f"pct_{side}"])]
         if show_published:
             N_pub = rows[f"published_N_{side}"].iloc[0]
             data[(head, "Published")] = [_n_pct(N_pub, None)] + \
@@ -314,7 +316,7 @@ def _one_period(rows: pd.DataFrame, arm_labels: Sequence[str], show_published: b
 def table2_display(rows: pd.DataFrame, after: Optional[pd.DataFrame] = None, *,
                    study: Optional[Study] = None, show_published: Optional[bool] = None,
                    show_test: bool = True, stacked: bool = False,
-                   short_labels: bool = False) -> pd.DataFrame:
+                   short_labels: bool = False, min_cell: int = 0) -> pd.DataFrame:
     """Table 2 laid out like the paper: a row of evaluable patients, then CR, PR, SD, PD and ORR;
     per arm n (%) as "21 (28.4%)", then the p-value, each split into "Computed" and "Published" when
     the rows carry published numbers, and the test used ("χ²" Pearson's, "Yates χ²", "Fisher",
@@ -323,10 +325,10 @@ def table2_display(rows: pd.DataFrame, after: Optional[pd.DataFrame] = None, *,
     `rows` (and `after`) come from :func:`response_table`. With `after` the two periods sit side by
     side under "Before matching" / "After matching" as in the paper, or one above the other with
     ``stacked=True`` (narrower: better on a phone). ``short_labels`` names the rows by their
-    abbreviations (CR, PR, SD, PD, ORR).
+    abbreviations (CR, PR, SD, PD, ORR). Computed counts from 1 to ``min_cell`` - 1 print as "< min_cell".
     """
     frames, arm_labels, show_published = display_frames(rows, after, study, show_published, "response_table")
-    parts = [_one_period(f, arm_labels, show_published, show_test, short_labels) for f in frames]
+    parts = [_one_period(f, arm_labels, show_published, show_test, short_labels, min_cell) for f in frames]
     if after is None:
         return parts[0]
     keys = [PERIODS.get(f.attrs.get("period", d), d) for f, d in zip(frames, ("before", "after"))]

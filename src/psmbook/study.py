@@ -13,10 +13,12 @@ from typing import Any, Mapping, Optional, Union
 
 import yaml
 
-__all__ = ["Treatment", "Variable", "Study", "load_study", "DEFAULT_STUDY"]
+__all__ = ["Treatment", "Variable", "Study", "load_study", "copy_description", "DEFAULT_STUDY", "STUDY_IN_USE"]
 
 #: File name of the packaged default study description.
 DEFAULT_STUDY = "study_synthetic.yaml"
+#: Patient id column made from the row number when a study description names none (``id_column``).
+GENERATED_ID = "row_id"
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class Variable:
 
     `levels` maps level code -> label in the paper's order; `psm` says whether it enters the
     propensity-score model; `table1_omit` lists levels that count in the test but have no row in
-    Table 1 (e.g. "no previous treatment").
+    Table 1 (e.g. "no previous treatment"). `bins` (optional) cuts a numeric column into the levels, in
+    order: level i holds values in [bins[i], bins[i+1]) (the last interval includes its upper edge).
     """
 
     column: str
@@ -48,6 +51,12 @@ class Variable:
     levels: dict[str, str]
     psm: bool = False
     table1_omit: tuple[str, ...] = ()
+    bins: Optional[tuple[float, ...]] = None
+
+    @property
+    def derived(self) -> bool:
+        """True when the data hold a number that is cut into the levels (``bins``), not the codes."""
+        return self.bins is not None
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -72,6 +81,43 @@ class Study:
     response: dict[str, Any] = field(default_factory=dict)
     toxicity: dict[str, Any] = field(default_factory=dict)
     source: Optional[str] = None
+    paper: bool = False
+    description: str = ""
+    population: str = ""
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Time-to-event endpoints described under ``outcomes`` (e.g. ["os", "pfs"]), in file order."""
+        return [k for k, v in self.outcomes.items() if isinstance(v, Mapping)]
+
+    def outcome(self, endpoint: str) -> dict[str, Any]:
+        """``{"time": column, "event": column, "label": ...}`` of an endpoint; ValueError if absent."""
+        if endpoint not in self.endpoints:
+            raise ValueError(f"study {self.name!r} has no endpoint {endpoint!r}; endpoints: "
+                             f"{', '.join(self.endpoints) or 'none'}")
+        return dict(self.outcomes[endpoint])
+
+    @property
+    def time_unit(self) -> str:
+        return str(self.outcomes.get("time_unit", "months"))
+
+    @property
+    def time_label(self) -> str:
+        """Axis label of follow-up time (``outcomes.time_label``; default "<Unit> of follow-up")."""
+        return str(self.outcomes.get("time_label") or f"{self.time_unit.capitalize()} of follow-up")
+
+    @property
+    def time_step(self) -> float:
+        """A natural tick spacing for the time unit: a year (12 months, 365 days, 52 weeks, 1 year)."""
+        return {"months": 12.0, "days": 365.0, "weeks": 52.0, "years": 1.0}.get(self.time_unit, 12.0)
+
+    @property
+    def has_response(self) -> bool:
+        return bool(self.response.get("column"))
+
+    @property
+    def has_toxicity(self) -> bool:
+        return bool(self.toxicity.get("grade3_4"))
 
     def variable(self, column: str) -> Variable:
         """The covariate stored in `column`; ValueError if the study has none."""
@@ -133,8 +179,17 @@ def _variable(raw: Mapping, i: int) -> Variable:
     if unknown:
         raise ValueError(f"study description: {where}.table1_omit names unknown levels {unknown}; "
                          f"levels: {list(levels)}")
+    bins = raw.get("bins")
+    if bins is not None:
+        try:
+            bins = tuple(float(b) for b in bins)
+        except (TypeError, ValueError):
+            raise ValueError(f"study description: {where}.bins must be a list of numbers, got {bins!r}") from None
+        if len(bins) != len(levels) + 1 or any(b >= c for b, c in zip(bins, bins[1:])):
+            raise ValueError(f"study description: {where}.bins must be {len(levels) + 1} increasing edges "
+                             f"(one more than the {len(levels)} levels), got {list(bins)}")
     return Variable(column=column, label=label, levels=levels, psm=bool(raw.get("psm", False)),
-                    table1_omit=omit)
+                    table1_omit=omit, bins=bins)
 
 
 def study_from_dict(raw: Mapping, source: Optional[str] = None) -> Study:
@@ -163,13 +218,16 @@ def study_from_dict(raw: Mapping, source: Optional[str] = None) -> Study:
     return Study(
         name=str(_require(raw, "name", "")),
         synthetic=bool(raw.get("synthetic", False)),
-        id_column=str(_require(raw, "id_column", "")),
+        id_column=str(raw.get("id_column") or GENERATED_ID),
         treatment=treatment,
         covariates=covariates,
         outcomes=dict(raw.get("outcomes") or {}),
         response=dict(raw.get("response") or {}),
         toxicity=dict(raw.get("toxicity") or {}),
         source=source,
+        paper=bool(raw.get("paper", False)),
+        description=str(raw.get("description") or "").strip(),
+        population=str(raw.get("population") or "").strip(),
     )
 
 
@@ -190,3 +248,19 @@ def load_study(path: Union[str, Path, None] = None) -> Study:
     except yaml.YAMLError as exc:
         raise ValueError(f"study description {source} is not valid YAML: {exc}") from exc
     return study_from_dict(raw, source=source)
+
+
+#: Where the cohort chapter leaves the study description in use, for the later chapters.
+STUDY_IN_USE = "data/study.yaml"
+
+
+def copy_description(path: Union[str, Path, None] = None, target: Union[str, Path] = STUDY_IN_USE) -> Path:
+    """Copy the study description ``path`` (default: the packaged one) to ``target``."""
+    if path is None:
+        text = resources.files("psmbook").joinpath("data", DEFAULT_STUDY).read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target

@@ -557,27 +557,37 @@ def table3_display(groups: Sequence[tuple[str, Any]], factors: Sequence[Factor],
 
 
 def plot_figure1(cohorts: Mapping[str, pd.DataFrame], study, *, p_values: Mapping[tuple[str, str], float],
-                 published_landmarks: Optional[Mapping] = None, xmax: float = 60,
-                 endpoints: Sequence[str] = ("pfs", "os")):
+                 published_landmarks: Optional[Mapping] = None, xmax: Optional[float] = None,
+                 endpoints: Optional[Sequence[str]] = None, min_cell: int = 0):
     """The paper's Figure 1: Kaplan–Meier curves of each endpoint (columns) before and after matching
-    (rows), with censoring marks, numbers at risk, the log-rank p and the paper's landmarks."""
+    (rows), with censoring marks, numbers at risk, the log-rank p and the paper's landmarks.
+
+    ``xmax`` defaults to 60 months for the paper's study, else to the longest follow-up rounded up to
+    a whole year of the study's time unit; ``endpoints`` to the study's."""
     import matplotlib.pyplot as plt
 
+    endpoints = list(endpoints or study.endpoints)
     periods = list(cohorts)
-    fig, axes = plt.subplots(len(periods), len(endpoints), figsize=(10, 5.2 * len(periods)), squeeze=False)
-    letters = iter("abcdefgh")
+    step = study.time_step
+    if xmax is None:
+        longest = max(float(df[study.outcome(e)["time"]].max()) for df in cohorts.values() for e in endpoints)
+        xmax = 60.0 if study.paper else step * math.ceil(longest / step)
+    fig, axes = plt.subplots(len(periods), len(endpoints), figsize=(5 * len(endpoints), 5.2 * len(periods)),
+                             squeeze=False)
+    letters = iter("abcdefghijkl")
     names = {"before": "before matching", "after": "after matching"}
     for i, period in enumerate(periods):
         df = cohorts[period]
         for j, endpoint in enumerate(endpoints):
             ax = axes[i, j]
-            outcome = study.outcomes[endpoint]
+            outcome = study.outcome(endpoint)
             fits = fit_by_arm(df, study, outcome["time"], outcome["event"])
             marks = (published_landmarks or {}).get((endpoint, period))
             plot_by_arm(ax, fits, study, ylabel=f"{outcome['label']} (probability)", xmax=xmax,
-                        xticks=np.arange(0, xmax + 1, 12), landmarks=marks,
+                        xticks=np.arange(0, xmax + 1, step), landmarks=marks, min_cell=min_cell,
                         p_text=f"Log-rank p = {format_p(p_values[(endpoint, period)])}")
-            ax.set_title(f"({next(letters)}) {endpoint.upper()}, {names.get(period, period)} (n = {len(df)})",
+            short = outcome.get("short", endpoint.upper())
+            ax.set_title(f"({next(letters)}) {short}, {names.get(period, period)} (n = {len(df)})",
                          loc="left", fontsize=11)
     fig.subplots_adjust(left=0.13, right=0.98, top=0.96, bottom=0.09, hspace=0.62, wspace=0.42)
     return fig
@@ -585,7 +595,7 @@ def plot_figure1(cohorts: Mapping[str, pd.DataFrame], study, *, p_values: Mappin
 
 def forest_plot(univariate: pd.DataFrame, multivariable: Optional[pd.DataFrame] = None,
                 published: Optional[Mapping[str, Any]] = None, *, colour: str = "#000000",
-                published_colour: str = "#999999"):
+                published_colour: str = "#999999", event: str = "death"):
     """Hazard ratios of Table 3 with 95% CIs on a log scale, univariate and multivariable side by
     side, the paper's values (grey) beside the book's (black)."""
     import matplotlib.pyplot as plt
@@ -598,6 +608,8 @@ def forest_plot(univariate: pd.DataFrame, multivariable: Optional[pd.DataFrame] 
     if multivariable is not None:
         panels.append(("multivariate", "Multivariable", multivariable))
     fig, axes = plt.subplots(1, len(panels), figsize=(10, 0.36 * len(terms) + 1.6), sharey=True, squeeze=False)
+    limits = pd.concat([t.loc[~t["reference"].astype(bool), ["ci_low", "ci_high"]] for _, _, t in panels])
+    low_all, high_all = float(np.nanmin(limits["ci_low"])), float(np.nanmax(limits["ci_high"]))
     for ax, (key, title, table) in zip(axes[0], panels):
         est = table.set_index("id")
         for yi, term in zip(y, terms["id"]):
@@ -615,18 +627,20 @@ def forest_plot(univariate: pd.DataFrame, multivariable: Optional[pd.DataFrame] 
                 ax.plot(hr.value, yi - 0.14, "D", color=published_colour, ms=4.5, mfc="white")
         ax.axvline(1, color="#555555", lw=0.8, ls="--")
         ax.set_xscale("log")
-        ax.set_xlim(0.2, 5)
-        ax.xaxis.set_major_locator(FixedLocator([0.25, 0.5, 1, 2, 4]))
-        ax.xaxis.set_major_formatter(FixedFormatter(["0.25", "0.5", "1", "2", "4"]))
+        ax.set_xlim(min(0.2, low_all / 1.15), max(5, high_all * 1.15))
+        ticks = [t for t in (0.125, 0.25, 0.5, 1, 2, 4, 8, 16) if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FixedFormatter([f"{t:g}" for t in ticks]))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlabel("Hazard ratio of death (log scale)")
+        ax.set_xlabel(f"Hazard ratio of {event} (log scale)")
         ax.set_title(title)
     axes[0, 0].set_yticks(y, labels, fontsize=9)
     axes[0, 0].set_ylim(-0.7, len(terms) - 0.3)
-    handles = [plt.Line2D([], [], marker="s", color=colour, ms=5, label="This book"),
-               plt.Line2D([], [], marker="D", color=published_colour, ms=4.5, mfc="white", label="Paper")]
-    fig.legend(handles=handles, loc="upper center", ncol=2, fontsize=9, bbox_to_anchor=(0.62, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    if published:
+        handles = [plt.Line2D([], [], marker="s", color=colour, ms=5, label="This book"),
+                   plt.Line2D([], [], marker="D", color=published_colour, ms=4.5, mfc="white", label="Paper")]
+        fig.legend(handles=handles, loc="upper center", ncol=2, fontsize=9, bbox_to_anchor=(0.62, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 0.95 if published else 1))
     return fig
 
 

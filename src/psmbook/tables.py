@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from . import privacy
 from .significance import (TEST_CHOICES, TEST_LABELS, format_p, infer_paper_test, reproduces,
                            rule_based_test, run_test)
 from .study import Study, Variable
@@ -289,15 +290,37 @@ def _n_pct(n: Any, pct: Any) -> str:
 _PERIOD_LABELS = {"before": "Before Propensity Score Matching", "after": "After Propensity Score Matching"}
 
 
+def suppression_mask(rows: pd.DataFrame, column: str, min_cell: int) -> pd.Series:
+    """Cells of one arm's counts to suppress: counts 1..min_cell-1, and, where a characteristic has
+    exactly one such cell, its next smallest count too (else the arm total minus the others gives it
+    away: complementary suppression)."""
+    small = rows[column].map(lambda n: privacy.is_suppressed(n, min_cell)).astype(bool)
+    if not min_cell or not small.any():
+        return small
+    mask = small.copy()
+    for _, part in rows.groupby("variable", sort=False):
+        hit = small.loc[part.index]
+        if int(hit.sum()) == 1 and len(part) > 1:
+            others = part.loc[~hit, column].astype(float)
+            mask.loc[others.idxmin()] = True
+    return mask
+
+
 def _one_period(rows: pd.DataFrame, arm_labels: Sequence[str], show_published: bool,
-                show_test: bool, computed_label: str) -> pd.DataFrame:
+                show_test: bool, computed_label: str, min_cell: int = 0) -> pd.DataFrame:
     n_t, n_c = int(rows["N_treated"].iloc[0]), int(rows["N_control"].iloc[0])
     head_t = f"{arm_labels[0]} (n={n_t})"
     head_c = f"{arm_labels[1]} (n={n_c})"
     first = rows["test"].notna()
+
+    def cells(side: str) -> list[str]:
+        hidden = suppression_mask(rows, f"n_{side}", min_cell)
+        return [f"< {min_cell}" if h else _n_pct(n, p)
+                for n, p, h in zip(rows[f"n_{side}"], rows[f"pct_{side}"], hidden)]
+
     data: dict[tuple[str, str], list] = {
-        (head_t, computed_label): [_n_pct(n, p) for n, p in zip(rows["n_treated"], rows["pct_treated"])],
-        (head_c, computed_label): [_n_pct(n, p) for n, p in zip(rows["n_control"], rows["pct_control"])],
+        (head_t, computed_label): cells("treated"),
+        (head_c, computed_label): cells("control"),
         ("p-value", computed_label): [format_p(p) if f else "" for p, f in zip(rows["p"], first)],
     }
     if show_published:
@@ -346,7 +369,7 @@ def display_frames(rows: pd.DataFrame, after: Optional[pd.DataFrame], study: Opt
 def table1_display(rows: pd.DataFrame, after: Optional[pd.DataFrame] = None, *,
                    study: Optional[Study] = None, show_published: Optional[bool] = None,
                    show_test: Optional[bool] = None, computed_label: str = "Computed",
-                   period_labels: Optional[Mapping[str, str]] = None) -> pd.DataFrame:
+                   period_labels: Optional[Mapping[str, str]] = None, min_cell: int = 0) -> pd.DataFrame:
     """Table 1 laid out like the paper: rows (characteristic, level), columns per arm
     "CRT + Anlotinib (n=76)", "CRT (n=215)" and "p-value", each split into `computed_label` and
     "Published" sub-columns when the rows carry published numbers.
@@ -354,12 +377,13 @@ def table1_display(rows: pd.DataFrame, after: Optional[pd.DataFrame] = None, *,
     `rows` comes from :func:`categorical_rows`; with `after` (the rows after matching) the two periods
     sit side by side under "Before/After Propensity Score Matching", as in the paper. n (%) prints as
     "47 (61.8%)" and p as in the paper ("0.026", "<0.001"). `show_test` adds the test used per
-    characteristic (default: only when the tests differ between characteristics).
+    characteristic (default: only when the tests differ between characteristics). Counts from 1 to
+    ``min_cell`` - 1 print as "< min_cell" (see :func:`suppression_mask`).
     """
     frames, arm_labels, show_published = display_frames(rows, after, study, show_published, "categorical_rows")
     if show_test is None:
         show_test = any(f["test"].dropna().nunique() > 1 for f in frames)
-    parts = [_one_period(f, arm_labels, show_published, show_test, computed_label) for f in frames]
+    parts = [_one_period(f, arm_labels, show_published, show_test, computed_label, min_cell) for f in frames]
     if after is None:
         return parts[0]
     labels = dict(_PERIOD_LABELS)

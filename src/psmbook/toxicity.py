@@ -11,6 +11,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from . import privacy
 from .significance import TEST_LABELS, format_p, infer_paper_test, reproduces, run_test
 from .tables import percent
 
@@ -131,14 +132,16 @@ def _n_pct(n, pct) -> str:
     return f"{pct:.1f}%" if n is None or (isinstance(n, float) and np.isnan(n)) else f"{int(n)} ({pct:.1f}%)"
 
 
-def grade34_display(rows: pd.DataFrame, study, *, show_published: bool = True) -> pd.DataFrame:
-    """Table 4 as the paper prints it: n (%) per arm and p, computed beside published."""
+def grade34_display(rows: pd.DataFrame, study, *, show_published: bool = True, min_cell: int = 0) -> pd.DataFrame:
+    """Table 4 as the paper prints it: n (%) per arm and p, computed beside published; computed counts
+    from 1 to ``min_cell`` - 1 print as "< min_cell"."""
     treated, control = study.treatment.arms
     n_t, n_c = int(rows["N_treated"].iloc[0]), int(rows["N_control"].iloc[0])
     columns = {}
     for side, code, n in (("treated", treated, n_t), ("control", control, n_c)):
         head = f"{study.arm_label(code)} (n={n})"
-        columns[(head, "Computed")] = [_n_pct(a, b) for a, b in zip(rows[f"n_{side}"], rows[f"pct_{side}"])]
+        columns[(head, "Computed")] = [f"< {min_cell}" if privacy.is_suppressed(a, min_cell) else _n_pct(a, b)
+                                       for a, b in zip(rows[f"n_{side}"], rows[f"pct_{side}"])]
         if show_published and f"published_pct_{side}" in rows:
             columns[(head, "Published")] = [_n_pct(a, b) for a, b in zip(rows[f"published_n_{side}"],
                                                                         rows[f"published_pct_{side}"])]
