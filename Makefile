@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 PARAMS ?=
 FORCE  ?=
 
-.PHONY: book test params cohort setup browser lock clean
+.PHONY: book test lab params cohort setup browser lock clean
 
 book: setup
 	$(PY) -m psmbook build $(foreach p,$(PARAMS),-p $(p)) $(if $(FORCE),--force)
@@ -29,6 +29,11 @@ browser:
 
 params: setup
 	$(PY) -m psmbook params
+
+# The PSM lab live in JupyterLab (widgets call Python): the executed book, beside its data and results.
+lab: book
+	$(VENV)/bin/jupyter lab --notebook-dir=book book/07_lab.ipynb
+
 
 # make cohort SEED=7 OUT=cohort.csv
 SEED ?= 20250531
