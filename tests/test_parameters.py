@@ -120,6 +120,9 @@ def test_chapter_inputs_are_read_from_the_sources():
     assert chapter_inputs(notebooks["matching"], ["cohort"]) == ["cohort"]
     assert chapter_inputs(notebooks["toxicity"], ["cohort", "matching", "response", "survival"]) == ["cohort", "matching"]
     assert chapter_inputs(notebooks["discussion"], ["cohort", "matching"]) == ["cohort", "matching"]
+    # read_parameters("matching") inside the notebook's JSON, where the quotes are escaped
+    earlier = ["cohort", "matching", "response", "survival", "toxicity", "discussion"]
+    assert chapter_inputs(notebooks["lab"], earlier) == ["cohort", "matching"]
 
 
 def test_lab_parameters_are_checked(known):

@@ -16,7 +16,7 @@ from . import pipeline
 
 def _build(args: argparse.Namespace) -> int:
     overrides = params_mod.parse_assignments(args.param)
-    pipeline.build(overrides, out=args.out, force=args.force)
+    pipeline.build(overrides, out=args.out, force=args.force, jobs=args.jobs)
     return 0
 
 
@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--out", type=Path, default=None, help="book folder (default: book/)")
     build.add_argument("--force", action="store_true",
                        help="execute every chapter, even those unchanged since the last build")
+    build.add_argument("--jobs", type=int, default=2, metavar="N",
+                       help="chapters executed side by side when they do not read each other (default 2)")
     build.set_defaults(run=_build)
 
     listing = commands.add_parser("params", help="list every parameter with its default and meaning")

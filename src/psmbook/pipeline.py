@@ -161,17 +161,23 @@ def _stderr_to(path: Path):
             os.close(saved)
 
 
-def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any]) -> Path:
-    """Execute one chapter notebook into the staging folder, with the given parameters."""
+def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any], *, redirect: bool = True) -> Path:
+    """Execute one chapter notebook into the staging folder, with the given parameters.
+
+    ``redirect=False`` when the caller already sends stderr to the stage's kernel-stderr.log (chapters
+    running side by side share one redirection). The kernel starts in the stage (nbclient's
+    ``resources.metadata.path``), not through papermill's ``cwd``, which changes the working directory
+    of this whole process and so cannot serve two chapters at once."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     target = stage / Path(notebook).name
     try:
-        with _stderr_to(stage / "kernel-stderr.log"):
+        with (_stderr_to(stage / "kernel-stderr.log") if redirect else contextlib.nullcontext()):
             papermill.execute_notebook(
                 str(notebook), str(target), parameters=values, kernel_name=KERNEL_NAME,
-                cwd=str(stage), progress_bar=False, log_output=False, report_mode=False,
+                resources={"metadata": {"path": str(stage)}}, progress_bar=False, log_output=False,
+                report_mode=False,
             )
     except PapermillExecutionError as error:
         cell = error.exec_count if error.exec_count is not None else error.cell_index
@@ -289,7 +295,7 @@ def chapter_inputs(notebook: Path, earlier: list[str]) -> list[str]:
     if "load_results(" in source:
         return list(earlier)
     found = {name for pattern, name in _READS if pattern.search(source)}
-    found |= set(re.findall(r"read_(?:results|parameters)\(\s*[\"'](\w+)[\"']", source))
+    found |= set(re.findall(r"read_(?:results|parameters)\(\s*\\?[\"'](\w+)\\?[\"']", source))   # JSON escapes quotes
     return [name for name in earlier if name in found]
 
 
@@ -330,13 +336,62 @@ def _reuse(book: Path, stage: Path, notebook: Path, entry: dict | None, key: str
     return True
 
 
+def _execute_all(pending: dict[str, tuple[int, Path, dict, list[str]]], stage: Path, jobs: int, total: int,
+                 priority) -> dict[str, dict]:
+    """Execute the pending chapters, up to ``jobs`` at a time, each once the chapters it reads are done.
+
+    Returns, per chapter, the files it wrote and its time. A chapter's files are those that changed while
+    it ran, less the other chapters' notebooks and results (chapters running side by side write only
+    their own results, and the data files of the chapters they read were written before they started).
+    """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    done: dict[str, dict] = {}
+    running: dict = {}
+    failure: BuildError | None = None
+
+    def run(chapter: str) -> dict:
+        number, source, chapter_values, _ = pending[chapter]
+        tick = time.perf_counter()
+        before = _files(stage)
+        execute_chapter(source, stage, chapter_values, redirect=False)
+        after = _files(stage)
+        others = {f"results/{c}.json" for c in pending if c != chapter}
+        written = sorted(name for name, mtime in after.items()
+                         if before.get(name) != mtime and "/" in name and name not in others
+                         and not name.endswith((".log", ".tmp")))
+        return {"files": written, "seconds": round(time.perf_counter() - tick, 1), "number": number}
+
+    with _stderr_to(stage / "kernel-stderr.log"), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        while len(done) < len(pending) and failure is None:
+            ready = [c for c in pending if c not in done and c not in running.values()
+                     and all(i in done or i not in pending for i in pending[c][3])]
+            for chapter in sorted(ready, key=priority)[:max(1, jobs) - len(running)]:
+                running[pool.submit(run, chapter)] = chapter
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in finished:
+                chapter = running.pop(future)
+                try:
+                    done[chapter] = future.result()
+                except BuildError as error:
+                    failure = failure or error
+                    continue
+                _say(f"  [{done[chapter]['number']}/{total}] {chapter:<12} done in {done[chapter]['seconds']:.1f} s")
+        for future in list(running):        # let chapters already running finish before reporting
+            future.exception()
+    if failure is not None:
+        raise failure
+    return done
+
+
 def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
-          out: Path | None = None, force: bool = False) -> Path:
+          out: Path | None = None, force: bool = False, jobs: int = 2) -> Path:
     """Execute every chapter and build the site; return the path of the site's index.html.
 
     A chapter whose source, parameters, package code and inputs (the earlier chapters it reads) are
     unchanged since the last build is not executed again: its executed notebook and the files it wrote
-    are reused from the last book (``force=True`` executes everything).
+    are reused from the last book (``force=True`` executes everything). Chapters that do not read each
+    other run side by side, ``jobs`` at a time (the longest of the last build first).
     """
     layout = Layout(find_root(root), Path(out).resolve() if out else None)
     known = params_mod.discover(layout.chapters)
@@ -353,37 +408,36 @@ def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
                  title=None if study.paper else study.name)
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"
     _say(f"psmbook: executing {len(notebooks)} chapters ({shown})")
-    previous = {} if force else _read_manifest(layout.book)
+    last = _read_manifest(layout.book)                     # also how long each chapter took last time
+    previous = {} if force else last
     package = _package_fingerprint() + inputs_.fingerprint
     manifest: dict[str, dict] = {}
     keys: dict[str, str] = {}
     outline: list[tuple[str, list[str]]] = []
+    pending: dict[str, tuple[int, Path, dict, list[str]]] = {}   # chapter -> (number, source, values, inputs)
     started = time.perf_counter()
-    for number, notebook in enumerate(notebooks, start=1):
+    for number, notebook in enumerate(notebooks, start=1):    # plan: skip, reuse or execute
         chapter = params_mod.chapter_name(notebook)
-        print(f"  [{number}/{len(notebooks)}] {chapter:<12} ", end="", flush=True)
-        tick = time.perf_counter()
         chapter_values = params_mod.for_chapter(values, known, chapter)
         source, missing = stage_notebook(notebook, stage, study)
         outline.append((_title(source or notebook), missing))
+        head = f"  [{number}/{len(notebooks)}] {chapter:<12} "
         if source is None:
             keys[chapter] = "skipped"
-            _say(f"skipped: the study does not meet its needs ({', '.join(missing)})")
+            _say(f"{head}skipped: the study does not meet its needs ({', '.join(missing)})")
             continue
         inputs = chapter_inputs(source, list(keys))
         keys[chapter] = _chapter_key(source, chapter_values, inputs, keys, package)
         if _reuse(layout.book, stage, notebook, previous.get(chapter), keys[chapter]):
             manifest[chapter] = previous[chapter]
-            _say("unchanged: reused from the last build")
+            _say(f"{head}unchanged: reused from the last build")
             continue
-        before = _files(stage)
-        execute_chapter(source, stage, chapter_values)
-        after = _files(stage)
-        written = sorted(name for name, mtime in after.items()
-                         if before.get(name) != mtime and name != notebook.name
-                         and not name.endswith((".log", ".tmp")))
-        manifest[chapter] = {"key": keys[chapter], "files": written}
-        _say(f"done in {time.perf_counter() - tick:.1f} s")
+        pending[chapter] = (number, source, chapter_values, inputs)
+    order = {c: i for i, c in enumerate(pending)}
+    expected = {c: last.get(c, {}).get("seconds", 0.0) for c in pending}
+    for chapter, seconds in _execute_all(pending, stage, jobs, len(notebooks),
+                                         priority=lambda c: (-expected[c], order[c])).items():
+        manifest[chapter] = {"key": keys[chapter], "files": seconds["files"], "seconds": seconds["seconds"]}
     (stage / MANIFEST).write_text(json.dumps(manifest, indent=1))
     shutil.rmtree(stage / SOURCES, ignore_errors=True)
     if not study.paper:         # the opening page tells what ran, on which study
