@@ -336,3 +336,11 @@ def test_implied_propensity():
     bad = df.head(1).copy()
     bad["age_group"], bad["concurrent_chemo"] = "lt65", "s1"
     assert np.isnan(implied_propensity(bad).iloc[0])
+
+
+def test_inverse_cumulative_hazard_inverts_the_baseline():
+    import numpy as np
+    from psmbook.synthetic import baseline_cumulative_hazard, inverse_cumulative_hazard
+
+    t = np.array([0.0, 0.5, 3.0, 11.9, 24.0, 47.5, 70.0])
+    assert np.allclose(inverse_cumulative_hazard(baseline_cumulative_hazard(t)), t)

@@ -188,7 +188,7 @@ def redraw_survival(cohort: pd.DataFrame, study, rng: np.random.Generator) -> pd
     follow-up, the assumptions of :func:`psmbook.survival.true_marginal_hr`). Progression-free
     survival is left as it was and no longer agrees with OS: only OS is analysed here.
     """
-    from .synthetic import (DAYS_PER_MONTH, GeneratorSpec, _inverse_cumulative_hazard,
+    from .synthetic import (DAYS_PER_MONTH, GeneratorSpec, inverse_cumulative_hazard,
                             baseline_cumulative_hazard, load_targets, os_linear_predictor)
 
     spec = GeneratorSpec()
@@ -199,7 +199,7 @@ def redraw_survival(cohort: pd.DataFrame, study, rng: np.random.Generator) -> pd
     entry = cohort["response_assessment_months"].to_numpy(dtype=float)
     risk = np.exp(os_linear_predictor(cohort, spec).to_numpy())
     draw = rng.standard_exponential(len(cohort))
-    death = _inverse_cumulative_hazard(baseline_cumulative_hazard(entry, spec) + draw / risk, spec)
+    death = inverse_cumulative_hazard(baseline_cumulative_hazard(entry, spec) + draw / risk, spec)
     dies = death < followup
     out = cohort.copy()
     out[time] = np.where(evaluable, np.round(np.where(dies, death, followup), 2), cohort[time])

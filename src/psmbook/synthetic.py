@@ -36,6 +36,7 @@ from scipy import stats
 __all__ = [
     "DEFAULT_SEED",
     "GeneratorSpec",
+    "inverse_cumulative_hazard",
     "Targets",
     "SurvivalDrawError",
     "load_targets",
@@ -535,7 +536,10 @@ def baseline_cumulative_hazard(t, spec: GeneratorSpec | None = None) -> np.ndarr
     return exposure @ h
 
 
-def _inverse_cumulative_hazard(y, spec: GeneratorSpec) -> np.ndarray:
+def inverse_cumulative_hazard(y, spec: GeneratorSpec | None = None) -> np.ndarray:
+    """The time t at which the baseline cumulative hazard H0(t) reaches y (months): the inverse of
+    :func:`baseline_cumulative_hazard`, used to draw survival times by inversion."""
+    spec = spec or GeneratorSpec()
     breaks = np.asarray(spec.os_breaks_months, dtype=float)
     h = np.asarray(spec.os_baseline_hazard, dtype=float)
     cum = np.concatenate([[0.0], np.cumsum(np.diff(breaks) * h[:-1])])
@@ -856,7 +860,7 @@ def _draw_os(rng, spec: GeneratorSpec, tg: Targets, arm, lp, assess, crt_end, fo
         r = risk[idx_ne]
         u = rng.random(len(idx_ne))
         dh = -np.log1p(-u * (-np.expm1(-(h_hi - h_lo) * r))) / r
-        os_time[idx_ne] = _inverse_cumulative_hazard(h_lo + dh, spec)
+        os_time[idx_ne] = inverse_cumulative_hazard(h_lo + dh, spec)
 
         # evaluable patients: PH model truncated to [a_i, inf)
         idx = np.flatnonzero((arm == a) & ~ne)
@@ -892,7 +896,7 @@ def _draw_os(rng, spec: GeneratorSpec, tg: Targets, arm, lp, assess, crt_end, fo
                 found = e[hits[0]]
                 draws[a] = tries + int(hits[0]) + 1
             tries += k
-        os_time[idx] = _inverse_cumulative_hazard(h_a + found / r, spec)
+        os_time[idx] = inverse_cumulative_hazard(h_a + found / r, spec)
 
     os_event = (os_time < followup).astype(int)
     os_months = np.where(os_event == 1, os_time, followup)
