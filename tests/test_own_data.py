@@ -213,3 +213,37 @@ def test_a_failing_chapter_names_chapter_and_cell_and_keeps_its_notebook(tmp_pat
     assert failed.is_file() and failed.name == "02_matching.ipynb"
     assert "the analyst made a mistake here" in failed.read_text()      # the failing cell, with its error
     assert _unchanged(last_good_book)
+
+
+def test_no_treated_patient_within_the_caliper_stops_the_matching_chapter(tmp_path, last_good_book):
+    """A cohort whose treated and control patients never share a covariate pattern (but which a
+    main-effects score model cannot separate): with a tiny caliper no treated patient finds a control,
+    and the matching chapter stops with that message; nothing is published."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    treated_patterns = [("a0", 0), ("a1", 1), ("a2", 0)]
+    control_patterns = [("a0", 1), ("a1", 0), ("a2", 1)]
+    rows = []
+    for arm, patterns, counts in (("t", treated_patterns, (9, 14, 11)), ("c", control_patterns, (13, 8, 16))):
+        for (a, b), count in zip(patterns, counts):
+            rows += [{"arm": arm, "a": a, "b": b} for _ in range(count)]
+    data = pd.DataFrame(rows)
+    data["months"] = rng.exponential(20, len(data)).round(1) + 0.1
+    data["dead"] = rng.integers(0, 2, len(data))
+    path = tmp_path / "separated.csv"
+    data.to_csv(path, index=False)
+    study = tmp_path / "separated.yaml"
+    study.write_text(
+        "name: Separated arms\nsynthetic: false\n"
+        "treatment: {column: arm, treated: t, control: c}\n"
+        "covariates:\n"
+        "  - {column: a, label: A, psm: true, levels: {a0: A0, a1: A1, a2: A2}}\n"
+        "  - {column: b, label: B, psm: true, levels: {\"0\": No, \"1\": Yes}}\n"
+        "outcomes:\n  os: {time: months, event: dead, label: Overall survival}\n  time_unit: months\n")
+    with pytest.raises(pipeline.BuildError) as error:
+        pipeline.build({"data": str(path), "study": str(study), "caliper": "1e-6"}, root=ROOT, out=last_good_book)
+    message = str(error.value)
+    assert "chapter 'matching' failed in cell" in message and "MatchingError" in message
+    assert "caliper" in message and "1e-06" in message
+    assert _unchanged(last_good_book)
