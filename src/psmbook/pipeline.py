@@ -433,6 +433,8 @@ def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
             _say(f"{head}unchanged: reused from the last build")
             continue
         pending[chapter] = (number, source, chapter_values, inputs)
+    if pending:
+        _say(f"  executing {len(pending)} chapter(s), up to {jobs} at a time, each once those it reads are done")
     order = {c: i for i, c in enumerate(pending)}
     expected = {c: last.get(c, {}).get("seconds", 0.0) for c in pending}
     for chapter, seconds in _execute_all(pending, stage, jobs, len(notebooks),

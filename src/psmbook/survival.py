@@ -29,7 +29,7 @@ from lifelines.utils import median_survival_times
 from scipy import stats
 
 from .km import fit_by_arm, plot_by_arm, survival_ci_at
-from .significance import format_p
+from .significance import format_p, p_statement
 
 __all__ = [
     "LANDMARKS", "TABLE3", "Factor", "table3_factors", "response_groups", "event_table", "landmark_table",
@@ -585,7 +585,7 @@ def plot_figure1(cohorts: Mapping[str, pd.DataFrame], study, *, p_values: Mappin
             marks = (published_landmarks or {}).get((endpoint, period))
             plot_by_arm(ax, fits, study, ylabel=f"{outcome['label']} (probability)", xmax=xmax,
                         xticks=np.arange(0, xmax + 1, step), landmarks=marks, min_cell=min_cell,
-                        p_text=f"Log-rank p = {format_p(p_values[(endpoint, period)])}")
+                        p_text=f"Log-rank {p_statement(p_values[(endpoint, period)])}")
             short = outcome.get("short", endpoint.upper())
             ax.set_title(f"({next(letters)}) {short}, {names.get(period, period)} (n = {len(df)})",
                          loc="left", fontsize=11)
