@@ -124,7 +124,8 @@ def repository_settings(root: Path) -> dict[str, Any]:
     url = re.sub(r"\.git$", "", url)
     if not re.fullmatch(r"https://(github\.com|gitlab\.com)/[\w.-]+/[\w.-]+", url):
         return {}
-    return {"repository": {"url": url, "path_to_book": "chapters", "branch": git("symbolic-ref", "--short", "HEAD") or "main"},
+    branch = git("symbolic-ref", "--short", "HEAD") or "main"
+    return {"repository": {"url": url, "path_to_book": "chapters", "branch": branch},
             "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
             "html": {"use_repository_button": True}}
 
@@ -190,18 +191,18 @@ def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any], *, redi
 
 @dataclass(frozen=True)
 class Inputs:
-    """The study description and data file a build runs on (the packaged synthetic study by default)."""
+    """The study description a build runs on (the packaged synthetic study by default) and a fingerprint
+    of its file and the data file, for the cache keys."""
 
     study: Any
-    data: str | None
     fingerprint: str
 
 
 def check_inputs(values: dict[str, Any]) -> Inputs:
     """Load the study description and validate the data against it, before any chapter runs.
 
-    Raises ParameterError for a missing or inconsistent ``study`` / ``data`` / ``covariates`` and
-    validation.DataError listing every problem of the data.
+    Raises ParameterError for a missing or unreadable ``study`` or a ``data`` without its description
+    (or the reverse), and validation.DataError listing every problem of the data.
     """
     from . import validation
     from .study import load_study
@@ -226,7 +227,7 @@ def check_inputs(values: dict[str, Any]) -> Inputs:
         path = validation.resolve_data_path(data)
         validation.prepare_cohort(validation.read_data(data), study)    # DataError: every problem at once
         digest.update(path.read_bytes())
-    return Inputs(study=study, data=data, fingerprint=digest.hexdigest())
+    return Inputs(study=study, fingerprint=digest.hexdigest())
 
 
 def stage_notebook(notebook: Path, stage: Path, study) -> tuple[Path | None, list[str]]:
@@ -280,18 +281,18 @@ def publish(stage: Path, book: Path) -> None:
 MANIFEST = ".psmbook-cache.json"
 #: stage folder of the chapter sources tailored to the study (not part of the book)
 SOURCES = ".sources"
-_READS = (re.compile(r"data/cohort\.parquet"), "cohort"), (re.compile(r"data/matched\.parquet"), "matching")
+_READS = ((re.compile(r"data/(cohort\.parquet|study\.yaml)"), "cohort"),
+          (re.compile(r"data/matched\.parquet"), "matching"))
 
 
 def chapter_inputs(notebook: Path, earlier: list[str]) -> list[str]:
     """The earlier chapters whose outputs a chapter reads, found in its source.
 
-    ``data/cohort.parquet`` is the cohort chapter's, ``data/matched.parquet`` the matching chapter's,
+    ``data/cohort.parquet`` and ``data/study.yaml`` are the cohort chapter's, ``data/matched.parquet``
+    the matching chapter's,
     ``read_results("x")`` / ``read_parameters("x")`` chapter x's, and ``load_results(`` every earlier one.
     """
     source = notebook.read_text()
-    if "data/study.yaml" in source and "cohort" in earlier:
-        source += "data/cohort.parquet"     # the cohort chapter writes the study description in use
     if "load_results(" in source:
         return list(earlier)
     found = {name for pattern, name in _READS if pattern.search(source)}
@@ -376,7 +377,8 @@ def _execute_all(pending: dict[str, tuple[int, Path, dict, list[str]]], stage: P
                 except BuildError as error:
                     failure = failure or error
                     continue
-                _say(f"  [{done[chapter]['number']}/{total}] {chapter:<12} done in {done[chapter]['seconds']:.1f} s")
+                result = done[chapter]
+                _say(f"  [{result['number']}/{total}] {chapter:<12} done in {result['seconds']:.1f} s")
         for future in list(running):        # let chapters already running finish before reporting
             future.exception()
     if failure is not None:
