@@ -66,3 +66,8 @@ def test_study_description_bins_endpoints_and_defaults():
     raw["covariates"][0]["bins"] = [0, 5, 3]
     with pytest.raises(ValueError, match="increasing"):
         study_from_dict(raw)
+
+
+def test_unknown_negated_need_is_an_error_too():
+    with pytest.raises(ValueError, match="if-not-telepathy"):
+        tailoring.tailor(_nb([_cell("x", "if-not-telepathy")]), PAPER)

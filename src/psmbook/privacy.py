@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["effective_min_cell", "is_suppressed", "count_text", "n_pct_text"]
+__all__ = ["effective_min_cell", "is_suppressed", "hidden_text", "count_text", "n_pct_text"]
 
 
 def effective_min_cell(study, min_cell: int) -> int:
@@ -28,19 +28,25 @@ def is_suppressed(n: Any, min_cell: int) -> bool:
     return 0 < float(n) < min_cell
 
 
+def hidden_text(min_cell: int) -> str:
+    """What a suppressed cell prints: "< 5"."""
+    return f"< {min_cell}"
+
+
 def count_text(n: Any, min_cell: int = 0) -> str:
     """A count as printed: "12", or "< 5" when suppressed."""
     if is_suppressed(n, min_cell):
-        return f"< {min_cell}"
+        return hidden_text(min_cell)
     return f"{int(n)}"
 
 
 def n_pct_text(n: Any, pct: Any, min_cell: int = 0) -> str:
-    """"47 (61.8%)", or "< 5" (no percentage, which would give the count away) when suppressed."""
+    """"47 (61.8%)" ("47" without a percentage, "" without a count), or "< 5" (no percentage, which
+    would give the count away) when suppressed."""
     if n is None or (isinstance(n, float) and math.isnan(n)):
         return ""
     if is_suppressed(n, min_cell):
-        return f"< {min_cell}"
+        return hidden_text(min_cell)
     if pct is None or (isinstance(pct, float) and math.isnan(pct)):
         return f"{int(n)}"
     return f"{int(n)} ({float(pct):.1f}%)"

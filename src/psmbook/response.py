@@ -26,7 +26,7 @@ from .significance import (TEST_LABELS, expected_counts, format_p, infer_paper_t
 from .study import Study
 # Shared with Table 1: the same validation (errors naming the column, the bad values and their rows)
 # and the same reading of published entries.
-from .tables import TESTS, _arms, _codes, _n_pct, _pub_number, _pub_p_text, display_frames, percent
+from .tables import TESTS, _arms, _codes, _pub_number, _pub_p_text, display_frames, percent
 
 __all__ = ["OBJECTIVE", "PERIODS", "RESPONSE_COLOURS", "response_codes", "response_counts",
            "not_evaluable_counts", "categories", "two_by_two", "published_counts", "paper_tests",
@@ -295,12 +295,11 @@ def _one_period(rows: pd.DataFrame, arm_labels: Sequence[str], show_published: b
     data: dict[tuple[str, str], list] = {}
     for head, side in zip(heads, ("treated", "control")):
         data[(head, "Computed")] = [privacy.count_text(rows[f"N_{side}"].iloc[0], min_cell)] + \
-            [f"< {min_cell}" if privacy.is_suppressed(n, min_cell) else _n_pct(n, p)
-             for n, p in zip(rows[f"n_{side}"], rows[f"pct_{side}"])]
+            [privacy.n_pct_text(n, p, min_cell) for n, p in zip(rows[f"n_{side}"], rows[f"pct_{side}"])]
         if show_published:
             N_pub = rows[f"published_N_{side}"].iloc[0]
-            data[(head, "Published")] = [_n_pct(N_pub, None)] + \
-                [_n_pct(n, p) for n, p in zip(rows[f"published_n_{side}"], rows[f"published_pct_{side}"])]
+            data[(head, "Published")] = [privacy.n_pct_text(N_pub, None)] + \
+                [privacy.n_pct_text(n, p) for n, p in zip(rows[f"published_n_{side}"], rows[f"published_pct_{side}"])]
     data[("p-value", "Computed")] = [""] + [format_p(p) for p in rows["p"]]
     if show_published:
         data[("p-value", "Published")] = [""] + [p or "" for p in rows["published_p"]]

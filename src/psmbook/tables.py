@@ -278,15 +278,6 @@ def categorical_rows(df: pd.DataFrame, study: Study, columns: Optional[Iterable[
 # ----------------------------------------------------------------------------------------------------
 # Display
 
-def _n_pct(n: Any, pct: Any) -> str:
-    if n is None or (isinstance(n, float) and math.isnan(n)):
-        return ""
-    n_txt = f"{int(n)}"
-    if pct is None or (isinstance(pct, float) and math.isnan(pct)):
-        return n_txt
-    return f"{n_txt} ({float(pct):.1f}%)"
-
-
 _PERIOD_LABELS = {"before": "Before Propensity Score Matching", "after": "After Propensity Score Matching"}
 
 
@@ -315,7 +306,7 @@ def _one_period(rows: pd.DataFrame, arm_labels: Sequence[str], show_published: b
 
     def cells(side: str) -> list[str]:
         hidden = suppression_mask(rows, f"n_{side}", min_cell)
-        return [f"< {min_cell}" if h else _n_pct(n, p)
+        return [privacy.hidden_text(min_cell) if h else privacy.n_pct_text(n, p)
                 for n, p, h in zip(rows[f"n_{side}"], rows[f"pct_{side}"], hidden)]
 
     data: dict[tuple[str, str], list] = {
@@ -324,9 +315,9 @@ def _one_period(rows: pd.DataFrame, arm_labels: Sequence[str], show_published: b
         ("p-value", computed_label): [format_p(p) if f else "" for p, f in zip(rows["p"], first)],
     }
     if show_published:
-        data[(head_t, "Published")] = [_n_pct(n, p) for n, p in
+        data[(head_t, "Published")] = [privacy.n_pct_text(n, p) for n, p in
                                        zip(rows["published_n_treated"], rows["published_pct_treated"])]
-        data[(head_c, "Published")] = [_n_pct(n, p) for n, p in
+        data[(head_c, "Published")] = [privacy.n_pct_text(n, p) for n, p in
                                        zip(rows["published_n_control"], rows["published_pct_control"])]
         data[("p-value", "Published")] = [(p or "") if f else "" for p, f in zip(rows["published_p"], first)]
     if show_test:

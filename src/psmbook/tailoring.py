@@ -57,15 +57,16 @@ def unmet(study: Study, needs) -> list[str]:
 
 
 def _keep(cell: dict, study: Study) -> bool:
+    """False when a tag ``if-<need>`` names an unmet need or ``if-not-<need>`` a met one."""
     for tag in cell.get("metadata", {}).get("tags", []):
-        if tag.startswith("if-not-") and tag[7:] in NEEDS and NEEDS[tag[7:]](study):
+        if not tag.startswith("if-"):
+            continue
+        negated = tag.startswith("if-not-")
+        need = tag[7:] if negated else tag[3:]
+        if need not in NEEDS:
+            raise ValueError(f"cell tag {tag!r} names an unknown need; known: {', '.join(NEEDS)}")
+        if NEEDS[need](study) == negated:
             return False
-        if tag.startswith("if-") and not tag.startswith("if-not-"):
-            need = tag[3:]
-            if need not in NEEDS:
-                raise ValueError(f"cell tag {tag!r} names an unknown need; known: {', '.join(NEEDS)}")
-            if not NEEDS[need](study):
-                return False
     return True
 
 

@@ -140,8 +140,8 @@ def grade34_display(rows: pd.DataFrame, study, *, show_published: bool = True, m
     columns = {}
     for side, code, n in (("treated", treated, n_t), ("control", control, n_c)):
         head = f"{study.arm_label(code)} (n={n})"
-        columns[(head, "Computed")] = [f"< {min_cell}" if privacy.is_suppressed(a, min_cell) else _n_pct(a, b)
-                                       for a, b in zip(rows[f"n_{side}"], rows[f"pct_{side}"])]
+        columns[(head, "Computed")] = [privacy.hidden_text(min_cell) if privacy.is_suppressed(a, min_cell)
+                                       else _n_pct(a, b) for a, b in zip(rows[f"n_{side}"], rows[f"pct_{side}"])]
         if show_published and f"published_pct_{side}" in rows:
             columns[(head, "Published")] = [_n_pct(a, b) for a, b in zip(rows[f"published_n_{side}"],
                                                                         rows[f"published_pct_{side}"])]
