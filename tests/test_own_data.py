@@ -97,6 +97,7 @@ def test_min_cell_suppresses_small_counts_in_published_tables(identifiers_book):
     assert 0 < big < 40
     assert f"{big} (" not in cohort                           # "14 (5.7%)" is not printed
     assert "&lt; 40" in cohort or "< 40" in cohort
+    assert "hidden" in cohort          # its complement in the arm is hidden, without claiming "< 40"
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["effective_min_cell", "is_suppressed", "hidden_text", "count_text", "n_pct_text"]
+__all__ = ["COMPLEMENT_TEXT", "effective_min_cell", "is_suppressed", "hidden_text", "count_text", "n_pct_text"]
 
 
 def effective_min_cell(study, min_cell: int) -> int:
@@ -26,6 +26,10 @@ def is_suppressed(n: Any, min_cell: int) -> bool:
     if n is None or (isinstance(n, float) and math.isnan(n)):
         return False
     return 0 < float(n) < min_cell
+
+
+#: What a count hidden only to protect a suppressed one prints (it is not itself below min_cell).
+COMPLEMENT_TEXT = "hidden"
 
 
 def hidden_text(min_cell: int) -> str:

@@ -306,8 +306,8 @@ def _one_period(rows: pd.DataFrame, arm_labels: Sequence[str], show_published: b
 
     def cells(side: str) -> list[str]:
         hidden = suppression_mask(rows, f"n_{side}", min_cell)
-        return [privacy.hidden_text(min_cell) if h else privacy.n_pct_text(n, p)
-                for n, p, h in zip(rows[f"n_{side}"], rows[f"pct_{side}"], hidden)]
+        return [privacy.n_pct_text(n, p, min_cell) if not h or privacy.is_suppressed(n, min_cell)
+                else privacy.COMPLEMENT_TEXT for n, p, h in zip(rows[f"n_{side}"], rows[f"pct_{side}"], hidden)]
 
     data: dict[tuple[str, str], list] = {
         (head_t, computed_label): cells("treated"),
@@ -369,7 +369,8 @@ def table1_display(rows: pd.DataFrame, after: Optional[pd.DataFrame] = None, *,
     sit side by side under "Before/After Propensity Score Matching", as in the paper. n (%) prints as
     "47 (61.8%)" and p as in the paper ("0.026", "<0.001"). `show_test` adds the test used per
     characteristic (default: only when the tests differ between characteristics). Counts from 1 to
-    ``min_cell`` - 1 print as "< min_cell" (see :func:`suppression_mask`).
+    ``min_cell`` - 1 print as "< min_cell", and the count hidden beside a lone one to protect it as
+    "hidden" (see :func:`suppression_mask`).
     """
     frames, arm_labels, show_published = display_frames(rows, after, study, show_published, "categorical_rows")
     if show_test is None:
