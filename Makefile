@@ -11,13 +11,18 @@ STAMP  := $(VENV)/.installed
 PARAMS ?=
 FORCE  ?=
 
-.PHONY: book test lab params cohort setup browser lock clean
+.PHONY: book test lint lab params cohort setup browser lock clean
 
 book: setup
 	$(PY) -m psmbook build $(foreach p,$(PARAMS),-p $(p)) $(if $(FORCE),--force)
 
 test: setup browser
 	$(PY) -m pytest
+
+# ruff: fix what it can, format, then list what is left (make test checks the same, without fixing).
+lint: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 # The browser test opens the built site in Debian's headless Chromium; install it when missing
 # (needs root, as in CI; elsewhere the browser test is skipped with a message).

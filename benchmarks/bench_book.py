@@ -3,6 +3,7 @@ changed parameter, which must re-execute only the chapters that parameter affect
 
     .venv/bin/python benchmarks/bench_book.py            # three full builds and two re-runs
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,11 @@ ROOT = HERE.parent
 TARGET_SECONDS = 60.0
 ORDER = ["cohort", "matching", "response", "survival", "toxicity", "discussion", "lab"]
 #: (parameter override, the chapters it must re-execute)
-RERUNS = (("calipers=0.1,0.3", ["discussion"]), ("entry_p=0.1", ["survival", "discussion"]),
-          ("caliper=0.1", ["matching", "response", "survival", "toxicity", "discussion", "lab"]))
+RERUNS = (
+    ("calipers=0.1,0.3", ["discussion"]),
+    ("entry_p=0.1", ["survival", "discussion"]),
+    ("caliper=0.1", ["matching", "response", "survival", "toxicity", "discussion", "lab"]),
+)
 
 
 def build(out: Path, *params: str, force: bool = False) -> tuple[float, dict[str, str]]:
@@ -67,32 +71,53 @@ def main(argv=None) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
     best, best_chapters = min(full, key=lambda r: r[0])
-    lines = ["# Benchmark: `make book` after set-up", "",
-             f"Written by `benchmarks/bench_book.py` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
-             "Each full build is `python -m psmbook build --force` (what `make book` runs once `.venv` "
-             "exists, every chapter executed), timed from the outside, into a temporary folder.", "",
-             "Chapters that do not read each other run side by side, two at a time (`--jobs 2`): after "
-             "the cohort and matching chapters, the lab (the longest) runs beside response, survival, "
-             "toxicity and discussion, so the chapter times below overlap and do not add up to the wall "
-             "time.", "",
-             "## Machine", "",
-             f"- CPU: {facts.get('cpu', '?')}, {facts.get('logical_cpus', '?')} logical CPUs",
-             f"- Memory: {facts['memory_gib']} GiB; Python {facts['versions']['python']}",
-             "- Load average (1, 5, 15 min) at the start: "
-             + ", ".join(f"{x:.2f}" for x in facts["load_average"]), "",
-             "## Full build", "",
-             "| run | wall time |", "|---|---|"]
+    lines = [
+        "# Benchmark: `make book` after set-up",
+        "",
+        f"Written by `benchmarks/bench_book.py` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
+        "Each full build is `python -m psmbook build --force` (what `make book` runs once `.venv` "
+        "exists, every chapter executed), timed from the outside, into a temporary folder.",
+        "",
+        "Chapters that do not read each other run side by side, two at a time (`--jobs 2`): after "
+        "the cohort and matching chapters, the lab (the longest) runs beside response, survival, "
+        "toxicity and discussion, so the chapter times below overlap and do not add up to the wall "
+        "time.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {facts.get('cpu', '?')}, {facts.get('logical_cpus', '?')} logical CPUs",
+        f"- Memory: {facts['memory_gib']} GiB; Python {facts['versions']['python']}",
+        "- Load average (1, 5, 15 min) at the start: " + ", ".join(f"{x:.2f}" for x in facts["load_average"]),
+        "",
+        "## Full build",
+        "",
+        "| run | wall time |",
+        "|---|---|",
+    ]
     lines += [f"| {i + 1} | {s:.1f} s |" for i, (s, _) in enumerate(full)]
-    verdict = ("**met**" if best <= TARGET_SECONDS else f"**missed** by {best - TARGET_SECONDS:.1f} s")
-    lines += ["", f"Best: **{best:.1f} s** against the target of {TARGET_SECONDS:.0f} s: {verdict}.", "",
-              "Per chapter in the best run (papermill execution, as the build prints it):", "",
-              "| chapter | time |", "|---|---|"]
+    verdict = "**met**" if best <= TARGET_SECONDS else f"**missed** by {best - TARGET_SECONDS:.1f} s"
+    lines += [
+        "",
+        f"Best: **{best:.1f} s** against the target of {TARGET_SECONDS:.0f} s: {verdict}.",
+        "",
+        "Per chapter in the best run (papermill execution, as the build prints it):",
+        "",
+        "| chapter | time |",
+        "|---|---|",
+    ]
     lines += [f"| {c} | {best_chapters[c].replace('done in ', '')} |" for c in ORDER if c in best_chapters]
-    lines += ["", "## Re-running with one changed parameter", "",
-              "| override | must re-execute | re-executed | wall time | as expected |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Re-running with one changed parameter",
+        "",
+        "| override | must re-execute | re-executed | wall time | as expected |",
+        "|---|---|---|---|---|",
+    ]
     for override, expected, ran, seconds in reruns:
-        lines.append(f"| `{override}` | {', '.join(expected)} | {', '.join(ran) or 'none'} | {seconds:.1f} s | "
-                     f"{'yes' if ran == expected else '**no**'} |")
+        lines.append(
+            f"| `{override}` | {', '.join(expected)} | {', '.join(ran) or 'none'} | {seconds:.1f} s | "
+            f"{'yes' if ran == expected else '**no**'} |"
+        )
     args.out.write_text("\n".join(lines) + "\n")
     print(f"written: {args.out}")
 

@@ -9,6 +9,7 @@ so the matcher meets large groups of tied scores, as a categorical score model g
 Steps read the previous step's output from a cache in the temporary directory (``PSMBOOK_BENCH_CACHE``),
 prepared outside the timed call when missing.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,7 @@ POOL_SEEDS = range(20)
 
 
 def _study():
-    from psmbook.study import load_study
+    from psmbook.study.description import load_study
 
     return load_study()
 
@@ -34,7 +35,7 @@ def big_cohort(n: int, seed: int = 20250531) -> pd.DataFrame:
     path = CACHE / f"cohort_{n}.parquet"
     if path.exists():
         return pd.read_parquet(path)
-    from psmbook.synthetic import generate_cohort
+    from psmbook.cohort.synthetic import generate_cohort
 
     pool = pd.concat([generate_cohort(s) for s in POOL_SEEDS], ignore_index=True)
     rows = np.random.default_rng(seed).integers(0, len(pool), size=n)
@@ -55,7 +56,7 @@ def _scores(n: int) -> pd.DataFrame:
     path = CACHE / f"scores_{n}.parquet"
     if path.exists():
         return pd.read_parquet(path)
-    from psmbook.propensity import fit_propensity
+    from psmbook.matching.score import fit_propensity
 
     study = _study()
     model = fit_propensity(big_cohort(n), study.treatment.column, study.treatment.treated, _covariates(study))
@@ -72,7 +73,7 @@ def _matched(n: int) -> pd.DataFrame:
     path = CACHE / f"matched_{n}.parquet"
     if path.exists():
         return pd.read_parquet(path)
-    from psmbook import matching
+    from psmbook.matching import nearest as matching
 
     cohort, scores = big_cohort(n), _scores(n)
     result = matching.nearest_neighbour_match(scores["logit_ps"], scores["treated"], caliper_sd=0.2)
@@ -92,18 +93,25 @@ def prepare(n: int) -> dict:
     cohort = big_cohort(n)
     study = _study()
     treated = cohort[study.treatment.column].eq(study.treatment.treated)
-    return {"patients": len(cohort), "treated": int(treated.sum()), "columns": cohort.shape[1],
-            "distinct_patients": int(cohort.drop_duplicates(subset=_covariates(study)).shape[0])}
+    return {
+        "patients": len(cohort),
+        "treated": int(treated.sum()),
+        "columns": cohort.shape[1],
+        "distinct_patients": int(cohort.drop_duplicates(subset=_covariates(study)).shape[0]),
+    }
 
 
 def ps_fit(n: int, repeats: int = 2) -> dict:
     """The chapter's score model: unpenalised logistic regression on the 11 covariates (statsmodels)."""
-    from psmbook.propensity import fit_propensity
+    from psmbook.matching.score import fit_propensity
 
     study = _study()
     cohort = big_cohort(n)
-    m = measure(lambda: fit_propensity(cohort, study.treatment.column, study.treatment.treated,
-                                       _covariates(study)), repeats=repeats, budget_s=60)
+    m = measure(
+        lambda: fit_propensity(cohort, study.treatment.column, study.treatment.treated, _covariates(study)),
+        repeats=repeats,
+        budget_s=60,
+    )
     model = m["value"]
     _save_scores(n, model)
     return _summary(m, terms=int(len(model.result.params)), distinct_scores=int(model.logit.nunique()))
@@ -111,22 +119,29 @@ def ps_fit(n: int, repeats: int = 2) -> dict:
 
 def match(n: int, repeats: int = 3) -> dict:
     """1:1 caliper-0.2 matching on the logit score, then the matched cohort (as the chapter does)."""
-    from psmbook import matching
+    from psmbook.matching import nearest as matching
 
     cohort, scores = big_cohort(n), _scores(n)
-    m = measure(lambda: matching.nearest_neighbour_match(scores["logit_ps"], scores["treated"],
-                                                         caliper_sd=0.2), repeats=repeats)
+    m = measure(
+        lambda: matching.nearest_neighbour_match(scores["logit_ps"], scores["treated"], caliper_sd=0.2),
+        repeats=repeats,
+    )
     result = m["value"]
     data = cohort.assign(ps=scores["ps"], logit_ps=scores["logit_ps"])
     mc = measure(lambda: matching.matched_cohort(data, result), repeats=repeats, trace=False)
     mc["value"].to_parquet(CACHE / f"matched_{n}.parquet")
-    return _summary(m, matcher=result.settings["matcher"], pairs=len(result.pairs),
-                    unmatched_treated=len(result.unmatched_treated), matched_cohort=_summary(mc))
+    return _summary(
+        m,
+        matcher=result.settings["matcher"],
+        pairs=len(result.pairs),
+        unmatched_treated=len(result.unmatched_treated),
+        matched_cohort=_summary(mc),
+    )
 
 
 def balance_table(n: int, repeats: int = 2) -> dict:
     """Indicators of every covariate level before and after matching, and the SMD table."""
-    from psmbook import balance
+    from psmbook.matching import balance
 
     study = _study()
     cohort, scores, matched = big_cohort(n), _scores(n), _matched(n)
@@ -137,8 +152,13 @@ def balance_table(n: int, repeats: int = 2) -> dict:
     def step():
         before = balance.indicators(cohort, columns, levels).assign(logit_ps=scores["logit_ps"])
         after = balance.indicators(matched, columns, levels).assign(logit_ps=matched["logit_ps"])
-        return balance.balance_table(before, cohort[arm].eq(treated), after, matched[arm].eq(treated),
-                                     weights_after=matched["match_weight"])
+        return balance.balance_table(
+            before,
+            cohort[arm].eq(treated),
+            after,
+            matched[arm].eq(treated),
+            weights_after=matched["match_weight"],
+        )
 
     m = measure(step, repeats=repeats)
     table = m["value"]
@@ -151,7 +171,7 @@ def cox(n: int, model: str, repeats: int = 2) -> dict:
     models (``survival.pair_aware_cox``), or ``multivariable`` (Table 3's factors)."""
     from lifelines import CoxPHFitter
 
-    from psmbook import survival
+    from psmbook.analysis import survival
 
     study = _study()
     matched = _matched(n)
@@ -164,11 +184,19 @@ def cox(n: int, model: str, repeats: int = 2) -> dict:
             return survival.cox_multivariable(matched, factors, os_["time"], os_["event"]).fitter
     else:
         arm = matched[study.treatment.column].eq(study.treatment.treated).astype(float)
-        data = pd.DataFrame({"treated": arm, "_time": matched[os_["time"]].to_numpy(),
-                             "_event": matched[os_["event"]].to_numpy(), "_pair": matched["pair"].to_numpy()})
-        options = {"independent": dict(df=data.drop(columns="_pair")),
-                   "robust": dict(df=data, cluster_col="_pair"),
-                   "stratified": dict(df=data, strata=["_pair"])}[model]
+        data = pd.DataFrame(
+            {
+                "treated": arm,
+                "_time": matched[os_["time"]].to_numpy(),
+                "_event": matched[os_["event"]].to_numpy(),
+                "_pair": matched["pair"].to_numpy(),
+            }
+        )
+        options = {
+            "independent": dict(df=data.drop(columns="_pair")),
+            "robust": dict(df=data, cluster_col="_pair"),
+            "stratified": dict(df=data, strata=["_pair"]),
+        }[model]
 
         def step():
             return CoxPHFitter().fit(duration_col="_time", event_col="_event", **options)
@@ -176,17 +204,21 @@ def cox(n: int, model: str, repeats: int = 2) -> dict:
     m = measure(step, repeats=repeats, budget_s=60, trace_limit=60)
     fitter = m["value"]
     hr = float(np.exp(fitter.params_.iloc[-1] if model == "multivariable" else fitter.params_["treated"]))
-    return _summary(m, patients=int(fitter._n_examples), events=int(fitter.event_observed.sum()),
-                    terms=int(len(fitter.params_)), hr_last_term=hr)
+    return _summary(
+        m,
+        patients=int(fitter._n_examples),
+        events=int(fitter.event_observed.sum()),
+        terms=int(len(fitter.params_)),
+        hr_last_term=hr,
+    )
 
 
 def informative_pairs(n: int) -> dict:
     """The Survival chapter's count of pairs a stratified model can use (a Python loop over pairs)."""
-    from psmbook import survival
+    from psmbook.analysis import survival
 
     study = _study()
     matched = _matched(n)
     os_ = study.outcomes["os"]
-    m = measure(lambda: survival.informative_pairs(matched, study, os_["time"], os_["event"]), repeats=1,
-                trace=False)
+    m = measure(lambda: survival.informative_pairs(matched, study, os_["time"], os_["event"]), repeats=1, trace=False)
     return _summary(m, pairs=int(matched["pair"].nunique()), informative=int(m["value"]))

@@ -11,6 +11,7 @@ estimand. The wall time includes starting the worker processes. The result is wr
 ``benchmarks/SIMULATION.md`` with the machine, the load on it while it ran, and the performance
 table of the 1,000 repetitions (the same table as the lab chapter's, with a smaller Monte Carlo error).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MASTER_SEED = 20250531          # the book's default seed, as in the lab chapter
+MASTER_SEED = 20250531  # the book's default seed, as in the lab chapter
 
 
 def machine() -> dict:
@@ -36,9 +37,14 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-            "platform": platform.platform(),
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)")}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
+    }
 
 
 def main(argv=None) -> int:
@@ -51,12 +57,12 @@ def main(argv=None) -> int:
 
     import pandas as pd
 
-    from psmbook import simulation
-    from psmbook.lab import MatchSettings
-    from psmbook.study import load_study
+    from psmbook.lab import simulation
+    from psmbook.lab.explorer import MatchSettings
+    from psmbook.study.description import load_study
 
     study = load_study()
-    settings = MatchSettings(covariates=tuple(v.column for v in study.psm_covariates))   # the book's defaults
+    settings = MatchSettings(covariates=tuple(v.column for v in study.psm_covariates))  # the book's defaults
     load_before = os.getloadavg()
     started = time.perf_counter()
     estimates = simulation.run_simulation(args.repetitions, args.seed, settings, n_jobs=args.n_jobs)
@@ -88,8 +94,7 @@ def main(argv=None) -> int:
         *[f"| {k} | {v} |" for k, v in facts.items()],
         f"| load average before / after (1 min) | {load_before[0]:.2f} / {load_after[0]:.2f} |",
         "",
-        "A load average above the number of cores means other work shared the machine and the time is an "
-        "overestimate.",
+        "A load average above the number of cores means other work shared the machine and the time is an overestimate.",
         "",
         f"## Performance of the analyses over the {args.repetitions:,} repetitions",
         "",
@@ -102,8 +107,11 @@ def main(argv=None) -> int:
         "",
     ]
     args.out.write_text("\n".join(lines))
-    print(f"{args.repetitions} repetitions on {args.n_jobs} cores: {seconds:.1f} s ({per_rep:.3f} s each); "
-          f"written to {args.out}", file=sys.stderr)
+    print(
+        f"{args.repetitions} repetitions on {args.n_jobs} cores: {seconds:.1f} s ({per_rep:.3f} s each); "
+        f"written to {args.out}",
+        file=sys.stderr,
+    )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table)
     return 0

@@ -1,4 +1,4 @@
-"""Derive the calibrated constants of :class:`psmbook.synthetic.GeneratorSpec`, and check them.
+"""Derive the calibrated constants of :class:`psmbook.cohort.synthetic.GeneratorSpec`, and check them.
 
     PYTHONPATH=src python benchmarks/calibrate_generator.py            # calibrate, then check
     PYTHONPATH=src python benchmarks/calibrate_generator.py --check    # check the frozen defaults only
@@ -23,6 +23,7 @@ Steps
    landmarks, rejection draws used, time per cohort; optionally (``--matching``) the number of treated
    patients a 1:1 caliper-0.2 match keeps for a few ``indication_strength`` values.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,17 @@ import warnings
 import numpy as np
 from scipy import optimize
 
-from psmbook import synthetic as syn
-from psmbook.synthetic import (ARMS, TREATED, GeneratorSpec, load_targets, _prepare, _draw_os,
-                               _draw_pfs, generate_cohort)
+from psmbook.cohort import synthetic as syn
+from psmbook.cohort.synthetic import (
+    ARMS,
+    TREATED,
+    GeneratorSpec,
+    _draw_os,
+    _draw_pfs,
+    _prepare,
+    generate_cohort,
+    load_targets,
+)
 
 OS_LANDMARKS = (("os", "1y"), ("os", "3y"))
 PFS_LANDMARKS = (("pfs", "6m"), ("pfs", "12m"))
@@ -47,8 +56,15 @@ def population(spec: GeneratorSpec, seeds) -> list[dict]:
     out = []
     for seed in seeds:
         st = _prepare(seed, spec)
-        out.append({"arm": st["base"]["arm"], "lp": st["lp"], "assess": st["assess"],
-                    "followup": st["followup"], "ne": st["course"]["not_evaluable"]})
+        out.append(
+            {
+                "arm": st["base"]["arm"],
+                "lp": st["lp"],
+                "assess": st["assess"],
+                "followup": st["followup"],
+                "ne": st["course"]["not_evaluable"],
+            }
+        )
     return out
 
 
@@ -96,8 +112,7 @@ def fit_os(spec: GeneratorSpec, seeds, shifts) -> tuple[GeneratorSpec, dict]:
         x0 = np.log(np.asarray(spec.os_baseline_hazard))
         fit = optimize.least_squares(residuals, x0, method="lm")
         cost = float(np.sum(fit.fun[:6] ** 2))
-        print(f"  nodes_arm_shift={shift:+.2f}: residual SS {cost:.2e}, h0 = "
-              f"{np.round(np.exp(fit.x), 4).tolist()}")
+        print(f"  nodes_arm_shift={shift:+.2f}: residual SS {cost:.2e}, h0 = {np.round(np.exp(fit.x), 4).tolist()}")
         if best is None or cost < best[0]:
             best = (cost, float(shift), fit.x, expected_os(fit.x, pop, sp))
     _, shift, log_h, expect = best
@@ -113,11 +128,30 @@ def os_draws(spec: GeneratorSpec, seeds) -> list[dict]:
         r_surv = st["streams"][0]
         pd_ = st["response"] == "pd"
         ne = st["course"]["not_evaluable"]
-        os_ = _draw_os(r_surv, spec, st["tg"], st["base"]["arm"], st["lp"], st["assess"], st["crt_end"],
-                       st["followup"], ne, pd_)
-        out.append({"state": r_surv.bit_generator.state, "bitgen": type(r_surv.bit_generator),
-                    "arm": st["base"]["arm"], "assess": st["assess"], "followup": st["followup"],
-                    "ne": ne, "pd": pd_, **os_})
+        os_ = _draw_os(
+            r_surv,
+            spec,
+            st["tg"],
+            st["base"]["arm"],
+            st["lp"],
+            st["assess"],
+            st["crt_end"],
+            st["followup"],
+            ne,
+            pd_,
+        )
+        out.append(
+            {
+                "state": r_surv.bit_generator.state,
+                "bitgen": type(r_surv.bit_generator),
+                "arm": st["base"]["arm"],
+                "assess": st["assess"],
+                "followup": st["followup"],
+                "ne": ne,
+                "pd": pd_,
+                **os_,
+            }
+        )
     return out
 
 
@@ -128,8 +162,18 @@ def pfs_landmarks(spec: GeneratorSpec, draws: list[dict], arm: str) -> np.ndarra
         bg = d["bitgen"]()
         bg.state = d["state"]
         rng = np.random.Generator(bg)
-        p = _draw_pfs(rng, spec, tg, d["arm"], d["assess"], d["followup"], d["ne"], d["pd"],
-                      d["os_months"], d["os_event"])
+        p = _draw_pfs(
+            rng,
+            spec,
+            tg,
+            d["arm"],
+            d["assess"],
+            d["followup"],
+            d["ne"],
+            d["pd"],
+            d["os_months"],
+            d["os_event"],
+        )
         m = d["arm"] == arm
         vals.append([np.mean(p["pfs_months"][m] > syn._landmark_months(k)) for _, k in PFS_LANDMARKS])
     return np.mean(vals, axis=0)
@@ -152,13 +196,14 @@ def fit_pfs(spec: GeneratorSpec, seeds) -> GeneratorSpec:
             return float(np.sum((pfs_landmarks(sp, draws, a) - target) ** 2))
 
         x0 = np.log(np.asarray(getattr(spec, field)))
-        fit = optimize.minimize(loss, x0, method="Nelder-Mead",
-                                options={"xatol": 1e-3, "fatol": 1e-7, "maxiter": 200})
+        fit = optimize.minimize(loss, x0, method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-7, "maxiter": 200})
         ab = tuple(float(f"{v:.3g}") for v in np.exp(fit.x))
         changes[field] = ab
         got = pfs_landmarks(spec.with_(**{field: ab}), draws, a)
-        print(f"  {a}: log-normal (median, log-SD) {ab}: PFS 6/12 months {np.round(100 * got, 1).tolist()} "
-              f"(published {np.round(100 * target, 1).tolist()})")
+        print(
+            f"  {a}: log-normal (median, log-SD) {ab}: PFS 6/12 months {np.round(100 * got, 1).tolist()} "
+            f"(published {np.round(100 * target, 1).tolist()})"
+        )
     return spec.with_(landmark_window_pp=window, **changes)
 
 
@@ -182,13 +227,16 @@ def fit_exposure(spec: GeneratorSpec, seeds) -> GeneratorSpec:
         else:
             hi = mid
     m = float(f"{math.sqrt(lo * hi):.3g}")
-    print(f"  discontinuation median {m} weeks -> mean median exposure {median_weeks(m):.1f} "
-          f"(published {target:g}, matched cohort)")
+    print(
+        f"  discontinuation median {m} weeks -> mean median exposure {median_weeks(m):.1f} "
+        f"(published {target:g}, matched cohort)"
+    )
     return spec.with_(anlotinib_discontinuation_median_weeks=m)
 
 
 def km_at(time_, event, t):
     from lifelines import KaplanMeierFitter
+
     km = KaplanMeierFitter().fit(time_, event)
     return float(km.survival_function_at_times(t).iloc[0])
 
@@ -213,23 +261,30 @@ def check(spec: GeneratorSpec, seeds) -> None:
     names = [f"{e} {k} {a}" for e, k in syn.LANDMARKS for a in ARMS]
     print(f"  {len(seeds)} seeds: landmark deviation (synthetic - published, pp)")
     for j, name in enumerate(names):
-        print(f"    {name:16s} mean {devs[:, j].mean():+5.2f}  sd {devs[:, j].std():4.2f}  "
-              f"min {devs[:, j].min():+5.2f}  max {devs[:, j].max():+5.2f}")
+        print(
+            f"    {name:16s} mean {devs[:, j].mean():+5.2f}  sd {devs[:, j].std():4.2f}  "
+            f"min {devs[:, j].min():+5.2f}  max {devs[:, j].max():+5.2f}"
+        )
     worst = np.abs(devs).max()
     i, j = np.unravel_index(np.abs(devs).argmax(), devs.shape)
-    print(f"  worst |deviation| {worst:.2f} pp ({names[j]}, seed {seeds[i]}); "
-          f"seeds over 5 pp: {int((np.abs(devs) > 5).any(axis=1).sum())}")
+    print(
+        f"  worst |deviation| {worst:.2f} pp ({names[j]}, seed {seeds[i]}); "
+        f"seeds over 5 pp: {int((np.abs(devs) > 5).any(axis=1).sum())}"
+    )
     draws = np.array(draws)
-    print(f"  rejection draws per arm: treated mean {draws[:, 0].mean():.0f} max {draws[:, 0].max()}, "
-          f"control mean {draws[:, 1].mean():.0f} max {draws[:, 1].max()}")
+    print(
+        f"  rejection draws per arm: treated mean {draws[:, 0].mean():.0f} max {draws[:, 0].max()}, "
+        f"control mean {draws[:, 1].mean():.0f} max {draws[:, 1].max()}"
+    )
     print(f"  time per cohort: mean {1000 * np.mean(times):.0f} ms, max {1000 * np.max(times):.0f} ms")
 
 
 def matching(spec: GeneratorSpec, seeds, strengths) -> None:
     import pandas as pd
-    from psmbook.matching import nearest_neighbour_match
-    from psmbook.propensity import fit_propensity
-    from psmbook.study import load_study
+
+    from psmbook.matching.nearest import nearest_neighbour_match
+    from psmbook.matching.score import fit_propensity
+    from psmbook.study.description import load_study
 
     covs = [v.column for v in load_study().psm_covariates]
     warnings.simplefilter("ignore")
@@ -242,8 +297,10 @@ def matching(spec: GeneratorSpec, seeds, strengths) -> None:
             model = fit_propensity(df, "arm", TREATED, covs)
             kept.append(len(nearest_neighbour_match(model.logit, model.treated, caliper_sd=0.2).matched_treated))
         kept = np.array(kept)
-        print(f"  indication_strength {lam:.2f}: treated kept mean {kept.mean():.1f} "
-              f"(min {kept.min()}, max {kept.max()}) of {load_targets().n[TREATED]}")
+        print(
+            f"  indication_strength {lam:.2f}: treated kept mean {kept.mean():.1f} "
+            f"(min {kept.min()}, max {kept.max()}) of {load_targets().n[TREATED]}"
+        )
 
 
 def main(argv=None) -> int:
@@ -254,20 +311,27 @@ def main(argv=None) -> int:
     parser.add_argument("--matching", action="store_true", help="also count treated kept by PS matching")
     args = parser.parse_args(argv)
     spec = GeneratorSpec()
-    calib_seeds = list(range(1000, 1000 + args.seeds))     # disjoint from the checked seeds
+    calib_seeds = list(range(1000, 1000 + args.seeds))  # disjoint from the checked seeds
     if not args.check:
         print("1. overall survival")
         spec, expect = fit_os(spec, calib_seeds, shifts=np.arange(0.0, 1.01, 0.1))
         for a in ARMS:
-            print(f"  {a}: expected OS 1y/3y {100 * expect[a]['1y']:.1f}/{100 * expect[a]['3y']:.1f}, "
-                  f"deaths {expect[a]['deaths'] * load_targets().n[a]:.1f}")
+            print(
+                f"  {a}: expected OS 1y/3y {100 * expect[a]['1y']:.1f}/{100 * expect[a]['3y']:.1f}, "
+                f"deaths {expect[a]['deaths'] * load_targets().n[a]:.1f}"
+            )
         print("2. progression-free survival")
         spec = fit_pfs(spec, calib_seeds)
         print("3. anlotinib exposure")
         spec = fit_exposure(spec, calib_seeds[:30])
         print("\nFreeze in GeneratorSpec:")
-        for name in ("nodes_arm_shift", "os_baseline_hazard", "progression_anlotinib",
-                     "progression_crt", "anlotinib_discontinuation_median_weeks"):
+        for name in (
+            "nodes_arm_shift",
+            "os_baseline_hazard",
+            "progression_anlotinib",
+            "progression_crt",
+            "anlotinib_discontinuation_median_weeks",
+        ):
             print(f"    {name} = {getattr(spec, name)!r}")
     print("4. check")
     check(spec, list(range(args.check_seeds)) + [syn.DEFAULT_SEED])

@@ -13,6 +13,7 @@ function prepares its inputs (not timed) and calls ``measure`` on the step:
   to the byte; tracing slows Python-heavy code, so this run is timed separately and skipped when the
   untraced run took longer than ``trace_limit`` seconds).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -40,7 +41,7 @@ def run_task(task: str, params: dict, timeout: float) -> dict:
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    except subprocess.TimeoutExpired:        # subprocess.run kills the child before raising
+    except subprocess.TimeoutExpired:  # subprocess.run kills the child before raising
         return {"status": "timeout", "timeout_s": timeout, "params": params}
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -51,6 +52,7 @@ def run_task(task: str, params: dict, timeout: float) -> dict:
 
 
 # --- inside the measuring process ------------------------------------------------------------------
+
 
 def _status_kib(key: str) -> int:
     with open("/proc/self/status") as f:
@@ -74,8 +76,15 @@ def _reset_peak() -> bool:
         return False
 
 
-def measure(step, *, setup=None, repeats: int = 3, budget_s: float = 30.0, trace: bool = True,
-            trace_limit: float = 120.0) -> dict:
+def measure(
+    step,
+    *,
+    setup=None,
+    repeats: int = 3,
+    budget_s: float = 30.0,
+    trace: bool = True,
+    trace_limit: float = 120.0,
+) -> dict:
     """Time ``step(*setup())`` (setup not timed), best of up to ``repeats`` runs within ``budget_s``.
 
     Returns best/all times (s), the peak resident memory the step added (MiB, largest over the runs),
@@ -96,8 +105,13 @@ def measure(step, *, setup=None, repeats: int = 3, budget_s: float = 30.0, trace
         del args
         if sum(times) >= budget_s:
             break
-    out = {"best_s": min(times), "times_s": times, "runs": len(times),
-           "peak_rss_mib": max(rss_peaks) if rss_peaks[0] is not None else None, "value": value}
+    out = {
+        "best_s": min(times),
+        "times_s": times,
+        "runs": len(times),
+        "peak_rss_mib": max(rss_peaks) if rss_peaks[0] is not None else None,
+        "value": value,
+    }
     if trace and min(times) <= trace_limit:
         args = setup() if setup else ()
         value = None
@@ -132,24 +146,31 @@ def machine_facts() -> dict:
     for name in ("scipy", "statsmodels", "lifelines", "sklearn", "psmpy"):
         try:
             from importlib.metadata import version
+
             versions[name] = version("scikit-learn" if name == "sklearn" else name)
-        except Exception:   # noqa: BLE001 - a missing package is reported as such
+        except Exception:  # noqa: BLE001 - a missing package is reported as such
             versions[name] = "not installed"
-    threads = {k: os.environ.get(k, "unset") for k in
-               ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    threads = {k: os.environ.get(k, "unset") for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     blas = "unknown"
     try:
         config = numpy.show_config(mode="dicts")
         blas_info = config.get("Build Dependencies", {}).get("blas", {})
         blas = f"{blas_info.get('name', '?')} {blas_info.get('version', '')}".strip()
-    except Exception:   # noqa: BLE001
+    except Exception:  # noqa: BLE001
         pass
-    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0)),
-            "memory_gib": round(mem_total / 2**20, 1) if mem_total else None,
-            "cgroup_memory_limit": _cgroup_limit(), "kernel": platform.release(),
-            "simd": " ".join(f for f in ("avx2", "avx512f", "fma") if f in flags.split()),
-            "versions": versions, "threads": threads, "blas": blas,
-            "load_average": os.getloadavg()}
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)),
+        "memory_gib": round(mem_total / 2**20, 1) if mem_total else None,
+        "cgroup_memory_limit": _cgroup_limit(),
+        "kernel": platform.release(),
+        "simd": " ".join(f for f in ("avx2", "avx512f", "fma") if f in flags.split()),
+        "versions": versions,
+        "threads": threads,
+        "blas": blas,
+        "load_average": os.getloadavg(),
+    }
 
 
 def _meminfo(key: str) -> int | None:

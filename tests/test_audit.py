@@ -1,21 +1,31 @@
-"""Tests of psmbook.audit: the paper's internal inconsistencies are found with their real numbers, checks
+"""Tests of psmbook.paper.audit: the paper's internal inconsistencies are found with their real numbers, checks
 that hold are reported as consistent, and a doctored set of published numbers is caught.
 
 Expected values are worked by hand here (formulas written out), not taken from the module under test.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import math
 
-import pandas as pd
 import pytest
 
-from psmbook.audit import (CHECKS, VERDICTS, Finding, audit_summary, audit_table, implied_counts, not_checkable,
-                           provenance_note, run_audit, wald_check)
-from psmbook.audit import _denominator_id  # coverage of every printed percentage
-from psmbook.published import load_published, published_source, select
+from psmbook.paper.audit import (
+    CHECKS,
+    VERDICTS,
+    Finding,
+    _denominator_id,  # coverage of every printed percentage
+    audit_summary,
+    audit_table,
+    implied_counts,
+    not_checkable,
+    provenance_note,
+    run_audit,
+    wald_check,
+)
+from psmbook.study.published import load_published, published_source, select
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +61,13 @@ def pearson_2x2(a, b, c, d, yates=False):
     num = abs(a * d - b * c)
     if yates:
         num = max(0.0, num - n / 2)
-    x2 = n * num ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+    x2 = n * num**2 / ((a + b) * (c + d) * (a + c) * (b + d))
     return math.erfc(math.sqrt(x2 / 2))
 
 
 # ----------------------------------------------------------------------------------------------------
 # Shape of the audit
+
 
 def test_findings_are_well_formed(findings):
     assert len(findings) > 300  # every check, consistent ones included
@@ -122,6 +133,7 @@ def test_every_p_value_id_is_checked(findings):
 # ----------------------------------------------------------------------------------------------------
 # Inconsistencies, with their numbers
 
+
 def test_nodes_multivariate_ci_excludes_its_hr(by_key):
     f = by_key["hr.ci.table3.multivariate.nodes_group.multiple"]
     assert f.verdict == "inconsistent"
@@ -136,8 +148,10 @@ def test_nodes_multivariate_ci_excludes_its_hr(by_key):
     assert by_key["hr.p.text.cox.multivariate.nodes_group.multiple"].verdict == "consistent"
     dup = by_key["dup.table3.multivariate.nodes_group.multiple.ci_low"]
     assert dup.verdict == "inconsistent" and dup.check == "text vs table"
-    assert dup.values["values"] == {"table3.multivariate.nodes_group.multiple.ci_low": 2.258,
-                                    "text.cox.multivariate.nodes_group.multiple.ci_low": 1.258}
+    assert dup.values["values"] == {
+        "table3.multivariate.nodes_group.multiple.ci_low": 2.258,
+        "text.cox.multivariate.nodes_group.multiple.ci_low": 1.258,
+    }
 
 
 def test_less_than_cr_p_disagrees_with_its_ci(by_key):
@@ -161,8 +175,12 @@ def test_orr_after_psm_percentage(by_key):
     assert f.values["truncated"] == 86.7  # what truncation, which the paper does not use elsewhere, prints
     assert f.values["rounded_up_elsewhere"] > 50
     # the same 86.7 in the abstract, Results and Discussion belongs to this finding
-    for id_ in ("abstract.response.after.orr.anlotinib.pct", "text.response.after.orr.anlotinib.pct",
-                "text.discussion.orr.anlotinib.pct", "text.discussion.outcomes.anlotinib.orr.pct"):
+    for id_ in (
+        "abstract.response.after.orr.anlotinib.pct",
+        "text.response.after.orr.anlotinib.pct",
+        "text.discussion.orr.anlotinib.pct",
+        "text.discussion.outcomes.anlotinib.orr.pct",
+    ):
         assert id_ in f.ids and id_ in f.values["wrong"]
 
 
@@ -174,7 +192,10 @@ def test_chemotherapy_schedules_do_not_add_up(by_key):
 
 
 def test_previous_treatment_needs_lr_on_printed_rows(by_key):
-    for period, printed, p_lr, p_pearson_all in (("before", 0.689, 0.6886, 0.8548), ("after", 0.641, 0.6413, 0.8202)):
+    for period, printed, p_lr, p_pearson_all in (
+        ("before", 0.689, 0.6886, 0.8548),
+        ("after", 0.641, 0.6413, 0.8202),
+    ):
         f = by_key[f"p.table1.{period}.previous_treatment"]
         assert f.verdict == "needs an unstated choice"
         assert f.values["test"] == "likelihood_ratio" and f.values["rows"] == "printed"
@@ -271,26 +292,29 @@ def test_matching_and_evaluability_need_unstated_choices(by_key):
 
 def test_the_full_list_of_problems(findings):
     problems = sorted(f.key for f in findings if f.verdict == "inconsistent")
-    assert problems == sorted([
-        "pct.table2.after.orr.anlotinib",
-        "hr.ci.table3.multivariate.nodes_group.multiple",
-        "hr.p.table3.multivariate.nodes_group.multiple",
-        "hr.p.table3.univariate.response_group.less_than_cr",
-        "sum.chemo.schedules",
-        "sum.radiation_dose",
-        "landmark.os.before.3y.crt",
-        "landmark.os.after.3y.anlotinib",
-        "date.censoring_after_acceptance",
-        "date.reference.15",
-        "date.reference.39",
-        "dup.table3.multivariate.nodes_group.multiple.ci_low",
-        "tvt.primary_lesion",
-        "tvt.g34_respectively",
-    ])
+    assert problems == sorted(
+        [
+            "pct.table2.after.orr.anlotinib",
+            "hr.ci.table3.multivariate.nodes_group.multiple",
+            "hr.p.table3.multivariate.nodes_group.multiple",
+            "hr.p.table3.univariate.response_group.less_than_cr",
+            "sum.chemo.schedules",
+            "sum.radiation_dose",
+            "landmark.os.before.3y.crt",
+            "landmark.os.after.3y.anlotinib",
+            "date.censoring_after_acceptance",
+            "date.reference.15",
+            "date.reference.39",
+            "dup.table3.multivariate.nodes_group.multiple.ci_low",
+            "tvt.primary_lesion",
+            "tvt.g34_respectively",
+        ]
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
 # Checks that hold
+
 
 def test_consistent_checks(by_key):
     f = by_key["p.table1.before.age_group"]  # 47/76 vs 101/215
@@ -344,6 +368,7 @@ def test_implied_counts():
 # ----------------------------------------------------------------------------------------------------
 # The audit can fail: doctored numbers are caught
 
+
 def test_doctored_percentage_and_p_are_caught():
     numbers = doctored(table1__before__age_group__lt65__anlotinib__pct=62.8, table1__before__age_group__p=0.030)
     keyed = {f.key: f for f in run_audit(numbers)}
@@ -369,16 +394,25 @@ def test_doctored_hazard_ratio_is_caught():
 
 
 def test_repairs_turn_findings_consistent():
-    numbers = doctored(table2__after__orr__anlotinib__pct=86.8, abstract__response__after__orr__anlotinib__pct=86.8,
-                       text__response__after__orr__anlotinib__pct=86.8, text__discussion__orr__anlotinib__pct=86.8,
-                       text__discussion__outcomes__anlotinib__orr__pct=86.8,
-                       text__treatment__concurrent_chemo__weekly__n=97,
-                       table3__multivariate__nodes_group__multiple__ci_low=1.258,
-                       text__methods__censoring_date="2021-06-30")
+    numbers = doctored(
+        table2__after__orr__anlotinib__pct=86.8,
+        abstract__response__after__orr__anlotinib__pct=86.8,
+        text__response__after__orr__anlotinib__pct=86.8,
+        text__discussion__orr__anlotinib__pct=86.8,
+        text__discussion__outcomes__anlotinib__orr__pct=86.8,
+        text__treatment__concurrent_chemo__weekly__n=97,
+        table3__multivariate__nodes_group__multiple__ci_low=1.258,
+        text__methods__censoring_date="2021-06-30",
+    )
     keyed = {f.key: f for f in run_audit(numbers)}
-    for key in ("pct.table2.after.orr.anlotinib", "sum.chemo.schedules",
-                "hr.ci.table3.multivariate.nodes_group.multiple", "hr.p.table3.multivariate.nodes_group.multiple",
-                "dup.table3.multivariate.nodes_group.multiple.ci_low", "date.censoring_after_acceptance"):
+    for key in (
+        "pct.table2.after.orr.anlotinib",
+        "sum.chemo.schedules",
+        "hr.ci.table3.multivariate.nodes_group.multiple",
+        "hr.p.table3.multivariate.nodes_group.multiple",
+        "dup.table3.multivariate.nodes_group.multiple.ci_low",
+        "date.censoring_after_acceptance",
+    ):
         assert keyed[key].verdict == "consistent", key
     # with follow-up ending June 2021 a 36-month landmark is no longer complete: the k/N checks stop
     assert keyed["landmark.premise"].verdict == "needs an unstated choice"
@@ -394,12 +428,19 @@ def test_partial_mapping_skips_missing_checks():
 # ----------------------------------------------------------------------------------------------------
 # What cannot be checked, and the context
 
+
 def test_not_checkable():
     items = not_checkable()
     assert all(isinstance(w, str) and isinstance(y, str) and w and y for w, y in items)
     text = " ".join(w + " " + y for w, y in items)
-    for needle in ("propensity-score model", "survival p-values", "Figure 1", "Cox models", "pairing",
-                   "Anlotinib exposure"):
+    for needle in (
+        "propensity-score model",
+        "survival p-values",
+        "Figure 1",
+        "Cox models",
+        "pairing",
+        "Anlotinib exposure",
+    ):
         assert needle in text
     survival = dict(items)["The survival p-values (PFS and OS, before and after matching)"]
     assert "0.016" in survival and "0.006" in survival and "0.026" in survival

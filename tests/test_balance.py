@@ -1,9 +1,10 @@
 """Standardised mean differences against a hand computation."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from psmbook.balance import balance_table, indicators
+from psmbook.matching.balance import balance_table, indicators
 
 
 def test_smd_uses_the_unmatched_pooled_sd_before_and_after():
@@ -18,7 +19,7 @@ def test_smd_uses_the_unmatched_pooled_sd_before_and_after():
     assert table.loc["x", "smd_before"] == pytest.approx(1.0)
     assert table.loc["x", "smd_after"] == pytest.approx((2 / 3 - 1 / 3) / 0.5)
     assert not table.loc["x", "balanced_after"]
-    assert np.isnan(table.loc["x", "variance_ratio_before"])      # not given for a 0/1 indicator
+    assert np.isnan(table.loc["x", "variance_ratio_before"])  # not given for a 0/1 indicator
 
 
 def test_indicators_one_column_per_level_in_study_order():

@@ -1,4 +1,5 @@
 """The whole book: every chapter executed by papermill, the site built with warnings as errors."""
+
 import html
 import json
 import re
@@ -6,11 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from psmbook import pipeline
-from psmbook.parameters import ParameterError
+from psmbook.book import pipeline
+from psmbook.book.parameters import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ["01_cohort", "02_matching", "03_response", "04_survival", "05_toxicity", "06_discussion", "07_lab"]
+CHAPTERS = [
+    "01_cohort",
+    "02_matching",
+    "03_response",
+    "04_survival",
+    "05_toxicity",
+    "06_discussion",
+    "07_lab",
+]
 
 pytestmark = pytest.mark.book
 
@@ -84,7 +93,10 @@ def test_matching_chapter_writes_the_matched_cohort_and_table1_after(built):
 
 def test_later_chapters_write_their_headline_numbers(built):
     out, _ = built
-    read = lambda chapter: json.loads((out / "results" / f"{chapter}.json").read_text())["values"]
+
+    def read(chapter):
+        return json.loads((out / "results" / f"{chapter}.json").read_text())["values"]
+
     response, survival, toxicity, discussion = (read(c) for c in ("response", "survival", "toxicity", "discussion"))
     assert response["table2.before.pr.anlotinib.n"] == 43 and round(response["table2.before.pd.p"], 3) == 0.077
     assert survival["text.survival.os.before.events.anlotinib.n"] == 58
@@ -113,5 +125,8 @@ def test_changing_one_parameter_re_executes_only_the_chapters_it_affects(built, 
     for chapter in ["cohort", "matching", "response", "survival", "toxicity"]:
         assert re.search(rf"{chapter}\s+unchanged: reused", printed), chapter
     assert re.search(r"discussion\s+done in", printed)
-    assert json.loads((out / "results" / "discussion.json").read_text())["parameters"]["calipers"] == [0.1, 0.3]
-    assert (out / "data" / "matched.parquet").is_file()      # files of reused chapters come along
+    assert json.loads((out / "results" / "discussion.json").read_text())["parameters"]["calipers"] == [
+        0.1,
+        0.3,
+    ]
+    assert (out / "data" / "matched.parquet").is_file()  # files of reused chapters come along

@@ -1,11 +1,12 @@
 """Recurrence/treatment table, calibration summary and Kaplan–Meier helpers on small data."""
+
 import pandas as pd
 import pytest
 
-from psmbook.calibration import calibration_summary
-from psmbook.characteristics import recurrence_and_treatment
-from psmbook.km import fit_by_arm, survival_at
-from psmbook.study import load_study
+from psmbook.analysis.characteristics import recurrence_and_treatment
+from psmbook.analysis.km import fit_by_arm, survival_at
+from psmbook.cohort.calibration import calibration_summary
+from psmbook.study.description import load_study
 
 
 @pytest.fixture(scope="module")
@@ -14,12 +15,14 @@ def study():
 
 
 def test_recurrence_table_counts_and_skips_missing_columns(study):
-    df = pd.DataFrame({
-        "arm": ["anlotinib", "anlotinib", "crt", "crt", "crt"],
-        "n_recurrent_nodes": [1, 3, 1, 1, 2],
-        "months_surgery_to_recurrence": [2, 20, 11, 5, 68],
-        "anlotinib_start_dose_mg": [12, 10, None, None, None],
-    })
+    df = pd.DataFrame(
+        {
+            "arm": ["anlotinib", "anlotinib", "crt", "crt", "crt"],
+            "n_recurrent_nodes": [1, 3, 1, 1, 2],
+            "months_surgery_to_recurrence": [2, 20, 11, 5, 68],
+            "anlotinib_start_dose_mg": [12, 10, None, None, None],
+        }
+    )
     table = recurrence_and_treatment(df, study).droplevel("section")
     one = table.loc["Recurrent nodes: 1"]
     assert one["CRT + Anlotinib"] == "1 (50.0%)" and one["CRT"] == "2 (66.7%)"
@@ -29,14 +32,22 @@ def test_recurrence_table_counts_and_skips_missing_columns(study):
     dose = table.loc["Started at 12 mg"]
     assert dose["CRT + Anlotinib"] == "1 (50.0%)" and dose["CRT"] == "–"
     assert "(matched)" in dose["Published"]
-    assert "Station 2R involved" not in table.index          # no station columns in these data
+    assert "Station 2R involved" not in table.index  # no station columns in these data
 
 
 def test_calibration_summary_counts_what_meets_the_target():
-    report = pd.DataFrame({
-        "published_id": ["table1.before.n.crt", "table1.before.sex.male.crt.n", "text.survival.os.before.1y.crt"],
-        "passed": [True, False, True], "tolerance": ["exact", "exact", "±5 pp"],
-        "difference": [0.0, -2.0, 1.5]})
+    report = pd.DataFrame(
+        {
+            "published_id": [
+                "table1.before.n.crt",
+                "table1.before.sex.male.crt.n",
+                "text.survival.os.before.1y.crt",
+            ],
+            "passed": [True, False, True],
+            "tolerance": ["exact", "exact", "±5 pp"],
+            "difference": [0.0, -2.0, 1.5],
+        }
+    )
     summary = calibration_summary(report)
     row = summary.loc["Table 1 counts, before matching"]
     assert row["quantities"] == 2 and row["meet the target"] == 1 and row["largest |difference|"] == 2.0

@@ -1,9 +1,10 @@
 """The command line: cohort export with its data dictionary, and clear errors."""
+
 import pandas as pd
 import pytest
 
 from psmbook.cli import main
-from psmbook.synthetic import generate_cohort
+from psmbook.cohort.synthetic import generate_cohort
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -7,6 +7,7 @@ be identical, ties included; psmpy breaks ties by KD-tree order, so its run is c
 be the same greedy with *some* choice among equally distant controls, and pair for pair where no tie
 arose.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -17,14 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from psmbook.fastmatch import fast_match
-from psmbook.matching import (brute_force_match, caliper_width, compare_pairings, nearest_neighbour_match,
-                              psmpy_kdtree_match)
+from psmbook.matching.fast import fast_match
+from psmbook.matching.nearest import (
+    brute_force_match,
+    caliper_width,
+    compare_pairings,
+    nearest_neighbour_match,
+    psmpy_kdtree_match,
+)
 
-FAST = settings(max_examples=150, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
-PSMPY = settings(max_examples=60, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+PSMPY = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 SCORE_KINDS = ("continuous", "integer", "ulp")
 
 
@@ -43,10 +47,12 @@ def cohorts(draw, kinds=SCORE_KINDS, psmpy_runs=False, int_ids=None):
         values = st.floats(-6, 6, allow_nan=False, allow_subnormal=False)
     elif kind == "integer":
         values = st.integers(-3, 3).map(float)
-    else:   # a few ulps around a base, and far-away scores whose distances to them round together
+    else:  # a few ulps around a base, and far-away scores whose distances to them round together
         base = draw(st.sampled_from([0.1, 0.3, -7.25, 1e3]))
-        values = st.one_of(st.integers(-4, 4).map(lambda k: base + k * float(np.spacing(base))),
-                           st.sampled_from([1.0, -1.0, 0.9, 20.0]))
+        values = st.one_of(
+            st.integers(-4, 4).map(lambda k: base + k * float(np.spacing(base))),
+            st.sampled_from([1.0, -1.0, 0.9, 20.0]),
+        )
     scores = draw(st.lists(values, min_size=n, max_size=n))
     is_treated = np.array([True] * n_treated + [False] * n_control)
     order = draw(st.permutations(range(n)))
@@ -59,6 +65,7 @@ def cohorts(draw, kinds=SCORE_KINDS, psmpy_runs=False, int_ids=None):
 def grid_cohorts():
     """Controls on the integers, treated patients a quarter past one: ties only among controls with
     the same score, which are interchangeable, so every tie-break gives the same match up to them."""
+
     @st.composite
     def build(draw):
         n_control = draw(st.integers(2, 16))
@@ -70,6 +77,7 @@ def grid_cohorts():
         order = draw(st.permutations(range(len(scores))))
         ids = [f"P{i:02d}" for i in range(len(scores))]
         return (pd.Series(scores[order], index=ids), pd.Series(is_treated[order], index=ids))
+
     return build()
 
 
@@ -81,8 +89,9 @@ def assert_same_result(fast, brute):
     assert fast.treated_ids == brute.treated_ids
     assert fast.control_ids == brute.control_ids
     assert fast.caliper == brute.caliper
-    assert {k: v for k, v in fast.settings.items() if k != "matcher"} == \
-        {k: v for k, v in brute.settings.items() if k != "matcher"}
+    assert {k: v for k, v in fast.settings.items() if k != "matcher"} == {
+        k: v for k, v in brute.settings.items() if k != "matcher"
+    }
     assert (fast.settings["matcher"], brute.settings["matcher"]) == ("fast", "brute-force")
 
 
@@ -110,8 +119,7 @@ def reference_greedy(distance, treated, caliper, ratio, replace, order_ids):
     return [(t, c) for t in order_ids for c in chosen[t]]
 
 
-def greedy_ties_in(found: pd.DataFrame, distance, treated, order_ids, caliper, replace,
-                   kdtree: bool = False) -> int:
+def greedy_ties_in(found: pd.DataFrame, distance, treated, order_ids, caliper, replace, kdtree: bool = False) -> int:
     """Check that ``found`` (treated_id, control_id) is a run of the greedy matcher in which every
     treated patient, in order, took one of its nearest free controls within the caliper (or none if
     there was none). Returns how many steps had a choice among equally distant controls.
@@ -150,9 +158,15 @@ def greedy_ties_in(found: pd.DataFrame, distance, treated, order_ids, caliper, r
 
 # --- identical to the brute-force matcher ------------------------------------------------------
 
+
 @FAST
-@given(cohort=cohorts(), caliper_sd=calipers, ratio=st.integers(1, 3),
-       order=st.sampled_from(["largest", "smallest", "data", "random"]), seed=st.integers(0, 2**16))
+@given(
+    cohort=cohorts(),
+    caliper_sd=calipers,
+    ratio=st.integers(1, 3),
+    order=st.sampled_from(["largest", "smallest", "data", "random"]),
+    seed=st.integers(0, 2**16),
+)
 def test_fast_matcher_equals_the_brute_force_ties_included(cohort, caliper_sd, ratio, order, seed):
     distance, treated = cohort
     kwargs = dict(caliper_sd=caliper_sd, ratio=ratio, order=order, seed=seed)
@@ -160,8 +174,13 @@ def test_fast_matcher_equals_the_brute_force_ties_included(cohort, caliper_sd, r
 
 
 @FAST
-@given(cohort=cohorts(), caliper_sd=calipers, ratio=st.integers(1, 3),
-       order=st.sampled_from(["largest", "smallest", "data", "random"]), seed=st.integers(0, 2**16))
+@given(
+    cohort=cohorts(),
+    caliper_sd=calipers,
+    ratio=st.integers(1, 3),
+    order=st.sampled_from(["largest", "smallest", "data", "random"]),
+    seed=st.integers(0, 2**16),
+)
 def test_with_replacement_equals_the_brute_force_ties_included(cohort, caliper_sd, ratio, order, seed):
     distance, treated = cohort
     replace = True
@@ -170,8 +189,13 @@ def test_with_replacement_equals_the_brute_force_ties_included(cohort, caliper_s
 
 
 @FAST
-@given(cohort=cohorts(), caliper_sd=calipers, ratio=st.integers(1, 3), replace=st.booleans(),
-       order=st.sampled_from(["largest", "smallest", "data"]))
+@given(
+    cohort=cohorts(),
+    caliper_sd=calipers,
+    ratio=st.integers(1, 3),
+    replace=st.booleans(),
+    order=st.sampled_from(["largest", "smallest", "data"]),
+)
 def test_one_to_k_and_replacement_equal_an_independent_reference(cohort, caliper_sd, ratio, replace, order):
     distance, treated = cohort
     result = fast_match(distance, treated, caliper_sd=caliper_sd, ratio=ratio, replace=replace, order=order)
@@ -186,11 +210,14 @@ def test_larger_cohort_with_heavy_ties_equals_the_brute_force():
     ids = [f"R{i:05d}" for i in rng.permutation(n)]
     treated = pd.Series(rng.random(n) < 0.3, index=ids)
     distance = pd.Series(np.round(rng.normal(size=n) + treated * 0.6, 1), index=ids)
-    for kwargs in (dict(caliper_sd=0.2), dict(caliper_sd=None, ratio=2),
-                   dict(caliper_sd=0.1, ratio=3, replace=True), dict(caliper_sd=0.2, replace=True),
-                   dict(caliper_sd=0.2, order="random", seed=5)):
-        assert_same_result(fast_match(distance, treated, **kwargs),
-                           brute_force_match(distance, treated, **kwargs))
+    for kwargs in (
+        dict(caliper_sd=0.2),
+        dict(caliper_sd=None, ratio=2),
+        dict(caliper_sd=0.1, ratio=3, replace=True),
+        dict(caliper_sd=0.2, replace=True),
+        dict(caliper_sd=0.2, order="random", seed=5),
+    ):
+        assert_same_result(fast_match(distance, treated, **kwargs), brute_force_match(distance, treated, **kwargs))
 
 
 def test_tie_rule_first_in_the_data_wins_on_either_side():
@@ -202,11 +229,14 @@ def test_tie_rule_first_in_the_data_wins_on_either_side():
         assert result.pairs["control_id"].tolist() == ["C2"]
         # ... and if C1 comes first in the data, C1
         swapped = scores[["C1", "T1", "C2", "C3"]]
-        assert fast_match(swapped, treated[swapped.index], caliper_sd=None,
-                          replace=replace).pairs["control_id"].tolist() == ["C1"]
+        assert fast_match(swapped, treated[swapped.index], caliper_sd=None, replace=replace).pairs[
+            "control_id"
+        ].tolist() == ["C1"]
     # equal scores: the earlier of C1 and C3 serves first, the other in the next round
-    assert fast_match(scores.drop("C2"), treated.drop("C2"), caliper_sd=None, ratio=2).pairs[
-        "control_id"].tolist() == ["C1", "C3"]
+    assert fast_match(scores.drop("C2"), treated.drop("C2"), caliper_sd=None, ratio=2).pairs["control_id"].tolist() == [
+        "C1",
+        "C3",
+    ]
 
 
 def test_distinct_scores_that_round_to_the_same_distance_go_to_the_earlier_control():
@@ -228,7 +258,7 @@ def test_a_control_exactly_at_the_caliper_is_allowed():
     treated = pd.Series({i: i.startswith("T") for i in scores.index})
     sd = float(np.std(scores.to_numpy(), ddof=1))
     caliper_sd = 0.75 / sd
-    while caliper_width(scores, caliper_sd) < 0.75:       # step to the float that makes it exactly 0.75
+    while caliper_width(scores, caliper_sd) < 0.75:  # step to the float that makes it exactly 0.75
         caliper_sd = float(np.nextafter(caliper_sd, np.inf))
     while caliper_width(scores, caliper_sd) > 0.75:
         caliper_sd = float(np.nextafter(caliper_sd, -np.inf))
@@ -271,29 +301,38 @@ def test_book_matcher_runs_the_fast_one_and_says_so():
 
 # --- the same greedy as psmpy's kdtree_matched -------------------------------------------------
 
+
 def _psmpy_checked(distance, treated, caliper_sd, replace, order):
     ours = fast_match(distance, treated, caliper_sd=caliper_sd, replace=replace, order=order)
-    theirs = psmpy_kdtree_match(distance, treated, caliper=ours.caliper, replace=replace,
-                                order=ours.treated_ids)
+    theirs = psmpy_kdtree_match(distance, treated, caliper=ours.caliper, replace=replace, order=ours.treated_ids)
     return ours, theirs
 
 
 @PSMPY
-@given(cohort=cohorts(psmpy_runs=True, int_ids=False), caliper_sd=calipers, replace=st.booleans(),
-       order=st.sampled_from(["largest", "smallest", "data"]))
+@given(
+    cohort=cohorts(psmpy_runs=True, int_ids=False),
+    caliper_sd=calipers,
+    replace=st.booleans(),
+    order=st.sampled_from(["largest", "smallest", "data"]),
+)
 def test_psmpy_kdtree_matched_is_the_same_greedy_ties_aside(cohort, caliper_sd, replace, order):
     distance, treated = cohort
     ours, theirs = _psmpy_checked(distance, treated, caliper_sd, replace, order)
     greedy_ties_in(ours.pairs, distance, treated, ours.treated_ids, ours.caliper, replace)
     if greedy_ties_in(theirs, distance, treated, ours.treated_ids, ours.caliper, replace, kdtree=True) == 0:
         # psmpy never had a choice, so neither did we: pair for pair the same
-        assert sorted(zip(theirs["treated_id"], theirs["control_id"])) == \
-            sorted(zip(ours.pairs["treated_id"], ours.pairs["control_id"]))
+        assert sorted(zip(theirs["treated_id"], theirs["control_id"])) == sorted(
+            zip(ours.pairs["treated_id"], ours.pairs["control_id"])
+        )
 
 
 @PSMPY
-@given(cohort=grid_cohorts(), caliper_sd=calipers, replace=st.booleans(),
-       order=st.sampled_from(["largest", "smallest", "data"]))
+@given(
+    cohort=grid_cohorts(),
+    caliper_sd=calipers,
+    replace=st.booleans(),
+    order=st.sampled_from(["largest", "smallest", "data"]),
+)
 def test_psmpy_agrees_up_to_equally_distant_controls(cohort, caliper_sd, replace, order):
     # Every tie here is between controls with the same score, so the runs cannot drift apart: the same
     # treated patients are matched, each to a control with the same score (compare_pairings: a tie).
@@ -308,14 +347,20 @@ def test_psmpy_agrees_up_to_equally_distant_controls(cohort, caliper_sd, replace
 
 # --- psmpy's kdtree_matched_12n cannot check 1:k matching ----------------------------------------
 
+
 def psmpy_12n(distance: pd.Series, treated: pd.Series, k: int, order: list) -> pd.DataFrame:
     """psmpy's ``kdtree_matched_12n(how_many=k)`` on the given scores: its ``matched_ids`` table."""
     from psmpy import PsmPy
 
     controls = list(distance.index[~np.asarray(treated, dtype=bool)])
     ids = controls + list(order)
-    frame = pd.DataFrame({"patient": ids, "propensity_logit": distance.loc[ids].to_numpy(dtype=float),
-                          "treatment": [0] * len(controls) + [1] * len(order)})
+    frame = pd.DataFrame(
+        {
+            "patient": ids,
+            "propensity_logit": distance.loc[ids].to_numpy(dtype=float),
+            "treatment": [0] * len(controls) + [1] * len(order),
+        }
+    )
     matcher = PsmPy.__new__(PsmPy)
     matcher.treatment, matcher.indx, matcher.predicted_data = "treatment", "patient", frame
     with warnings.catch_warnings():
@@ -327,15 +372,16 @@ def psmpy_12n(distance: pd.Series, treated: pd.Series, k: int, order: list) -> p
 def test_psmpy_12n_gives_treated_patients_other_patients_controls_for_k_of_2():
     # psmpy collects round 1 for every treated patient, then round 2, in one flat list, and reshapes it
     # row by row (n_treated x k): row T1 receives T1's and T2's first controls, row T2 their second ones.
-    scores = pd.Series({"T1": 0.0, "T2": 10.0, "C1": 0.1, "C2": 0.2, "C3": 10.1, "C4": 10.2,
-                        "C5": 20.0, "C6": 30.0})
+    scores = pd.Series({"T1": 0.0, "T2": 10.0, "C1": 0.1, "C2": 0.2, "C3": 10.1, "C4": 10.2, "C5": 20.0, "C6": 30.0})
     treated = pd.Series({i: i.startswith("T") for i in scores.index})
     table = psmpy_12n(scores, treated, 2, ["T1", "T2"])
-    assert table.loc["T1"].tolist() == ["C1", "C3"]      # C3 is 10.1 from T1; C2 (0.2) was T1's
-    assert table.loc["T2"].tolist() == ["C2", "C4"]      # C2 is 9.8 from T2; C3 (0.1) was T2's
+    assert table.loc["T1"].tolist() == ["C1", "C3"]  # C3 is 10.1 from T1; C2 (0.2) was T1's
+    assert table.loc["T2"].tolist() == ["C2", "C4"]  # C2 is 9.8 from T2; C3 (0.1) was T2's
     ours = fast_match(scores, treated, caliper_sd=None, ratio=2, order="data")
-    assert ours.pairs.groupby("treated_id")["control_id"].agg(list).to_dict() == \
-        {"T1": ["C1", "C2"], "T2": ["C3", "C4"]}
+    assert ours.pairs.groupby("treated_id")["control_id"].agg(list).to_dict() == {
+        "T1": ["C1", "C2"],
+        "T2": ["C3", "C4"],
+    }
     # read column by column instead (round r of treated i is flat[r * n_treated + i]), it is our result
     flat = table.to_numpy().ravel()
     realigned = flat.reshape(2, 2).T
@@ -343,8 +389,7 @@ def test_psmpy_12n_gives_treated_patients_other_patients_controls_for_k_of_2():
 
 
 @PSMPY
-@given(n_treated=st.integers(1, 6), k=st.integers(2, 3), extra=st.integers(1, 6),
-       seed=st.integers(0, 2**32 - 1))
+@given(n_treated=st.integers(1, 6), k=st.integers(2, 3), extra=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
 def test_psmpy_12n_realigned_is_matchit_rounds_without_caliper(n_treated, k, extra, seed):
     # continuous scores (no ties), enough controls for k rounds (psmpy fails when they run out)
     rng = np.random.default_rng(seed)

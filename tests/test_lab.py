@@ -1,12 +1,14 @@
 """The PSM lab's explorer: one setting, the grid, and the live widget driven through its callbacks."""
+
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from psmbook import lab, sensitivity, survival
-from psmbook.study import load_study
-from psmbook.synthetic import generate_cohort
+from psmbook.analysis import sensitivity, survival
+from psmbook.cohort.synthetic import generate_cohort
+from psmbook.lab import explorer as lab
+from psmbook.study.description import load_study
 
 PNG = b"\x89PNG"
 
@@ -27,16 +29,31 @@ def book(study):
     return lab.MatchSettings(covariates=tuple(v.column for v in study.psm_covariates))
 
 
-@pytest.mark.parametrize("change", [{}, {"caliper": None}, {"ratio": 2}, {"replace": True},
-                                    {"caliper": 0.05, "order": "random"}])
+@pytest.mark.parametrize(
+    "change", [{}, {"caliper": None}, {"ratio": 2}, {"replace": True}, {"caliper": 0.05, "order": "random"}]
+)
 def test_explore_estimates_what_the_sensitivity_analysis_estimates(cohort, study, book, change):
     settings = replace(book, **change)
     found = lab.explore(cohort, study, settings, seed=11, with_balance=False).estimate
-    expected = sensitivity.matched_estimate(cohort, study, label="x", covariates=list(settings.covariates),
-                                            caliper=settings.caliper, ratio=settings.ratio,
-                                            replace=settings.replace, order=settings.order, seed=11)
-    assert (found.hr, found.ci_low, found.ci_high, found.treated, found.controls, found.method) == \
-        (expected.hr, expected.ci_low, expected.ci_high, expected.treated, expected.controls, expected.method)
+    expected = sensitivity.matched_estimate(
+        cohort,
+        study,
+        label="x",
+        covariates=list(settings.covariates),
+        caliper=settings.caliper,
+        ratio=settings.ratio,
+        replace=settings.replace,
+        order=settings.order,
+        seed=11,
+    )
+    assert (found.hr, found.ci_low, found.ci_high, found.treated, found.controls, found.method) == (
+        expected.hr,
+        expected.ci_low,
+        expected.ci_high,
+        expected.treated,
+        expected.controls,
+        expected.method,
+    )
 
 
 def test_default_setting_keeps_68_of_76_and_targets_the_matched_treated(cohort, study, book):
@@ -57,8 +74,9 @@ def test_balance_covers_the_number_of_nodes_with_the_unmatched_sd(cohort, study,
     pooled = np.sqrt((x[treated].var(ddof=1) + x[~treated].var(ddof=1)) / 2)
     m = r.sample
     m_treated = m["arm"] == "anlotinib"
-    by_hand = ((m.loc[m_treated, "nodes_group"] == "multiple").mean()
-               - (m.loc[~m_treated, "nodes_group"] == "multiple").mean()) / pooled
+    by_hand = (
+        (m.loc[m_treated, "nodes_group"] == "multiple").mean() - (m.loc[~m_treated, "nodes_group"] == "multiple").mean()
+    ) / pooled
     assert r.balance.loc["nodes_group=multiple", "smd_after"] == pytest.approx(by_hand)
     # nodes are not in the paper's score: they count among the covariates left out, not in max_smd
     assert r.max_smd_other >= abs(by_hand)
@@ -75,8 +93,9 @@ def test_grid_holds_every_setting_once_and_marks_the_base(cohort, study, book):
     assert (base["caliper"], base["ratio"], bool(base["replace"]), base["treated"]) == (0.2, 1, False, 68)
     table = lab.grid_table(grid)
     assert table.index.names == ["Replacement", "Ratio", "Caliper (SD)"]
-    assert table.loc[("no", "1:1", "0.2"), "HR of death (95% CI)"] == lab.hr_ci_text(base["hr"], base["ci_low"],
-                                                                                     base["ci_high"])
+    assert table.loc[("no", "1:1", "0.2"), "HR of death (95% CI)"] == lab.hr_ci_text(
+        base["hr"], base["ci_low"], base["ci_high"]
+    )
     assert "68 / 68" in table["Treated / controls matched"].tolist()
     fig = lab.plot_grid(grid, conditional_truth=0.596)
     assert len(fig.axes) == 6
@@ -90,8 +109,16 @@ def test_settings_are_checked_and_read_from_the_matching_parameters():
         lab.MatchSettings(covariates=("sex",), order="backwards")
     with pytest.raises(ValueError, match="covariate"):
         lab.MatchSettings(covariates=())
-    s = lab.MatchSettings.from_parameters({"covariates": ["sex", "ecog"], "caliper": None, "ratio": 2,
-                                           "replace": True, "match_order": "data", "ps_formula": ""})
+    s = lab.MatchSettings.from_parameters(
+        {
+            "covariates": ["sex", "ecog"],
+            "caliper": None,
+            "ratio": 2,
+            "replace": True,
+            "match_order": "data",
+            "ps_formula": "",
+        }
+    )
     assert s == lab.MatchSettings(covariates=("sex", "ecog"), caliper=None, ratio=2, replace=True, order="data")
 
 
@@ -106,7 +133,7 @@ def test_widget_callbacks_recompute_everything(cohort, study, book):
     assert bytes(ex.overlap_image.value).startswith(PNG) and bytes(ex.love_image.value).startswith(PNG)
     love_before = bytes(ex.love_image.value)
 
-    c["caliper"].value = "0.05"                       # as a user drags the slider
+    c["caliper"].value = "0.05"  # as a user drags the slider
     assert ex.updates == 2 and ex.last.settings.caliper == 0.05
     assert ex.last.treated == 63 and "63 of 76" in ex.summary.value
     assert bytes(ex.love_image.value) != love_before
@@ -123,10 +150,10 @@ def test_widget_callbacks_recompute_everything(cohort, study, book):
     assert "nodes_group" in ex.last.settings.covariates
     assert abs(ex.last.balance.loc["nodes_group=multiple", "smd_after"]) < before
 
-    c["covariates"].value = ()                        # nothing to fit: a message, no crash
+    c["covariates"].value = ()  # nothing to fit: a message, no crash
     assert ex.last is None and "Cannot match" in ex.summary.value and bytes(ex.overlap_image.value) == b""
 
-    ex.reset()                                        # one recomputation back to the book's settings
+    ex.reset()  # one recomputation back to the book's settings
     assert ex.last.settings == book and ex.last.treated == 68
     n = ex.updates
     ex.set(caliper=None, ratio=1, replace=False)
@@ -137,6 +164,6 @@ def test_widget_without_figures_updates_numbers_only(cohort, study, book):
     pytest.importorskip("ipywidgets")
     ex = lab.Explorer(cohort, study, replace(book, caliper=0.3), figures=False)
     assert ex.figures == [] and bytes(ex.overlap_image.value) == b""
-    assert "0.3" in ex.controls["caliper"].options        # a caliper outside the choices is offered
+    assert "0.3" in ex.controls["caliper"].options  # a caliper outside the choices is offered
     ex.controls["caliper"].value = "none"
     assert ex.last.treated == 76 and ex.last.settings.caliper is None

@@ -1,10 +1,17 @@
 """The matcher against a small cohort whose correct matched sets are worked out by hand."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from psmbook.matching import (caliper_width, compare_pairings, matched_cohort, nearest_neighbour_match,
-                              psmpy_default_match, psmpy_kdtree_match)
+from psmbook.matching.nearest import (
+    caliper_width,
+    compare_pairings,
+    matched_cohort,
+    nearest_neighbour_match,
+    psmpy_default_match,
+    psmpy_kdtree_match,
+)
 
 # Logit propensity scores. T3 is far from every control (the caliper of 0.37 must exclude it);
 # C1 is the nearest control of both T1 and T2 (only one can have it).
@@ -61,7 +68,7 @@ def test_one_to_two_runs_two_rounds():
     # Round 1: T3-C4, T2-C1, T1-C2. Round 2: T3 -> C3 (4.5 away), T2 -> nothing left, T1 -> nothing left.
     assert pairs_of(result) == [("T3", "C4"), ("T3", "C3"), ("T2", "C1"), ("T1", "C2")]
     weights = result.weights()
-    assert weights[["C4", "C3"]].tolist() == pytest.approx([2 / 3, 2 / 3])   # 1/2 each, rescaled
+    assert weights[["C4", "C3"]].tolist() == pytest.approx([2 / 3, 2 / 3])  # 1/2 each, rescaled
     assert weights[["C1", "C2"]].tolist() == pytest.approx([4 / 3, 4 / 3])
 
 
@@ -113,17 +120,27 @@ def test_compare_pairings_tells_ties_from_real_differences():
     ours = nearest_neighbour_match(scores, treated, caliper_sd=None)
     tie = pd.DataFrame({"treated_id": ["T1"], "control_id": ["C2"]})
     far = pd.DataFrame({"treated_id": ["T1"], "control_id": ["C3"]})
-    assert compare_pairings(ours, tie, scores) == {"same_treated": True, "pairs": 1, "other_pairs": 1,
-                                                   "differ": 1, "differ_by_tie": 1}
+    assert compare_pairings(ours, tie, scores) == {
+        "same_treated": True,
+        "pairs": 1,
+        "other_pairs": 1,
+        "differ": 1,
+        "differ_by_tie": 1,
+    }
     assert compare_pairings(ours, far, scores)["differ_by_tie"] == 0
 
 
 def test_psmpy_defaults_match_every_treated_patient_without_caliper():
     rng = np.random.default_rng(0)
     n = 120
-    data = pd.DataFrame({"arm": np.where(rng.random(n) < 0.3, "a", "c"),
-                         "x": rng.choice(["p", "q", "r"], n), "y": rng.choice(["u", "v"], n)},
-                        index=[f"P{i}" for i in range(n)])
+    data = pd.DataFrame(
+        {
+            "arm": np.where(rng.random(n) < 0.3, "a", "c"),
+            "x": rng.choice(["p", "q", "r"], n),
+            "y": rng.choice(["u", "v"], n),
+        },
+        index=[f"P{i}" for i in range(n)],
+    )
     pairs, scores = psmpy_default_match(data, "arm", "a", ["x", "y"])
     assert pairs["treated_id"].nunique() == (data["arm"] == "a").sum()
     assert pairs["control_id"].is_unique
@@ -131,9 +148,9 @@ def test_psmpy_defaults_match_every_treated_patient_without_caliper():
 
 
 def test_default_cohort_default_matching_keeps_68_pairs_the_same_every_run():
-    from psmbook.propensity import fit_propensity
-    from psmbook.study import load_study
-    from psmbook.synthetic import generate_cohort
+    from psmbook.cohort.synthetic import generate_cohort
+    from psmbook.matching.score import fit_propensity
+    from psmbook.study.description import load_study
 
     covariates = [v.column for v in load_study().psm_covariates]
     runs = []

@@ -3,13 +3,15 @@
 Every bad input stops the build with a message naming what is wrong, and the last good book stays as
 it was; the book of a real cohort shows no patient-level value that identifies anyone.
 """
+
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from psmbook import pipeline, validation
-from psmbook.parameters import ParameterError
+from psmbook.book import pipeline
+from psmbook.book.parameters import ParameterError
+from psmbook.cohort import validation
 
 ROOT = Path(__file__).resolve().parents[1]
 GBSG = ROOT / "examples" / "gbsg2_lymph_node.yaml"
@@ -37,7 +39,7 @@ def test_public_dataset_book_builds_runs_what_it_can_and_says_what_it_skipped(gb
         assert not (out / f"{skipped}.ipynb").exists()
         page = (html / f"{skipped}.html").read_text()
         assert "was not run for" in page and "GBSG2" in page
-    assert "response" in (html / "03_response.html").read_text()   # it names what is missing
+    assert "response" in (html / "03_response.html").read_text()  # it names what is missing
     intro = (html / "intro.html").read_text()
     assert "GBSG2" in intro and "not run (needs toxicity, paper)" in intro
     cohort = (html / "01_cohort.html").read_text()
@@ -76,15 +78,26 @@ def identifiers_book(tmp_path_factory):
 
 def _site_text(out: Path) -> str:
     html = out / "_build" / "html"
-    return "\n".join(p.read_text(errors="replace") for p in html.rglob("*")
-                     if p.is_file() and p.suffix in {".html", ".ipynb", ".md", ".txt", ".js", ".json", ".py"})
+    return "\n".join(
+        p.read_text(errors="replace")
+        for p in html.rglob("*")
+        if p.is_file() and p.suffix in {".html", ".ipynb", ".md", ".txt", ".js", ".json", ".py"}
+    )
 
 
 def test_no_identifier_or_date_of_a_patient_appears_anywhere_in_the_site(identifiers_book):
     data, out = identifiers_book
     text = _site_text(out)
-    assert "Menopausal status" in text                       # the scan reads the pages
-    for column in ("id", "patient_name", "hospital_number", "date_of_birth", "diagdateb", "recdate", "deathdate"):
+    assert "Menopausal status" in text  # the scan reads the pages
+    for column in (
+        "id",
+        "patient_name",
+        "hospital_number",
+        "date_of_birth",
+        "diagdateb",
+        "recdate",
+        "deathdate",
+    ):
         values = data[column].dropna().astype(str)
         leaked = [v for v in values if v in text]
         assert not leaked, f"{column} values in the site: {leaked[:5]}"
@@ -95,9 +108,9 @@ def test_min_cell_suppresses_small_counts_in_published_tables(identifiers_book):
     cohort = (out / "_build" / "html" / "01_cohort.html").read_text()
     big = int(((data["size"] > 50) & (data["hormone"] == 2)).sum())
     assert 0 < big < 40
-    assert f"{big} (" not in cohort                           # "14 (5.7%)" is not printed
+    assert f"{big} (" not in cohort  # "14 (5.7%)" is not printed
     assert "&lt; 40" in cohort or "< 40" in cohort
-    assert "hidden" in cohort          # its complement in the arm is hidden, without claiming "< 40"
+    assert "hidden" in cohort  # its complement in the arm is hidden, without claiming "< 40"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -130,6 +143,7 @@ def _set(column, rows, value):
     def change(data):
         data[column] = data[column].astype(object)
         data.loc[rows, column] = value
+
     return change
 
 
@@ -137,7 +151,10 @@ BAD_DATA = {
     "missing column": (lambda d: d.drop(columns=["grade", "survtime"], inplace=True), ["grade", "survtime"]),
     "unknown label": (_set("menopause", [3, 8], 9), ["menopause", "'9'", "rows 4, 9", "expected one of"]),
     "treatment not two arms": (_set("hormone", [0], 3), ["hormone", "'3'"]),
-    "empty arm": (lambda d: d.__setitem__("hormone", 1), ["hormone", "no patient in the arm", "Hormonal therapy"]),
+    "empty arm": (
+        lambda d: d.__setitem__("hormone", 1),
+        ["hormone", "no patient in the arm", "Hormonal therapy"],
+    ),
     "missing time": (_set("survtime", [5], None), ["survtime", "missing", "row 6"]),
     "negative time": (_set("rectime", [7], -3), ["rectime", "negative", "row 8"]),
     "event not 0/1": (_set("censdead", [2], 2), ["censdead", "0/1", "row 3"]),
@@ -163,20 +180,24 @@ def test_every_problem_is_reported_at_once(tmp_path, last_good_book):
         _set("menopause", [3], 9)(data)
         _set("censdead", [2], 2)(data)
         _set("id", [1], 1)(data)
+
     with pytest.raises(validation.DataError) as error:
         pipeline.build({"data": _bad_data(tmp_path, change), "study": str(GBSG)}, root=ROOT, out=last_good_book)
     assert len(error.value.problems) >= 3
     assert _unchanged(last_good_book)
 
 
-@pytest.mark.parametrize("overrides, fragment", [
-    ({"caliper": "-0.2"}, "caliper"),
-    ({"ratio": "0"}, "ratio"),
-    ({"covariates": "age,shoe_size"}, "shoe_size"),
-    ({"min_cell": "-1"}, "min_cell"),
-    ({"data": "no/such/file.csv", "study": str(GBSG)}, "no/such/file.csv"),
-    ({"data": GBSG_DATA}, "study description"),
-])
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        ({"caliper": "-0.2"}, "caliper"),
+        ({"ratio": "0"}, "ratio"),
+        ({"covariates": "age,shoe_size"}, "shoe_size"),
+        ({"min_cell": "-1"}, "min_cell"),
+        ({"data": "no/such/file.csv", "study": str(GBSG)}, "no/such/file.csv"),
+        ({"data": GBSG_DATA}, "study description"),
+    ],
+)
 def test_bad_parameters_stop_the_build_naming_the_parameter(overrides, fragment, last_good_book):
     values = {"data": GBSG_DATA, "study": str(GBSG)} if "covariates" in overrides else {}
     with pytest.raises(ParameterError) as error:
@@ -188,7 +209,7 @@ def test_bad_parameters_stop_the_build_naming_the_parameter(overrides, fragment,
 def test_no_treated_patient_within_the_caliper_is_a_clear_error():
     with pytest.raises(validation.MatchingError, match="caliper"):
         validation.check_matchable(0, 246, "0.2 SD of the logit score")
-    validation.check_matchable(1, 246, "0.2 SD of the logit score")     # one pair is enough
+    validation.check_matchable(1, 246, "0.2 SD of the logit score")  # one pair is enough
 
 
 def test_a_failing_chapter_names_chapter_and_cell_and_keeps_its_notebook(tmp_path, last_good_book):
@@ -203,8 +224,17 @@ def test_a_failing_chapter_names_chapter_and_cell_and_keeps_its_notebook(tmp_pat
         shutil.copy2(ROOT / name, root / name)
     notebook = root / "chapters" / "02_matching.ipynb"
     nb = json.loads(notebook.read_text())
-    nb["cells"].insert(4, {"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {},
-                           "outputs": [], "source": ["raise RuntimeError('the analyst made a mistake here')"]})
+    nb["cells"].insert(
+        4,
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "boom",
+            "metadata": {},
+            "outputs": [],
+            "source": ["raise RuntimeError('the analyst made a mistake here')"],
+        },
+    )
     notebook.write_text(json.dumps(nb))
     with pytest.raises(pipeline.BuildError) as error:
         pipeline.build({"data": GBSG_DATA, "study": str(GBSG)}, root=root, out=last_good_book)
@@ -212,7 +242,7 @@ def test_a_failing_chapter_names_chapter_and_cell_and_keeps_its_notebook(tmp_pat
     assert "chapter 'matching' failed in cell" in message and "the analyst made a mistake here" in message
     failed = Path(message.rsplit("included: ", 1)[1].strip())
     assert failed.is_file() and failed.name == "02_matching.ipynb"
-    assert "the analyst made a mistake here" in failed.read_text()      # the failing cell, with its error
+    assert "the analyst made a mistake here" in failed.read_text()  # the failing cell, with its error
     assert _unchanged(last_good_book)
 
 
@@ -240,8 +270,9 @@ def test_no_treated_patient_within_the_caliper_stops_the_matching_chapter(tmp_pa
         "treatment: {column: arm, treated: t, control: c}\n"
         "covariates:\n"
         "  - {column: a, label: A, psm: true, levels: {a0: A0, a1: A1, a2: A2}}\n"
-        "  - {column: b, label: B, psm: true, levels: {\"0\": No, \"1\": Yes}}\n"
-        "outcomes:\n  os: {time: months, event: dead, label: Overall survival}\n  time_unit: months\n")
+        '  - {column: b, label: B, psm: true, levels: {"0": No, "1": Yes}}\n'
+        "outcomes:\n  os: {time: months, event: dead, label: Overall survival}\n  time_unit: months\n"
+    )
     with pytest.raises(pipeline.BuildError) as error:
         pipeline.build({"data": str(path), "study": str(study), "caliper": "1e-6"}, root=ROOT, out=last_good_book)
     message = str(error.value)

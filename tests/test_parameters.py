@@ -1,9 +1,10 @@
 """The book's parameters: discovery from the chapters, coercion and validation of overrides."""
+
 from pathlib import Path
 
 import pytest
 
-from psmbook import parameters as P
+from psmbook.book import parameters as P
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,8 +90,16 @@ def test_matching_parameters_are_checked_before_anything_runs(known):
     values = P.resolve({"covariates": "age_group,sex", "caliper": "none", "match_order": "random"}, known)
     assert values == {"covariates": ["age_group", "sex"], "caliper": None, "match_order": "random"}
     with pytest.raises(P.ParameterError) as caught:
-        P.resolve({"covariates": "age_group,shoe_size", "match_order": "best", "ratio": "0",
-                   "caliper": "-1", "ps_formula": "_treated ~ C(colour)"}, known)
+        P.resolve(
+            {
+                "covariates": "age_group,shoe_size",
+                "match_order": "best",
+                "ratio": "0",
+                "caliper": "-1",
+                "ps_formula": "_treated ~ C(colour)",
+            },
+            known,
+        )
     text = str(caught.value)
     assert "unknown covariate(s) ['shoe_size'] in study" in text
     assert "match_order='best': must be one of largest, smallest, data, random" in text
@@ -109,20 +118,28 @@ def test_survival_and_discussion_parameters_are_checked(known):
         P.resolve({"entry_p": "1.5", "calipers": "0.1,-0.2"}, known)
     assert "entry_p='1.5': must be a number in (0, 1]" in str(caught.value)
     assert "calipers='0.1,-0.2': must be positive numbers, got [-0.2]" in str(caught.value)
-    assert P.resolve({"entry_p": "0.1", "calipers": "0.1,0.3"}, known) == {"entry_p": 0.1, "calipers": [0.1, 0.3]}
+    assert P.resolve({"entry_p": "0.1", "calipers": "0.1,0.3"}, known) == {
+        "entry_p": 0.1,
+        "calipers": [0.1, 0.3],
+    }
 
 
-def test_chapter_inputs_are_read_from_the_sources():
-    from psmbook.pipeline import chapter_inputs
+def test_chapter_inputs_are_declared_in_the_notebooks():
+    from psmbook.book.pipeline import BuildError, chapter_inputs
 
     notebooks = {P.chapter_name(nb): nb for nb in P.chapter_notebooks(ROOT / "chapters")}
     assert chapter_inputs(notebooks["cohort"], []) == []
     assert chapter_inputs(notebooks["matching"], ["cohort"]) == ["cohort"]
-    assert chapter_inputs(notebooks["toxicity"], ["cohort", "matching", "response", "survival"]) == ["cohort", "matching"]
-    assert chapter_inputs(notebooks["discussion"], ["cohort", "matching"]) == ["cohort", "matching"]
-    # read_parameters("matching") inside the notebook's JSON, where the quotes are escaped
+    assert chapter_inputs(notebooks["toxicity"], ["cohort", "matching", "response", "survival"]) == [
+        "cohort",
+        "matching",
+    ]
     earlier = ["cohort", "matching", "response", "survival", "toxicity", "discussion"]
+    # the discussion compares every earlier chapter's numbers with the paper's
+    assert chapter_inputs(notebooks["discussion"], earlier[:5]) == earlier[:5]
     assert chapter_inputs(notebooks["lab"], earlier) == ["cohort", "matching"]
+    with pytest.raises(BuildError, match=r"declares it reads \['response'"):
+        chapter_inputs(notebooks["discussion"], ["cohort", "matching"])  # a chapter that is not an earlier one
 
 
 def test_lab_parameters_are_checked(known):
@@ -131,4 +148,6 @@ def test_lab_parameters_are_checked(known):
     text = str(caught.value)
     assert "repetitions='0'" in text and "n_jobs='0'" in text and "scheduler='not an address'" in text
     assert P.resolve({"n_jobs": "-1", "scheduler": "tcp://127.0.0.1:8786"}, known) == {
-        "n_jobs": -1, "scheduler": "tcp://127.0.0.1:8786"}
+        "n_jobs": -1,
+        "scheduler": "tcp://127.0.0.1:8786",
+    }

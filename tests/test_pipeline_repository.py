@@ -1,9 +1,10 @@
 """Launch buttons: configured from the git remote, absent without one."""
+
 import subprocess
 
 import yaml
 
-from psmbook import pipeline
+from psmbook.book import pipeline
 
 
 def _repo(tmp_path, remote=None):
@@ -20,8 +21,11 @@ def test_a_github_remote_gives_binder_launch_buttons_on_the_source_notebooks(tmp
     stage.mkdir()
     pipeline.write_config(root, stage, synthetic=True)
     config = yaml.safe_load((stage / "_config.yml").read_text())
-    assert config["repository"] == {"url": "https://github.com/someone/psm-book", "path_to_book": "chapters",
-                                    "branch": "main"}
+    assert config["repository"] == {
+        "url": "https://github.com/someone/psm-book",
+        "path_to_book": "chapters",
+        "branch": "main",
+    }
     assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
     assert config["html"]["use_repository_button"] and config["html"]["favicon"] == "x.svg"
 

@@ -1,12 +1,14 @@
 """Small-cell suppression in published tables and under Kaplan–Meier plots."""
+
 import matplotlib
 
 matplotlib.use("Agg")
 import pandas as pd
 import pytest
 
-from psmbook import privacy, tables
-from psmbook.study import load_study
+from psmbook.analysis import tables
+from psmbook.present import privacy
+from psmbook.study.description import load_study
 
 PAPER = load_study()
 GBSG = load_study("examples/gbsg2_lymph_node.yaml")
@@ -31,9 +33,14 @@ def test_n_pct_hides_the_percentage_of_a_suppressed_count():
 
 
 def test_table1_suppresses_small_cells_and_their_complement():
-    rows = pd.DataFrame({
-        "variable": ["x", "x", "y", "y", "y"], "level": ["a", "b", "c", "d", "e"],
-        "n_treated": [3, 73, 2, 1, 73], "n_control": [100, 115, 80, 60, 75]})
+    rows = pd.DataFrame(
+        {
+            "variable": ["x", "x", "y", "y", "y"],
+            "level": ["a", "b", "c", "d", "e"],
+            "n_treated": [3, 73, 2, 1, 73],
+            "n_control": [100, 115, 80, 60, 75],
+        }
+    )
     hidden = tables.suppression_mask(rows, "n_treated", 5)
     # x: 3 is small and alone, so 73 (= 76 - 3) is hidden too; y: two small cells protect each other
     assert hidden.tolist() == [True, True, True, True, False]
@@ -43,12 +50,13 @@ def test_table1_suppresses_small_cells_and_their_complement():
 
 def test_numbers_at_risk_below_min_cell_are_hidden():
     import matplotlib.pyplot as plt
-    from psmbook.km import fit_by_arm, plot_by_arm
+
+    from psmbook.analysis.km import fit_by_arm, plot_by_arm
 
     df = pd.DataFrame({"hormone": ["2"] * 6 + ["1"] * 6, "t": [1, 2, 3, 4, 5, 6] * 2, "e": [1] * 12})
     fig, ax = plt.subplots()
     plot_by_arm(ax, fit_by_arm(df, GBSG, "t", "e"), GBSG, ylabel="S", xmax=6, xticks=[0, 3, 6], min_cell=5)
     labels = " ".join(t.get_text() for extra in fig.axes[1:] for t in extra.get_xticklabels())
-    assert "<5" in labels and "6" in labels            # 6 at risk at time 0 shown, 3 and 0 ...
-    assert "\n3" not in labels                          # ... 3 at risk hidden
+    assert "<5" in labels and "6" in labels  # 6 at risk at time 0 shown, 3 and 0 ...
+    assert "\n3" not in labels  # ... 3 at risk hidden
     plt.close(fig)

@@ -1,7 +1,7 @@
 import hashlib
 
-from psmbook.provenance import file_sha256, provenance, provenance_box
-from psmbook.study import load_study
+from psmbook.book.provenance import file_sha256, provenance, provenance_box
+from psmbook.study.description import load_study
 
 
 def test_sha256_of_a_file(tmp_path):

@@ -1,5 +1,6 @@
-"""Tests of psmbook.response: Table 2 (response by arm among the evaluable patients), the test the
+"""Tests of psmbook.analysis.response: Table 2 (response by arm among the evaluable patients), the test the
 paper used recovered from its own counts, the layout, the figure, and clear errors on bad data."""
+
 import math
 
 import matplotlib
@@ -8,22 +9,45 @@ import pytest
 
 matplotlib.use("Agg")
 
-from psmbook import published  # noqa: E402
-from psmbook.response import (OBJECTIVE, RESPONSE_COLOURS, categories, not_evaluable_counts,  # noqa: E402
-                              paper_tests, plot_response, published_counts, response_counts,
-                              response_table, short_label, table2_display, two_by_two)
-from psmbook.study import load_study  # noqa: E402
+from psmbook.analysis.response import (  # noqa: E402
+    OBJECTIVE,
+    RESPONSE_COLOURS,
+    categories,
+    not_evaluable_counts,
+    paper_tests,
+    plot_response,
+    published_counts,
+    response_counts,
+    response_table,
+    short_label,
+    table2_display,
+    two_by_two,
+)
+from psmbook.study import published  # noqa: E402
+from psmbook.study.description import load_study  # noqa: E402
 
 # A hand-made cohort: per arm, patients with each response (ne = died before the assessment).
-HAND = {"anlotinib": {"cr": 3, "pr": 4, "sd": 2, "pd": 1, "ne": 1},
-        "crt": {"cr": 2, "pr": 3, "sd": 4, "pd": 3, "ne": 2}}
+HAND = {
+    "anlotinib": {"cr": 3, "pr": 4, "sd": 2, "pd": 1, "ne": 1},
+    "crt": {"cr": 2, "pr": 3, "sd": 4, "pd": 3, "ne": 2},
+}
 
 # The paper's Table 2, typed from the paper: (CRT + anlotinib, CRT) per category, and the printed p.
 PAPER_T2 = {
-    "before": {"cr": (21, 61, "0.913"), "pr": (43, 85, "0.009"), "sd": (9, 47, "0.057"),
-               "pd": (1, 17, "0.077"), "orr": (64, 146, "0.004")},
-    "after": {"cr": (19, 14, "0.317"), "pr": (40, 28, "0.040"), "sd": (9, 19, "0.034"),
-              "pd": (0, 7, "0.020"), "orr": (59, 42, "0.001")},
+    "before": {
+        "cr": (21, 61, "0.913"),
+        "pr": (43, 85, "0.009"),
+        "sd": (9, 47, "0.057"),
+        "pd": (1, 17, "0.077"),
+        "orr": (64, 146, "0.004"),
+    },
+    "after": {
+        "cr": (19, 14, "0.317"),
+        "pr": (40, 28, "0.040"),
+        "sd": (9, 19, "0.034"),
+        "pd": (0, 7, "0.020"),
+        "orr": (59, 42, "0.001"),
+    },
 }
 PAPER_NE = {"before": (2, 5), "after": (0, 0)}
 
@@ -49,8 +73,12 @@ def hand_cohort() -> pd.DataFrame:
 def paper_cohort(period: str) -> pd.DataFrame:
     t2 = PAPER_T2[period]
     ne_t, ne_c = PAPER_NE[period]
-    return cohort_from({"anlotinib": {c: t2[c][0] for c in ("cr", "pr", "sd", "pd")} | {"ne": ne_t},
-                        "crt": {c: t2[c][1] for c in ("cr", "pr", "sd", "pd")} | {"ne": ne_c}})
+    return cohort_from(
+        {
+            "anlotinib": {c: t2[c][0] for c in ("cr", "pr", "sd", "pd")} | {"ne": ne_t},
+            "crt": {c: t2[c][1] for c in ("cr", "pr", "sd", "pd")} | {"ne": ne_c},
+        }
+    )
 
 
 def chi2_df1_p(x2: float) -> float:
@@ -60,6 +88,7 @@ def chi2_df1_p(x2: float) -> float:
 
 # ----------------------------------------------------------------------------------------------------
 # Counts, percentages and p-values worked by hand
+
 
 def test_counts_by_response_level(study):
     counts = response_counts(hand_cohort(), study)
@@ -88,8 +117,13 @@ def test_response_table_by_hand(study):
     rows = response_table(hand_cohort(), study, "before", test="pearson").set_index("category")
     assert rows.attrs["N"] == (10, 12)
     # n and % of the evaluable patients: 7/10 = 70.0%, 5/12 = 41.67% -> 41.7%
-    expected = {"cr": (3, 30.0, 2, 16.7), "pr": (4, 40.0, 3, 25.0), "sd": (2, 20.0, 4, 33.3),
-                "pd": (1, 10.0, 3, 25.0), "orr": (7, 70.0, 5, 41.7)}
+    expected = {
+        "cr": (3, 30.0, 2, 16.7),
+        "pr": (4, 40.0, 3, 25.0),
+        "sd": (2, 20.0, 4, 33.3),
+        "pd": (1, 10.0, 3, 25.0),
+        "orr": (7, 70.0, 5, 41.7),
+    }
     for cat, (nt, pt, nc, pc) in expected.items():
         assert (rows.at[cat, "n_treated"], rows.at[cat, "pct_treated"]) == (nt, pt), cat
         assert (rows.at[cat, "n_control"], rows.at[cat, "pct_control"]) == (nc, pc), cat
@@ -97,7 +131,7 @@ def test_response_table_by_hand(study):
     x2 = 22 * (7 * 7 - 5 * 3) ** 2 / (12 * 10 * 10 * 12)
     assert x2 == pytest.approx(1.766111, abs=1e-6)
     assert rows.at["orr", "p"] == pytest.approx(chi2_df1_p(x2), rel=1e-9)
-    assert rows.at["orr", "p"] == pytest.approx(0.1839, abs=5e-5)   # chi-squared table, 1 df
+    assert rows.at["orr", "p"] == pytest.approx(0.1839, abs=5e-5)  # chi-squared table, 1 df
     assert set(rows["test"]) == {"pearson"}
 
 
@@ -116,6 +150,7 @@ def test_rule_of_thumb_picks_per_category(study):
 
 # ----------------------------------------------------------------------------------------------------
 # Not-evaluable patients
+
 
 def test_not_evaluable_patients_are_left_out_of_the_denominators(study):
     df = hand_cohort()
@@ -138,6 +173,7 @@ def test_an_arm_with_nobody_evaluable_gives_nan_not_an_error(study):
 # ----------------------------------------------------------------------------------------------------
 # Errors naming the column and the rows
 
+
 def test_missing_response_column_is_named(study):
     df = hand_cohort().drop(columns="response")
     with pytest.raises(ValueError, match=r"column 'response' \(tumour response\) is missing"):
@@ -146,7 +182,7 @@ def test_missing_response_column_is_named(study):
 
 def test_unknown_response_code_names_column_value_and_rows(study):
     df = hand_cohort()
-    df.loc[df["patient_id"].isin(["A2", "C5"]), "response"] = "CR"   # upper case: not a level code
+    df.loc[df["patient_id"].isin(["A2", "C5"]), "response"] = "CR"  # upper case: not a level code
     with pytest.raises(ValueError) as err:
         response_counts(df, study)
     message = str(err.value)
@@ -168,11 +204,12 @@ def test_bad_arguments(study):
     with pytest.raises(ValueError, match="unknown period"):
         response_table(df, study, "during", test="pearson")
     with pytest.raises(ValueError, match="published="):
-        response_table(df, study, "before")   # infer without published numbers
+        response_table(df, study, "before")  # infer without published numbers
 
 
 # ----------------------------------------------------------------------------------------------------
 # The paper's numbers
+
 
 @pytest.fixture(scope="module")
 def table2():
@@ -189,8 +226,13 @@ def test_paper_tests_pearson_except_progressive_disease(study, table2):
     for period in ("before", "after"):
         tests = paper_tests(table2, period, study)
         assert tests["reproduces"].all(), period
-        assert tests["test"].to_dict() == {"cr": "pearson", "pr": "pearson", "sd": "pearson",
-                                           "pd": "yates", "orr": "pearson"}, period
+        assert tests["test"].to_dict() == {
+            "cr": "pearson",
+            "pr": "pearson",
+            "sd": "pearson",
+            "pd": "yates",
+            "orr": "pearson",
+        }, period
         # PD: only the Yates-corrected test prints the paper's p; the rule of thumb picks it too
         assert tests.at["pd", "matching"] == "Yates-corrected χ²"
         assert (tests["rule_test"] == tests["test"]).all()
@@ -204,8 +246,10 @@ def test_paper_tests_pearson_except_progressive_disease(study, table2):
 @pytest.mark.parametrize("period", ["before", "after"])
 def test_paper_table2_reproduced_from_its_counts(study, table2, period):
     rows = response_table(paper_cohort(period), study, period, published=table2).set_index("category")
-    assert rows.attrs["N"] == (int(published.published_value(f"table2.{period}.n.anlotinib")),
-                               int(published.published_value(f"table2.{period}.n.crt")))
+    assert rows.attrs["N"] == (
+        int(published.published_value(f"table2.{period}.n.anlotinib")),
+        int(published.published_value(f"table2.{period}.n.crt")),
+    )
     for cat, (nt, nc, p) in PAPER_T2[period].items():
         assert (rows.at[cat, "n_treated"], rows.at[cat, "n_control"]) == (nt, nc)
         assert rows.at[cat, "published_p"] == p
@@ -234,16 +278,17 @@ def test_infer_applies_the_papers_test_to_other_counts(study, table2):
     # PD [[1, 3], [9, 9]], Yates: 22 (|9 - 27| - 11)^2 / (4 * 18 * 10 * 12)
     assert rows.at["pd", "p"] == pytest.approx(chi2_df1_p(22 * (18 - 11) ** 2 / (4 * 18 * 10 * 12)), rel=1e-9)
     assert rows.at["orr", "test"] == "pearson"
-    assert rows.at["orr", "p"] == pytest.approx(chi2_df1_p(22 * 34 ** 2 / 14400), rel=1e-9)
+    assert rows.at["orr", "p"] == pytest.approx(chi2_df1_p(22 * 34**2 / 14400), rel=1e-9)
     assert not rows["p_reproduces"].any()
 
 
 def test_infer_falls_back_to_computed_counts_without_published_counts(study):
     counts = response_counts(hand_cohort(), study)
     table = two_by_two(counts, ("cr", "pr"), study)
-    from psmbook.significance import run_test
+    from psmbook.analysis.association import run_test
+
     p_yates = run_test(table, "yates")
-    pub = {"table2.before.orr.p": f"{p_yates:.3f}"}   # a p only the Yates-corrected test prints
+    pub = {"table2.before.orr.p": f"{p_yates:.3f}"}  # a p only the Yates-corrected test prints
     rows = response_table(hand_cohort(), study, "before", published=pub).set_index("category")
     assert rows.at["orr", "test"] == "yates" and rows.at["orr", "test_source"] == "computed counts"
     assert rows.at["cr", "test"] == "pearson" and rows.at["cr", "test_source"] == "default"
@@ -251,6 +296,7 @@ def test_infer_falls_back_to_computed_counts_without_published_counts(study):
 
 # ----------------------------------------------------------------------------------------------------
 # Layout and figure
+
 
 def test_table2_display_layout(study, table2):
     before = response_table(paper_cohort("before"), study, "before", published=table2)
@@ -284,5 +330,5 @@ def test_plot_response_bars_add_to_100_and_mark_the_papers_orr(study, table2):
         widths = [b.get_width() for b in bars if round(b.get_y() + b.get_height() / 2) == y]
         assert sum(widths) == pytest.approx(100.0)
     markers = [line.get_xdata()[0] for line in ax.lines if line.get_marker() == "v"]
-    assert sorted(markers) == [69.5, 86.5]           # the paper's ORR of each arm
+    assert sorted(markers) == [69.5, 86.5]  # the paper's ORR of each arm
     plt.close(fig)

@@ -3,12 +3,16 @@ import json
 import numpy as np
 import pytest
 
-from psmbook.results import read_results, write_results
+from psmbook.book.results import read_results, write_results
 
 
 def test_results_round_trip_with_numpy_values(tmp_path):
-    path = write_results("cohort", {"b.n": np.float64(3.0), "a.pct": np.float64(61.8), "c": np.nan},
-                         parameters={"seed": 7}, results_dir=tmp_path)
+    path = write_results(
+        "cohort",
+        {"b.n": np.float64(3.0), "a.pct": np.float64(61.8), "c": np.nan},
+        parameters={"seed": 7},
+        results_dir=tmp_path,
+    )
     payload = json.loads(path.read_text())
     assert payload["chapter"] == "cohort"
     assert payload["parameters"] == {"seed": 7}

@@ -1,13 +1,14 @@
 """Sensitivity helpers (E-value, ATT weights) and the reproduced-vs-published comparison."""
+
 import json
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from psmbook import comparison, sensitivity
-from psmbook.published import PublishedNumber
+from psmbook.analysis import sensitivity
+from psmbook.paper import comparison
+from psmbook.study.published import PublishedNumber
 
 
 def test_e_value_matches_vanderweele_and_ding():
@@ -27,8 +28,8 @@ def test_att_weights_are_one_for_treated_and_odds_for_controls():
 
 
 def test_main_sensitivity_analyses_run_on_the_default_cohort():
-    from psmbook.study import load_study
-    from psmbook.synthetic import generate_cohort
+    from psmbook.cohort.synthetic import generate_cohort
+    from psmbook.study.description import load_study
 
     study = load_study()
     cohort = generate_cohort().set_index("patient_id")
@@ -40,18 +41,30 @@ def test_main_sensitivity_analyses_run_on_the_default_cohort():
 
 
 def test_comparison_uses_tolerances_and_aliases(tmp_path):
-    (tmp_path / "response.json").write_text(json.dumps({"chapter": "response", "values": {
-        "table2.after.pr.anlotinib.pct": 55.0, "table2.after.pr.anlotinib.n": 37, "text.survival.os.after.p": 0.2}}))
+    (tmp_path / "response.json").write_text(
+        json.dumps(
+            {
+                "chapter": "response",
+                "values": {
+                    "table2.after.pr.anlotinib.pct": 55.0,
+                    "table2.after.pr.anlotinib.n": 37,
+                    "text.survival.os.after.p": 0.2,
+                },
+            }
+        )
+    )
     results = comparison.load_results(tmp_path)
     published = {
-        "abstract.response.after.pr.anlotinib.pct": PublishedNumber("abstract.response.after.pr.anlotinib.pct", 58.8, "Abstract", "percent"),
+        "abstract.response.after.pr.anlotinib.pct": PublishedNumber(
+            "abstract.response.after.pr.anlotinib.pct", 58.8, "Abstract", "percent"
+        ),
         "table2.after.pr.anlotinib.n": PublishedNumber("table2.after.pr.anlotinib.n", 40, "Table 2", "count"),
         "text.survival.os.after.p": PublishedNumber("text.survival.os.after.p", 0.008, "Text", "p"),
         "text.cohort.period.start": PublishedNumber("text.cohort.period.start", "2017-01", "Text", "date"),
     }
     table = comparison.compare(results, published).set_index("id")
     assert table.loc["abstract.response.after.pr.anlotinib.pct", "computed_as"] == "table2.after.pr.anlotinib.pct"
-    assert table.loc["abstract.response.after.pr.anlotinib.pct", "agrees"]          # 3.8 pp
-    assert not table.loc["table2.after.pr.anlotinib.n", "agrees"]                   # counts must be exact
-    assert not table.loc["text.survival.os.after.p", "agrees"]                      # other side of 0.05
+    assert table.loc["abstract.response.after.pr.anlotinib.pct", "agrees"]  # 3.8 pp
+    assert not table.loc["table2.after.pr.anlotinib.n", "agrees"]  # counts must be exact
+    assert not table.loc["text.survival.os.after.p", "agrees"]  # other side of 0.05
     assert "text.cohort.period.start" not in table.index

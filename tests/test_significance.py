@@ -1,5 +1,6 @@
-"""Tests of psmbook.significance: the tests worked by hand, Fisher's exact test against independent
+"""Tests of psmbook.analysis.association: the tests worked by hand, Fisher's exact test against independent
 enumerations, and the recovery of the paper's tests from its printed p-values (Tables 1, 2 and 4)."""
+
 import itertools
 import math
 import time
@@ -10,10 +11,23 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from psmbook.significance import (TEST_CHOICES, _fisher_rx2, _fisher_rx2_direct, expected_counts,
-                                  fisher_exact, format_p, infer_paper_test, likelihood_ratio_chi2,
-                                  paper_test_candidates, parse_printed_p, pearson_chi2, reproduces,
-                                  rule_based_test, run_test, yates_chi2)
+from psmbook.analysis.association import (
+    TEST_CHOICES,
+    _fisher_rx2,
+    _fisher_rx2_direct,
+    expected_counts,
+    fisher_exact,
+    format_p,
+    infer_paper_test,
+    likelihood_ratio_chi2,
+    paper_test_candidates,
+    parse_printed_p,
+    pearson_chi2,
+    reproduces,
+    rule_based_test,
+    run_test,
+    yates_chi2,
+)
 
 # ----------------------------------------------------------------------------------------------------
 # The paper's counts, typed from its tables: rows = levels, columns = (CRT + anlotinib, CRT).
@@ -117,6 +131,7 @@ def test_fixtures_match_paper_margins():
 # ----------------------------------------------------------------------------------------------------
 # Pearson, Yates, likelihood ratio: worked from their formulas
 
+
 def test_pearson_2x2_from_formula():
     # N = 100, rows 30/70, columns 40/60 -> E = [[12, 18], [28, 42]]; every |O - E| = 2.
     x2 = 4 / 12 + 4 / 18 + 4 / 28 + 4 / 42
@@ -167,8 +182,18 @@ def test_degenerate_tables():
 # ----------------------------------------------------------------------------------------------------
 # Fisher's exact test
 
-@pytest.mark.parametrize("table", [[[3, 1], [1, 3]], [[8, 2], [1, 5]], [[18, 58], [47, 168]],
-                                   [[1, 73], [17, 193]], [[0, 68], [7, 61]], [[12, 5], [9, 14]]])
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        [[3, 1], [1, 3]],
+        [[8, 2], [1, 5]],
+        [[18, 58], [47, 168]],
+        [[1, 73], [17, 193]],
+        [[0, 68], [7, 61]],
+        [[12, 5], [9, 14]],
+    ],
+)
 def test_fisher_2x2_matches_scipy(table):
     assert fisher_exact(table) == pytest.approx(stats.fisher_exact(table).pvalue, rel=1e-12)
 
@@ -212,13 +237,16 @@ def _brute_force_fisher(table):
     return float(sum(p for p in prob.values() if p <= observed))
 
 
-@pytest.mark.parametrize("table", [
-    [[2, 1], [1, 2], [0, 2], [2, 0]],
-    [[3, 1], [1, 3], [2, 2]],
-    [[4, 0], [1, 3], [0, 3]],
-    [[1, 2], [2, 1], [1, 1], [0, 3]],
-    [[5, 1], [1, 4], [0, 1]],
-])
+@pytest.mark.parametrize(
+    "table",
+    [
+        [[2, 1], [1, 2], [0, 2], [2, 0]],
+        [[3, 1], [1, 3], [2, 2]],
+        [[4, 0], [1, 3], [0, 3]],
+        [[1, 2], [2, 1], [1, 1], [0, 3]],
+        [[5, 1], [1, 4], [0, 1]],
+    ],
+)
 def test_fisher_rx2_matches_brute_force_enumeration(table):
     assert fisher_exact(table) == pytest.approx(_brute_force_fisher(table), rel=1e-10)
 
@@ -248,6 +276,7 @@ def test_fisher_rx2_paper_margins_fast():
 # ----------------------------------------------------------------------------------------------------
 # Printed p-values
 
+
 def test_format_p():
     assert format_p(0.02587) == "0.026"
     assert format_p(0.00085) == "<0.001"
@@ -270,6 +299,7 @@ def test_parse_and_reproduce():
 
 # ----------------------------------------------------------------------------------------------------
 # The paper's tests, recovered from its printed p-values
+
 
 def test_candidates():
     cands = paper_test_candidates([[47, 101], [29, 114]])
@@ -294,8 +324,12 @@ def test_infer_paper_test(key):
 
 def test_table1_headline_values_reproduced_by_pearson():
     # The four p-values the text quotes for Table 1 before matching.
-    for var, printed in (("age_group", "0.026"), ("node_diameter", "0.007"),
-                         ("differentiation", "0.044"), ("consolidation_chemo", "0.004")):
+    for var, printed in (
+        ("age_group", "0.026"),
+        ("node_diameter", "0.007"),
+        ("differentiation", "0.044"),
+        ("consolidation_chemo", "0.004"),
+    ):
         table = TABLE1_BEFORE[var][0]
         inf = infer_paper_test(table, float(printed))
         assert inf.test == "pearson" and inf.reproduces
@@ -355,7 +389,7 @@ def test_run_test_names():
 
 
 def test_p_statement_reads_as_prose():
-    from psmbook.significance import p_statement
+    from psmbook.analysis.association import p_statement
 
     assert p_statement(0.0259) == "p = 0.026"
     assert p_statement(0.0004) == "p < 0.001"

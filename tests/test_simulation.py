@@ -1,19 +1,37 @@
 """The simulation study: seeds, one repetition, the runner on joblib and Dask, the summary measures."""
+
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from psmbook import simulation
-from psmbook.lab import MatchSettings
-from psmbook.study import load_study
-from psmbook.synthetic import (DAYS_PER_MONTH, baseline_cumulative_hazard, generate_cohort, load_targets,
-                               os_linear_predictor)
+from psmbook.cohort.synthetic import (
+    DAYS_PER_MONTH,
+    baseline_cumulative_hazard,
+    generate_cohort,
+    load_targets,
+    os_linear_predictor,
+)
+from psmbook.lab import simulation
+from psmbook.lab.explorer import MatchSettings
+from psmbook.study.description import load_study
 
-BOOK = MatchSettings(covariates=("age_group", "sex", "ecog", "location", "differentiation", "stage",
-                                 "previous_treatment", "recurrence_site", "node_diameter", "concurrent_chemo",
-                                 "radiation_dose"))
+BOOK = MatchSettings(
+    covariates=(
+        "age_group",
+        "sex",
+        "ecog",
+        "location",
+        "differentiation",
+        "stage",
+        "previous_treatment",
+        "recurrence_site",
+        "node_diameter",
+        "concurrent_chemo",
+        "radiation_dose",
+    )
+)
 FAST = ["naive", "multivariable", "psm_book"]
 
 
@@ -38,8 +56,8 @@ def test_one_repetition_gives_every_method_against_its_own_truth():
     assert list(table["method"]) == [m.key for m in simulation.METHODS]
     assert (table["error"] == "").all() and (table["seed"] == 123).all()
     t = table.set_index("method")
-    assert t.loc["multivariable", "truth"] == pytest.approx(0.596)           # the generator's conditional HR
-    assert t.loc["psm_psmpy", "treated"] == 76                               # no caliper: every treated
+    assert t.loc["multivariable", "truth"] == pytest.approx(0.596)  # the generator's conditional HR
+    assert t.loc["psm_psmpy", "treated"] == 76  # no caliper: every treated
     assert t.loc["naive", "truth"] == t.loc["ipw", "truth"] == t.loc["psm_psmpy", "truth"]
     assert (t["ci_low"] < t["hr"]).all() and (t["hr"] < t["ci_high"]).all()
     # SE of the log HR recovered from the 95% CI
@@ -62,19 +80,21 @@ def test_redrawn_survival_follows_the_model_without_conditioning(study):
     cohort = generate_cohort(3).set_index("patient_id")
     ne = cohort["response"] == study.response["not_evaluable"]
     first = simulation.redraw_survival(cohort, study, np.random.default_rng(1))
-    assert first["os_months"][ne].equals(cohort["os_months"][ne])          # deaths during CRT kept
+    assert first["os_months"][ne].equals(cohort["os_months"][ne])  # deaths during CRT kept
     assert (first.loc[~ne, "os_months"] >= cohort.loc[~ne, "response_assessment_months"] - 0.01).all()
     # expected deaths by hand: 1 - exp(-(H0(f) - H0(a)) exp(b'x)) for each evaluable patient
-    followup = ((pd.Timestamp(load_targets().cutoff) - pd.to_datetime(cohort["crt_start_date"])).dt.days
-                / DAYS_PER_MONTH).to_numpy()
+    followup = (
+        (pd.Timestamp(load_targets().cutoff) - pd.to_datetime(cohort["crt_start_date"])).dt.days / DAYS_PER_MONTH
+    ).to_numpy()
     risk = np.exp(os_linear_predictor(cohort).to_numpy())
     a = cohort["response_assessment_months"].to_numpy()
     p = 1 - np.exp(-(baseline_cumulative_hazard(followup) - baseline_cumulative_hazard(a)) * risk)
     expected, sd = p[~ne].sum(), math.sqrt((p[~ne] * (1 - p[~ne])).sum())
-    draws = [simulation.redraw_survival(cohort, study, np.random.default_rng(s))["os_event"][~ne].sum()
-             for s in range(200)]
+    draws = [
+        simulation.redraw_survival(cohort, study, np.random.default_rng(s))["os_event"][~ne].sum() for s in range(200)
+    ]
     assert np.mean(draws) == pytest.approx(expected, abs=4 * sd / math.sqrt(200))
-    assert np.std(draws) == pytest.approx(sd, rel=0.25)                     # not pinned to a total
+    assert np.std(draws) == pytest.approx(sd, rel=0.25)  # not pinned to a total
     censored = first["os_event"] == 0
     assert np.allclose(first.loc[censored & ~ne, "os_months"], np.round(followup[(censored & ~ne).to_numpy()], 2))
 
@@ -91,10 +111,12 @@ def test_same_results_with_one_and_two_joblib_workers():
 def test_same_results_on_a_local_dask_cluster():
     distributed = pytest.importorskip("distributed")
     local = simulation.run_simulation(3, 99, BOOK, n_jobs=1, methods=FAST, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
-        remote = simulation.run_simulation(3, 99, BOOK, scheduler=cluster.scheduler_address, methods=FAST,
-                                           progress=False)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        remote = simulation.run_simulation(
+            3, 99, BOOK, scheduler=cluster.scheduler_address, methods=FAST, progress=False
+        )
     pd.testing.assert_frame_equal(local, remote, check_exact=True)
 
 
@@ -113,12 +135,12 @@ def test_summary_measures_on_a_hand_made_table():
     rows = [  # method a: truth 1 (log 0), errors 0.1, -0.1, 0.3, 0.1; one failed repetition
         ("a", 0.1, 0.1, 0.9, 1.3, 1.0, 70, 70),
         ("a", -0.1, 0.2, 0.6, 1.2, 1.0, 68, 68),
-        ("a", 0.3, 0.2, 1.05, 1.9, 1.0, 66, 66),      # misses the truth
+        ("a", 0.3, 0.2, 1.05, 1.9, 1.0, 66, 66),  # misses the truth
         ("a", 0.1, 0.1, 0.95, 1.4, 1.0, 68, 68),
         ("a", np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan),
         # method b: a different truth in each repetition, errors 0 and log(0.5)
         ("b", math.log(0.5), 0.3, 0.3, 0.9, 0.5, 76, 215),
-        ("b", math.log(0.4), 0.3, 0.2, 0.7, 0.8, 76, 215),   # misses
+        ("b", math.log(0.4), 0.3, 0.2, 0.7, 0.8, 76, 215),  # misses
     ]
     table = pd.DataFrame(rows, columns=["method", "log_hr", "se", "ci_low", "ci_high", "truth", "treated", "controls"])
     s = simulation.summarise(table)
@@ -135,7 +157,7 @@ def test_summary_measures_on_a_hand_made_table():
     assert a["treated"] == pytest.approx(68) and a["truth"] == pytest.approx(1.0)
     assert b["bias"] == pytest.approx(math.log(0.5) / 2)
     assert b["empirical_se"] == pytest.approx(abs(math.log(0.5)) / math.sqrt(2))
-    assert b["truth"] == pytest.approx(math.sqrt(0.5 * 0.8))               # geometric mean
+    assert b["truth"] == pytest.approx(math.sqrt(0.5 * 0.8))  # geometric mean
     assert b["coverage"] == pytest.approx(0.5)
     shown = simulation.summary_table(s)
     assert "Repetitions (failed)" in shown.columns and shown.loc["a", "Coverage, %"] == "75 (22)"
@@ -147,7 +169,6 @@ def test_summary_of_a_real_run_orders_methods_and_has_no_failures():
     assert list(s.index) == FAST and (s["failed"] == 0).all() and (s["repetitions"] == 2).all()
     fig = simulation.plot_simulation(estimates, s)
     assert len(fig.axes) == 1
-    methods = simulation.estimate_methods(generate_cohort().set_index("patient_id"), load_study(), BOOK,
-                                          methods=FAST)
+    methods = simulation.estimate_methods(generate_cohort().set_index("patient_id"), load_study(), BOOK, methods=FAST)
     fig = simulation.plot_methods(methods, conditional=0.596, marginal=0.623)
     assert len(fig.axes) == 1

@@ -4,6 +4,7 @@ Every page of the table of contents loads without a console error, every image h
 non-zero size, and no internal link is broken. A full-page screenshot of each page, at desktop and
 phone width, is saved to ``test-artifacts/screenshots`` (or $SCREENSHOT_DIR) for people to look at.
 """
+
 import functools
 import http.server
 import os
@@ -19,11 +20,21 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
-pytestmark = [pytest.mark.book,
-              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")]
+pytestmark = [
+    pytest.mark.book,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)"),
+]
 
 
 def toc_pages() -> list[str]:
@@ -38,6 +49,7 @@ def toc_pages() -> list[str]:
 def site(built):
     """The built site served on the loopback interface."""
     html = built[0] / "_build" / "html"
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass

@@ -3,6 +3,7 @@
 Every reference value below is computed here, by hand or with statsmodels, never with lifelines (which
 the module uses).
 """
+
 import math
 
 import numpy as np
@@ -11,9 +12,9 @@ import pytest
 from scipy import optimize, stats
 from statsmodels.duration.hazard_regression import PHReg
 
-from psmbook import survival
-from psmbook.km import fit_by_arm, survival_ci_at
-from psmbook.study import load_study
+from psmbook.analysis import survival
+from psmbook.analysis.km import fit_by_arm, survival_ci_at
+from psmbook.study.description import load_study
 
 STUDY = load_study()
 A, C = STUDY.treatment.treated, STUDY.treatment.control
@@ -64,12 +65,13 @@ def test_landmark_table_carries_ids_and_published_values():
     class Entry:
         value = 60.0
 
-    table = survival.landmark_table({"after": fit_by_arm(data, STUDY, "t", "e")}, "pfs",
-                                    {f"text.survival.pfs.after.6m.{A}": Entry()})
+    table = survival.landmark_table(
+        {"after": fit_by_arm(data, STUDY, "t", "e")}, "pfs", {f"text.survival.pfs.after.6m.{A}": Entry()}
+    )
     row = table.set_index("id").loc[f"text.survival.pfs.after.6m.{A}"]
     assert row["survival"] == pytest.approx(100 * 4 / 9)
     assert row["published"] == 60.0 and row["difference"] == pytest.approx(100 * 4 / 9 - 60)
-    assert row["at_risk"] == 1                                  # only the patient at 8 is beyond 6 months
+    assert row["at_risk"] == 1  # only the patient at 8 is beyond 6 months
     control_12m = table.set_index("id").loc[f"text.survival.pfs.after.12m.{C}"]
     assert np.isnan(control_12m["published"]) and control_12m["survival"] == pytest.approx(25.0)
 
@@ -77,8 +79,8 @@ def test_landmark_table_carries_ids_and_published_values():
 def test_median_is_the_first_time_survival_drops_to_half_or_below():
     data = frame({A: (KM_TIMES, KM_EVENTS), C: ([1, 2, 4, 9], [1, 1, 1, 0])})
     medians = survival.median_table(fit_by_arm(data, STUDY, "t", "e"))
-    assert medians.loc[A, "median"] == 5          # S(3) = 2/3 > 1/2, S(5) = 4/9
-    assert medians.loc[C, "median"] == 2          # S(2) = 1/2
+    assert medians.loc[A, "median"] == 5  # S(3) = 2/3 > 1/2, S(5) = 4/9
+    assert medians.loc[C, "median"] == 2  # S(2) = 1/2
     assert medians.loc[A, "events"] == 4 and medians.loc[A, "n"] == 6
 
 
@@ -105,8 +107,8 @@ def logrank_by_formula(t_a, e_a, t_b, e_b):
         d = ((t == time) & (e == 1)).sum()
         d_a = ((t == time) & (e == 1) & in_a).sum()
         o_minus_e += d_a - d * n_a / n
-        var += n_a * (n - n_a) * d * (n - d) / (n ** 2 * (n - 1)) if n > 1 else 0.0
-    return o_minus_e ** 2 / var
+        var += n_a * (n - n_a) * d * (n - d) / (n**2 * (n - 1)) if n > 1 else 0.0
+    return o_minus_e**2 / var
 
 
 def test_logrank_on_a_four_patient_example_worked_by_hand():
@@ -123,39 +125,77 @@ def test_logrank_on_a_four_patient_example_worked_by_hand():
 
 def test_logrank_with_ties_and_censoring_matches_the_formula():
     rng = np.random.default_rng(3)
-    t_a, t_b = rng.integers(1, 15, 30), rng.integers(1, 12, 25)          # many tied times
+    t_a, t_b = rng.integers(1, 15, 30), rng.integers(1, 12, 25)  # many tied times
     e_a, e_b = rng.random(30) < 0.7, rng.random(25) < 0.8
     data = frame({A: (t_a, e_a.astype(int)), C: (t_b, e_b.astype(int))})
     assert survival.logrank(data, STUDY, "t", "e").chi2 == pytest.approx(
-        logrank_by_formula(t_a, e_a.astype(int), t_b, e_b.astype(int)))
+        logrank_by_formula(t_a, e_a.astype(int), t_b, e_b.astype(int))
+    )
 
 
 def test_landmark_test_without_censoring_equals_the_test_on_rates():
     # Nobody censored before t = 10: Greenwood's variance reduces to (1 - S) / (n S).
-    data = frame({A: ([2, 4, 11, 12, 13, 14, 15, 16], [1, 1, 1, 0, 1, 1, 0, 1]),
-                  C: ([1, 3, 5, 6, 12, 15, 18], [1, 1, 1, 1, 1, 0, 1])})
+    data = frame(
+        {
+            A: ([2, 4, 11, 12, 13, 14, 15, 16], [1, 1, 1, 0, 1, 1, 0, 1]),
+            C: ([1, 3, 5, 6, 12, 15, 18], [1, 1, 1, 1, 1, 0, 1]),
+        }
+    )
     fits = fit_by_arm(data, STUDY, "t", "e")
     p = survival.landmark_test(fits[A], fits[C], 10)
     assert p == pytest.approx(survival.landmark_test_rates(6 / 8, 8, 3 / 7, 7))
     # and by hand: log(-log S) difference over its Greenwood SE
     va, vb = (1 - 6 / 8) / (8 * 6 / 8), (1 - 3 / 7) / (7 * 3 / 7)
     z = (math.log(-math.log(6 / 8)) - math.log(-math.log(3 / 7))) / math.sqrt(
-        va / math.log(6 / 8) ** 2 + vb / math.log(3 / 7) ** 2)
+        va / math.log(6 / 8) ** 2 + vb / math.log(3 / 7) ** 2
+    )
     assert p == pytest.approx(2 * stats.norm.sf(abs(z)))
 
 
 # ----------------------------------------------------------------------------------------------------
 # Cox models
 
-COX = pd.DataFrame({
-    "t": [5, 8, 12, 3, 9, 15, 2, 7, 11, 4, 6, 14, 10, 1, 13],
-    "e": [1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1],
-    "arm": [A, A, A, C, A, A, C, C, A, C, C, A, C, C, A],
-    "stage": ["ib_iia", "iib_iii", "ib_iia", "iib_iii", "ib_iia", "iib_iii", "iib_iii", "ib_iia",
-              "iib_iii", "ib_iia", "iib_iii", "ib_iia", "ib_iia", "iib_iii", "iib_iii"],
-    "location": ["upper", "middle", "lower", "middle", "middle", "lower", "upper", "lower", "middle",
-                 "middle", "lower", "upper", "middle", "lower", "upper"],
-})
+COX = pd.DataFrame(
+    {
+        "t": [5, 8, 12, 3, 9, 15, 2, 7, 11, 4, 6, 14, 10, 1, 13],
+        "e": [1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1],
+        "arm": [A, A, A, C, A, A, C, C, A, C, C, A, C, C, A],
+        "stage": [
+            "ib_iia",
+            "iib_iii",
+            "ib_iia",
+            "iib_iii",
+            "ib_iia",
+            "iib_iii",
+            "iib_iii",
+            "ib_iia",
+            "iib_iii",
+            "ib_iia",
+            "iib_iii",
+            "ib_iia",
+            "ib_iia",
+            "iib_iii",
+            "iib_iii",
+        ],
+        "location": [
+            "upper",
+            "middle",
+            "lower",
+            "middle",
+            "middle",
+            "lower",
+            "upper",
+            "lower",
+            "middle",
+            "middle",
+            "lower",
+            "upper",
+            "middle",
+            "lower",
+            "upper",
+        ],
+    }
+)
 
 
 def neg_partial_loglik(beta, t, e, x):
@@ -170,15 +210,16 @@ def test_cox_hazard_ratio_by_partial_likelihood_and_statsmodels():
     table = survival.cox_univariate(COX, arm_factor, "t", "e").set_index("id").loc[f"arm.{A}"]
     x = (COX["arm"] == A).to_numpy(float)
     t, e = COX["t"].to_numpy(float), COX["e"].to_numpy()
-    beta = optimize.minimize_scalar(neg_partial_loglik, args=(t, e, x), bounds=(-5, 5), method="bounded",
-                                    options={"xatol": 1e-10}).x
+    beta = optimize.minimize_scalar(
+        neg_partial_loglik, args=(t, e, x), bounds=(-5, 5), method="bounded", options={"xatol": 1e-10}
+    ).x
     assert table["hr"] == pytest.approx(math.exp(beta), rel=1e-5)
     ref = PHReg(t, x[:, None], status=e, ties="efron").fit()
     se = float(ref.bse[0])
     assert table["se"] == pytest.approx(se, rel=1e-4)
     assert table["ci_low"] == pytest.approx(math.exp(ref.params[0] - Z * se), rel=1e-4)
     assert table["ci_high"] == pytest.approx(math.exp(ref.params[0] + Z * se), rel=1e-4)
-    assert table["p"] == pytest.approx(float(ref.pvalues[0]), rel=1e-4)      # Wald p, as SPSS prints
+    assert table["p"] == pytest.approx(float(ref.pvalues[0]), rel=1e-4)  # Wald p, as SPSS prints
 
 
 def test_three_level_factor_has_a_joint_wald_p_and_its_reference():
@@ -194,9 +235,25 @@ def test_three_level_factor_has_a_joint_wald_p_and_its_reference():
 
 
 def test_multivariable_model_matches_statsmodels_and_drops_missing_response():
-    data = COX.assign(response_group=["cr", "less_than_cr", None, "cr", "less_than_cr", "less_than_cr", "cr",
-                                      "less_than_cr", "cr", "less_than_cr", None, "cr", "less_than_cr",
-                                      "less_than_cr", "cr"])
+    data = COX.assign(
+        response_group=[
+            "cr",
+            "less_than_cr",
+            None,
+            "cr",
+            "less_than_cr",
+            "less_than_cr",
+            "cr",
+            "less_than_cr",
+            "cr",
+            "less_than_cr",
+            None,
+            "cr",
+            "less_than_cr",
+            "less_than_cr",
+            "cr",
+        ]
+    )
     factors = [f for f in survival.table3_factors(STUDY) if f.column in ("response_group", "arm")]
     model = survival.cox_multivariable(data, factors, "t", "e")
     assert model.dropped == 2 and model.table["n"].iloc[0] == 13
@@ -212,9 +269,22 @@ def test_multivariable_model_matches_statsmodels_and_drops_missing_response():
 
 
 def test_selection_rule_keeps_factors_strictly_below_the_entry_level_in_table_order():
-    univariate = pd.DataFrame({
-        "factor": ["age_group", "age_group", "sex", "sex", "location", "location", "location", "arm", "arm"],
-        "factor_p": [0.049, 0.049, 0.05, 0.05, 0.2, 0.2, 0.2, 0.001, 0.001]})
+    univariate = pd.DataFrame(
+        {
+            "factor": [
+                "age_group",
+                "age_group",
+                "sex",
+                "sex",
+                "location",
+                "location",
+                "location",
+                "arm",
+                "arm",
+            ],
+            "factor_p": [0.049, 0.049, 0.05, 0.05, 0.2, 0.2, 0.2, 0.001, 0.001],
+        }
+    )
     assert survival.select_factors(univariate, 0.05) == ["age_group", "arm"]
     assert survival.select_factors(univariate, 0.1) == ["age_group", "sex", "arm"]
     assert survival.select_factors(univariate, 1.0) == ["age_group", "sex", "location", "arm"]
@@ -237,8 +307,12 @@ def test_table3_display_in_the_papers_layout():
         def __init__(self, value):
             self.value = value
 
-    published = {f"table3.univariate.arm.{A}.hr": Entry(0.609), f"table3.univariate.arm.{A}.ci_low": Entry(0.419),
-                 f"table3.univariate.arm.{A}.ci_high": Entry(0.886), f"table3.univariate.arm.{A}.p": Entry(0.009)}
+    published = {
+        f"table3.univariate.arm.{A}.hr": Entry(0.609),
+        f"table3.univariate.arm.{A}.ci_low": Entry(0.419),
+        f"table3.univariate.arm.{A}.ci_high": Entry(0.886),
+        f"table3.univariate.arm.{A}.p": Entry(0.009),
+    }
     shown = survival.table3_display([("This book", univariate), ("Paper", "table3.univariate")], arm, published)
     reference = shown.loc[("Treatment Group", STUDY.arm_label(C))]
     assert reference[("This book", "HR (95% CI)")] == "1 (reference)" == reference[("Paper", "HR (95% CI)")]
@@ -264,14 +338,23 @@ def paired_cohort(n_pairs=60, seed=11):
 
 
 def test_informative_pairs_by_hand():
-    data = pd.DataFrame({
-        "pair": [1, 1, 2, 2, 3, 3, 4, 4],
-        "arm": [A, C] * 4,
-        "t": [3, 5, 4, 2, 6, 9, 7, 7],
-        "e": [1, 0,   # first time is a death: informative
-              1, 0,   # first time (2) is a censoring: no contrast
-              0, 0,   # both censored: no contrast
-              1, 0]})  # death at 7, partner censored at 7 is still at risk: informative
+    data = pd.DataFrame(
+        {
+            "pair": [1, 1, 2, 2, 3, 3, 4, 4],
+            "arm": [A, C] * 4,
+            "t": [3, 5, 4, 2, 6, 9, 7, 7],
+            "e": [
+                1,
+                0,  # first time is a death: informative
+                1,
+                0,  # first time (2) is a censoring: no contrast
+                0,
+                0,  # both censored: no contrast
+                1,
+                0,
+            ],
+        }
+    )  # death at 7, partner censored at 7 is still at risk: informative
     assert survival.informative_pairs(data, STUDY, "t", "e") == 2
 
 
@@ -279,8 +362,8 @@ def test_pair_aware_fits_run_and_agree_with_statsmodels():
     data = paired_cohort()
     fits = survival.pair_aware_cox(data, STUDY, "t", "e")
     naive, robust, strat = fits.loc["independent"], fits.loc["robust"], fits.loc["stratified"]
-    assert naive["hr"] == pytest.approx(robust["hr"])                        # same model, same estimate
-    assert robust["se"] != pytest.approx(naive["se"], rel=1e-3)              # only the variance changes
+    assert naive["hr"] == pytest.approx(robust["hr"])  # same model, same estimate
+    assert robust["se"] != pytest.approx(naive["se"], rel=1e-3)  # only the variance changes
     x = (data["arm"] == A).to_numpy(float)[:, None]
     t, e = data["t"].to_numpy(), data["e"].to_numpy()
     plain = PHReg(t, x, status=e, ties="efron").fit()
@@ -312,12 +395,17 @@ def test_ph_tests_flag_a_hazard_ratio_that_changes_sign():
 
 
 def test_true_hazard_ratios_are_the_papers_multivariable_estimates():
-    from psmbook.published import published_value
+    from psmbook.study.published import published_value
 
     truth = survival.true_hazard_ratios()
     assert truth.loc[f"arm.{A}", "hr"] == published_value(f"table3.multivariate.arm.{A}.hr")
-    assert set(truth.index) == {f"arm.{A}", "nodes_group.multiple", "response_group.less_than_cr",
-                                "age_group.ge65", "stage.iib_iii"}
+    assert set(truth.index) == {
+        f"arm.{A}",
+        "nodes_group.multiple",
+        "response_group.less_than_cr",
+        "age_group.ge65",
+        "stage.iib_iii",
+    }
 
 
 def constant_hazard(rate):
@@ -327,19 +415,18 @@ def constant_hazard(rate):
 def test_marginal_hr_equals_the_conditional_one_without_heterogeneity():
     hazard, cumulative = constant_hazard(0.1)
     n = 50
-    hr = survival.limiting_cox_hr(hazard, cumulative, np.full(n, 0.5), np.full(n, 1.0), np.zeros(n),
-                                  np.full(n, 20.0))
+    hr = survival.limiting_cox_hr(hazard, cumulative, np.full(n, 0.5), np.full(n, 1.0), np.zeros(n), np.full(n, 20.0))
     assert hr == pytest.approx(0.5, abs=2e-3)
 
 
 def test_marginal_hr_is_pulled_towards_one_and_matches_a_large_simulation():
     hazard, cumulative = constant_hazard(0.1)
-    risk = np.r_[np.ones(50), np.full(50, math.exp(1.5))]          # two prognostic groups
+    risk = np.r_[np.ones(50), np.full(50, math.exp(1.5))]  # two prognostic groups
     limit = survival.limiting_cox_hr(hazard, cumulative, 0.5 * risk, risk, np.zeros(100), np.full(100, 20.0))
     assert 0.5 < limit < 0.95
     # an independent check: a big randomised trial in this population, fitted with statsmodels
     rng = np.random.default_rng(8)
-    copies = 100                                  # 20,000 patients: SE of the HR about 0.01
+    copies = 100  # 20,000 patients: SE of the HR about 0.01
     r = np.tile(risk, copies)
     times = np.r_[rng.exponential(1 / (0.1 * 0.5 * r)), rng.exponential(1 / (0.1 * r))]
     x = np.r_[np.ones(len(r)), np.zeros(len(r))][:, None]

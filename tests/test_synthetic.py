@@ -1,4 +1,5 @@
 """The synthetic cohort: exact published counts, landmarks within 5 pp, consistency, determinism."""
+
 from __future__ import annotations
 
 import math
@@ -8,12 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from psmbook.calibration import calibration_report
-from psmbook.published import published_value
-from psmbook.study import load_study
-from psmbook.synthetic import (DEFAULT_SEED, GeneratorSpec, SurvivalDrawError, data_dictionary,
-                               generate_cohort, generating_model_markdown, implied_propensity,
-                               load_targets)
+from psmbook.cohort.calibration import calibration_report
+from psmbook.cohort.synthetic import (
+    DEFAULT_SEED,
+    GeneratorSpec,
+    SurvivalDrawError,
+    data_dictionary,
+    generate_cohort,
+    generating_model_markdown,
+    implied_propensity,
+    load_targets,
+)
+from psmbook.study.description import load_study
+from psmbook.study.published import published_value
 
 SEEDS = [0, 1, 2, 3, 4, DEFAULT_SEED]
 ARMS = ("anlotinib", "crt")
@@ -38,6 +46,7 @@ def arm(df, a):
 
 # --------------------------------------------------------------------------------------------------
 # Calibration report: every quantity
+
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_calibration_report_passes(seed):
@@ -70,14 +79,18 @@ def test_report_detects_a_wrong_count():
 # --------------------------------------------------------------------------------------------------
 # Direct checks of published counts (independent of the report)
 
+
 def test_table1_counts_direct(df):
     study = load_study()
     for var in study.covariates:
         table = pd.crosstab(df[var.column].astype(str), df["arm"])
         for a in ARMS:
             for level in var.shown_levels:
-                assert table.loc[level, a] == published_value(f"table1.before.{var.column}.{level}.{a}.n"), \
-                    (var.column, level, a)
+                assert table.loc[level, a] == published_value(f"table1.before.{var.column}.{level}.{a}.n"), (
+                    var.column,
+                    level,
+                    a,
+                )
     assert len(df) == sum(published_value(f"table1.before.n.{a}") for a in ARMS)
     assert df["patient_id"].is_unique
     assert df["patient_id"].str.fullmatch(r"SYN-\d{4}").all()
@@ -104,7 +117,9 @@ def test_cohort_text_counts_direct(df):
     for k, word in ((1, "one"), (2, "two"), (3, "three"), (4, "four_plus")):
         assert nodes[k] == published_value(f"text.cohort.recurrent_nodes.{word}.n")
     for c in ("ct", "pet_ct", "histology"):
-        assert (df["recurrence_confirmed_by"] == c).sum() == published_value(f"text.cohort.recurrence_confirmation.{c}.n")
+        assert (df["recurrence_confirmed_by"] == c).sum() == published_value(
+            f"text.cohort.recurrence_confirmation.{c}.n"
+        )
     assert df["station_2r"].sum() == published_value("text.cohort.nodal_stations.station_2r.n")
     assert df["station_7"].sum() == published_value("text.cohort.nodal_stations.station_7.n")
     assert df["station_supraclavicular"].sum() == published_value("text.cohort.nodal_stations.supraclavicular.n")
@@ -113,7 +128,9 @@ def test_cohort_text_counts_direct(df):
     assert m.min() == published_value("text.cohort.surgery_to_recurrence.min")
     assert m.max() == published_value("text.cohort.surgery_to_recurrence.max")
     assert (df["dp_schedule"] == "weekly").sum() == published_value("text.treatment.concurrent_chemo.weekly.n")
-    assert (df["dp_schedule"] == "three_weekly").sum() == published_value("text.treatment.concurrent_chemo.three_weekly.n")
+    assert (df["dp_schedule"] == "three_weekly").sum() == published_value(
+        "text.treatment.concurrent_chemo.three_weekly.n"
+    )
     t = arm(df, "anlotinib")
     for e in ("hypertension", "hand_foot", "proteinuria", "hypothyroidism", "diarrhea"):
         assert (t[f"anl_{e}_grade"] > 0).sum() == published_value(f"text.anlotinib.any_grade.{e}.n")
@@ -140,13 +157,20 @@ def test_landmarks_within_5pp(df):
 # --------------------------------------------------------------------------------------------------
 # Consistency rules
 
+
 def test_age_chemo_and_levels_consistent(df):
     tg = load_targets()
     s1_age = published_value("text.methods.chemo.s1.age.min")
     assert ((df["concurrent_chemo"] == "s1") == (df["age_years"] >= s1_age)).all()
     assert ((df["age_group"] == "ge65") == (df["age_years"] >= 65)).all()
-    assert df["age_years"].between(published_value("text.methods.inclusion.age.min"),
-                                   published_value("text.methods.inclusion.age.max")).all()
+    assert (
+        df["age_years"]
+        .between(
+            published_value("text.methods.inclusion.age.min"),
+            published_value("text.methods.inclusion.age.max"),
+        )
+        .all()
+    )
     assert ((df["node_diameter"] == "ge3") == (df["node_diameter_cm"] >= 3.0)).all()
     assert (df["node_diameter_cm"] >= 1.0).all()
     std = df["radiation_dose"] == "standard"
@@ -161,8 +185,10 @@ def test_age_chemo_and_levels_consistent(df):
     assert df.loc[~dp, "dp_schedule"].isna().all()
     # previous radiotherapy at least 12 months before the recurrence treatment
     prior = df["previous_treatment"].isin(["radiotherapy", "chemoradiotherapy"])
-    assert (df.loc[prior, "months_surgery_to_recurrence"] >
-            published_value("text.methods.inclusion.prior_radiotherapy_interval.min")).all()
+    assert (
+        df.loc[prior, "months_surgery_to_recurrence"]
+        > published_value("text.methods.inclusion.prior_radiotherapy_interval.min")
+    ).all()
     assert ((df["nodes_group"] == "multiple") == (df["n_recurrent_nodes"] >= 2)).all()
 
 
@@ -182,13 +208,13 @@ def test_stations_consistent_with_sites(df):
 def test_survival_consistency(df):
     cutoff = pd.Timestamp(published_value("text.methods.censoring_date"))
     assert (df["pfs_months"] <= df["os_months"]).all()
-    assert (df["pfs_event"] >= df["os_event"]).all()        # a death is a PFS event
+    assert (df["pfs_event"] >= df["os_event"]).all()  # a death is a PFS event
     ne = df["response"] == "ne"
     assert (ne == df["death_during_crt"]).all()
     assert df.loc[ne, "response_group"].isna().all()
     assert (df.loc[ne, "os_event"] == 1).all()
     assert (df.loc[ne, "os_months"] < df.loc[ne, "response_assessment_months"]).all()
-    assert (df.loc[ne, "os_months"] * 365.25 / 12 / 7 < df.loc[ne, "crt_weeks"]).all()   # died during CRT
+    assert (df.loc[ne, "os_months"] * 365.25 / 12 / 7 < df.loc[ne, "crt_weeks"]).all()  # died during CRT
     assert (df.loc[ne, "pfs_months"] == df.loc[ne, "os_months"]).all()
     assert not df.loc[ne, "delivered_dose_ge50"].any()
     assert df.loc[ne, "death_cause"].notna().all() and df.loc[~ne, "death_cause"].isna().all()
@@ -241,7 +267,7 @@ def test_treatment_and_toxicity_consistency(df):
     g34_cols = [c for c in df if c.startswith("g34_") and c != "g34_any"]
     severe_anl = (df[[f"anl_{e}_grade" for e in ("hypertension", "hand_foot", "diarrhea")]] >= 3).any(axis=1)
     assert (df["g34_any"] == (df[g34_cols].any(axis=1) | severe_anl)).all()
-    assert not df["g34_other"].any()          # Table 4 can cover everyone without "other"
+    assert not df["g34_other"].any()  # Table 4 can cover everyone without "other"
     # neutropenia mostly within leukopenia; the fatal febrile neutropenias count as neutropenia
     assert (df["g34_neutropenia"] & df["g34_leukopenia"]).sum() >= 0.7 * df["g34_neutropenia"].sum()
     fn = df["death_cause"] == "febrile_neutropenia"
@@ -250,6 +276,7 @@ def test_treatment_and_toxicity_consistency(df):
 
 # --------------------------------------------------------------------------------------------------
 # Determinism, speed, API
+
 
 def test_same_seed_same_frame():
     pd.testing.assert_frame_equal(generate_cohort(7), generate_cohort(7))
@@ -264,7 +291,7 @@ def test_different_seeds_differ():
 
 
 def test_generation_is_fast():
-    generate_cohort(11)                       # warm caches (published targets, scipy)
+    generate_cohort(11)  # warm caches (published targets, scipy)
     start = time.perf_counter()
     generate_cohort(12)
     assert time.perf_counter() - start < 1.0
@@ -293,6 +320,7 @@ def test_indication_strength_links_covariates_in_treated_arm():
             d = arm(generate_cohort(seed, GeneratorSpec(indication_strength=strength)), "anlotinib")
             vals.append(np.corrcoef(d["node_diameter"] == "ge3", d["differentiation"] == "poor")[0, 1])
         return np.mean(vals)
+
     assert assoc(0.9) > assoc(0.0) + 0.2
 
 
@@ -340,7 +368,8 @@ def test_implied_propensity():
 
 def test_inverse_cumulative_hazard_inverts_the_baseline():
     import numpy as np
-    from psmbook.synthetic import baseline_cumulative_hazard, inverse_cumulative_hazard
+
+    from psmbook.cohort.synthetic import baseline_cumulative_hazard, inverse_cumulative_hazard
 
     t = np.array([0.0, 0.5, 3.0, 11.9, 24.0, 47.5, 70.0])
     assert np.allclose(inverse_cumulative_hazard(baseline_cumulative_hazard(t)), t)

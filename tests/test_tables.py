@@ -1,15 +1,13 @@
-"""Tests of psmbook.study and psmbook.tables: the study description, counts and percentages by arm,
+"""Tests of psmbook.study.description and psmbook.analysis.tables: the study description, counts and percentages by arm,
 the tests per characteristic, the paper's layout, and clear errors on bad data."""
-import math
-import textwrap
 
-import numpy as np
+import math
+
 import pandas as pd
 import pytest
 
-from psmbook.study import GENERATED_ID, Study, load_study
-from psmbook.tables import (TESTS, categorical_rows, crosstab, percent, published_id,
-                            table1_display)
+from psmbook.analysis.tables import TESTS, categorical_rows, crosstab, percent, published_id, table1_display
+from psmbook.study.description import GENERATED_ID, Study, load_study
 
 # Table 1 before PSM, typed from the paper: level code -> (CRT + anlotinib, CRT), and printed p.
 # "none" of previous treatment is not printed: 76 - 20 = 56 and 215 - 54 = 161.
@@ -20,10 +18,14 @@ PAPER_T1_BEFORE = {
     "location": ({"upper": (6, 14), "middle": (52, 139), "lower": (18, 62)}, "0.664"),
     "differentiation": ({"well": (6, 10), "moderate": (50, 172), "poor": (20, 33)}, "0.044"),
     "stage": ({"ib_iia": (28, 74), "iib_iii": (48, 141)}, "0.703"),
-    "previous_treatment": ({"none": (56, 161), "radiotherapy": (8, 20), "chemotherapy": (8, 18),
-                            "chemoradiotherapy": (4, 16)}, "0.689"),
-    "recurrence_site": ({"supraclavicular": (11, 37), "mediastinal": (42, 127), "abdominal": (6, 19),
-                         "multiple": (17, 32)}, "0.509"),
+    "previous_treatment": (
+        {"none": (56, 161), "radiotherapy": (8, 20), "chemotherapy": (8, 18), "chemoradiotherapy": (4, 16)},
+        "0.689",
+    ),
+    "recurrence_site": (
+        {"supraclavicular": (11, 37), "mediastinal": (42, 127), "abdominal": (6, 19), "multiple": (17, 32)},
+        "0.509",
+    ),
     "node_diameter": ({"lt3": (35, 137), "ge3": (41, 78)}, "0.007"),
     "radiation_dose": ({"standard": (45, 141), "escalated": (31, 74)}, "0.320"),
     "concurrent_chemo": ({"docetaxel_cisplatin": (59, 157), "s1": (17, 58)}, "0.430"),
@@ -73,17 +75,20 @@ def paper_published(table=PAPER_T1_BEFORE, period="before", n_t=76, n_c=215):
 
 def tiny(study):
     """Six patients typed by hand: 3 treated, 3 controls."""
-    return pd.DataFrame({
-        "patient_id": ["A1", "A2", "A3", "C1", "C2", "C3"],
-        "arm": ["anlotinib", "anlotinib", "anlotinib", "crt", "crt", "crt"],
-        "age_group": ["lt65", "lt65", "ge65", "ge65", "ge65", "lt65"],
-        "previous_treatment": ["none", "radiotherapy", "none", "chemotherapy", "none", "none"],
-        "ecog": [0, "1-2", 0, 0, 0, 0],  # 0 as a number, as a spreadsheet reader returns it; code "0"
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ["A1", "A2", "A3", "C1", "C2", "C3"],
+            "arm": ["anlotinib", "anlotinib", "anlotinib", "crt", "crt", "crt"],
+            "age_group": ["lt65", "lt65", "ge65", "ge65", "ge65", "lt65"],
+            "previous_treatment": ["none", "radiotherapy", "none", "chemotherapy", "none", "none"],
+            "ecog": [0, "1-2", 0, 0, 0, 0],  # 0 as a number, as a spreadsheet reader returns it; code "0"
+        }
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
 # Study description
+
 
 def test_load_default_study(study):
     assert study.synthetic is True
@@ -125,7 +130,7 @@ def test_study_errors_name_the_key(tmp_path):
     assert st.arm_label("t") == "t" and st.variable("x").label == "x"
 
     path.write_text(MINIMAL.replace("id_column: id\n", ""))
-    assert load_study(path).id_column == GENERATED_ID     # no id column: one is made from the row number
+    assert load_study(path).id_column == GENERATED_ID  # no id column: one is made from the row number
     path.write_text(MINIMAL.replace(", control: c", ""))
     with pytest.raises(ValueError, match=r"treatment\.control"):
         load_study(path)
@@ -144,6 +149,7 @@ def test_study_errors_name_the_key(tmp_path):
 
 # ----------------------------------------------------------------------------------------------------
 # Counting, percentages, errors
+
 
 def test_percent_rounds_half_up():
     assert percent(47, 76) == 61.8
@@ -165,10 +171,20 @@ def test_crosstab_tiny(study):
 def test_categorical_rows_tiny(study):
     df = tiny(study)
     rows = categorical_rows(df, study, columns=["age_group", "previous_treatment"], test="fisher")
-    assert rows["variable"].tolist() == ["age_group", "age_group", "previous_treatment",
-                                         "previous_treatment", "previous_treatment"]
-    assert rows["level_label"].tolist() == ["< 65 years", "≥ 65 years", "Radiotherapy",
-                                            "Chemotherapy", "Chemoradiotherapy"]  # "None" omitted
+    assert rows["variable"].tolist() == [
+        "age_group",
+        "age_group",
+        "previous_treatment",
+        "previous_treatment",
+        "previous_treatment",
+    ]
+    assert rows["level_label"].tolist() == [
+        "< 65 years",
+        "≥ 65 years",
+        "Radiotherapy",
+        "Chemotherapy",
+        "Chemoradiotherapy",
+    ]  # "None" omitted
     assert rows["n_treated"].tolist() == [2, 1, 1, 0, 0]
     assert rows["n_control"].tolist() == [1, 2, 0, 1, 0]
     assert rows["pct_treated"].tolist() == [66.7, 33.3, 33.3, 0.0, 0.0]
@@ -182,8 +198,9 @@ def test_categorical_rows_tiny(study):
     # dropped). Rows (4, 1, 1), first column sum 3, C(6, 3) = 20: (2,1,0) and (2,0,1) have weight 6,
     # (3,0,0) 4, (1,1,1) 4 -> p(observed (2,1,0)) = 6/20 is the largest, so p = 1.
     assert rows.loc[2, "p"] == pytest.approx(1.0)
-    shown_only = categorical_rows(df, study, columns=["previous_treatment"], test="fisher",
-                                  include_omitted_in_test=False)
+    shown_only = categorical_rows(
+        df, study, columns=["previous_treatment"], test="fisher", include_omitted_in_test=False
+    )
     assert shown_only.loc[0, "p"] == pytest.approx(1.0)  # [[1, 0], [0, 1]] -> 1.0 as well
     assert "published_p" not in rows.columns
 
@@ -232,6 +249,7 @@ def test_errors_tests_and_published(study):
 # ----------------------------------------------------------------------------------------------------
 # The paper's Table 1 before matching
 
+
 def test_paper_table1_counts_and_percentages(study):
     df = paper_cohort()
     rows = categorical_rows(df, study, test="pearson")
@@ -253,8 +271,12 @@ def test_paper_table1_p_values_inferred(study):
     assert ok["p_reproduces"].all()
     assert (ok["test"] == "pearson").all()
     assert ok.loc["age_group", "published_p"] == "0.026"
-    for column, printed in (("age_group", "0.026"), ("node_diameter", "0.007"),
-                            ("differentiation", "0.044"), ("consolidation_chemo", "0.004")):
+    for column, printed in (
+        ("age_group", "0.026"),
+        ("node_diameter", "0.007"),
+        ("differentiation", "0.044"),
+        ("consolidation_chemo", "0.004"),
+    ):
         assert f"{first.loc[column, 'p']:.3f}" == printed
     # With the unprinted "none" row in the test no candidate prints 0.689 (Pearson 0.855, LR 0.852);
     # inference then tries the printed levels only, where the likelihood-ratio test prints 0.689.
@@ -269,8 +291,9 @@ def test_paper_table1_p_values_inferred(study):
     assert (rows["published_n_treated"] == rows["n_treated"]).all()
     assert (rows["published_pct_control"] == rows["pct_control"]).all()
     # Tested on the printed levels only, the likelihood-ratio test prints the paper's 0.689.
-    shown = categorical_rows(df, study, columns=["previous_treatment"], test="infer", published=pub,
-                             include_omitted_in_test=False)
+    shown = categorical_rows(
+        df, study, columns=["previous_treatment"], test="infer", published=pub, include_omitted_in_test=False
+    )
     assert shown.loc[0, "test"] == "likelihood_ratio" and shown.loc[0, "p_reproduces"]
 
 
@@ -302,7 +325,10 @@ def test_table1_display_layout(study):
     rows = categorical_rows(df, study, test="infer", published=paper_published())
     shown = table1_display(rows)
     assert shown.columns.get_level_values(0).unique().tolist()[:3] == [
-        "CRT + Anlotinib (n=76)", "CRT (n=215)", "p-value"]
+        "CRT + Anlotinib (n=76)",
+        "CRT (n=215)",
+        "p-value",
+    ]
     assert ("CRT + Anlotinib (n=76)", "Published") in shown.columns
     assert shown.loc[("Age", "< 65 years"), ("CRT + Anlotinib (n=76)", "Computed")] == "47 (61.8%)"
     assert shown.loc[("Age", "< 65 years"), ("CRT (n=215)", "Published")] == "101 (47.0%)"
@@ -326,13 +352,15 @@ def test_table1_display_before_after(study):
     shown = table1_display(before, after)
     assert shown.columns.nlevels == 3
     assert shown.columns.get_level_values(0).unique().tolist() == [
-        "Before Propensity Score Matching", "After Propensity Score Matching"]
+        "Before Propensity Score Matching",
+        "After Propensity Score Matching",
+    ]
     assert ("After Propensity Score Matching", "CRT (n=68)", "Computed") in shown.columns
     assert len(shown) == len(before)
 
 
 def test_with_package_published_numbers(study):
-    published = pytest.importorskip("psmbook.published")
+    published = pytest.importorskip("psmbook.study.published")
     pub = published.select("table1.before.")
     rows = categorical_rows(paper_cohort(), study, test="infer", published=pub, period="before")
     first = rows[rows["test"].notna()].set_index("variable")

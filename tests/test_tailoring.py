@@ -1,8 +1,9 @@
 """Chapters fitted to the study: needs, tagged cells, skipped pages, the opening page of another study."""
+
 import pytest
 
-from psmbook import tailoring
-from psmbook.study import load_study, study_from_dict
+from psmbook.book import tailoring
+from psmbook.study.description import load_study, study_from_dict
 
 GBSG = load_study("examples/gbsg2_lymph_node.yaml")
 PAPER = load_study()
@@ -19,8 +20,12 @@ def _cell(text, *tags, kind="code"):
 
 def test_needs_of_the_two_studies():
     assert tailoring.unmet(PAPER, ["paper", "synthetic", "response", "toxicity", "pfs", "os", "survival"]) == []
-    assert tailoring.unmet(GBSG, ["paper", "synthetic", "response", "toxicity", "pfs", "os", "survival"]) == \
-        ["paper", "synthetic", "response", "toxicity"]
+    assert tailoring.unmet(GBSG, ["paper", "synthetic", "response", "toxicity", "pfs", "os", "survival"]) == [
+        "paper",
+        "synthetic",
+        "response",
+        "toxicity",
+    ]
 
 
 def test_unknown_needs_are_errors():
@@ -31,12 +36,21 @@ def test_unknown_needs_are_errors():
 
 
 def test_tailor_keeps_if_and_drops_if_not_cells_by_study():
-    nb = _nb([_cell("both"), _cell("paper only", "if-paper", "hide-input"), _cell("other studies", "if-not-paper"),
-              _cell("synthetic only", "if-synthetic")])
-    kept = lambda study: ["".join(c["source"]) for c in tailoring.tailor(nb, study)["cells"]]
+    nb = _nb(
+        [
+            _cell("both"),
+            _cell("paper only", "if-paper", "hide-input"),
+            _cell("other studies", "if-not-paper"),
+            _cell("synthetic only", "if-synthetic"),
+        ]
+    )
+
+    def kept(study):
+        return ["".join(c["source"]) for c in tailoring.tailor(nb, study)["cells"]]
+
     assert kept(PAPER) == ["both", "paper only", "synthetic only"]
     assert kept(GBSG) == ["both", "other studies"]
-    assert len(nb["cells"]) == 4                      # the original is left alone
+    assert len(nb["cells"]) == 4  # the original is left alone
 
 
 def test_skipped_page_names_the_chapter_study_and_reasons():
@@ -47,7 +61,7 @@ def test_skipped_page_names_the_chapter_study_and_reasons():
 
 def test_intro_page_lists_what_ran_and_the_suppression_rule():
     page = tailoring.intro_page(GBSG, 5, [("The cohort", []), ("Toxicity", ["toxicity", "paper"])])
-    assert page.startswith(f"# {GBSG.name}") and "from 1 to 4 print as \"< 5\"" in page
+    assert page.startswith(f"# {GBSG.name}") and 'from 1 to 4 print as "< 5"' in page
     assert "- **The cohort**\n" in page and "- **Toxicity**: not run (needs toxicity, paper)" in page
 
 
@@ -59,8 +73,11 @@ def test_study_description_bins_endpoints_and_defaults():
     assert PAPER.paper and not GBSG.paper and PAPER.time_label == "Months since start of CRT"
     with pytest.raises(ValueError, match="no endpoint 'dfs'"):
         GBSG.outcome("dfs")
-    raw = {"name": "s", "treatment": {"column": "t", "treated": "a", "control": "b"},
-           "covariates": [{"column": "x", "levels": {"lo": "Low", "hi": "High"}, "bins": [0, 5]}]}
+    raw = {
+        "name": "s",
+        "treatment": {"column": "t", "treated": "a", "control": "b"},
+        "covariates": [{"column": "x", "levels": {"lo": "Low", "hi": "High"}, "bins": [0, 5]}],
+    }
     with pytest.raises(ValueError, match="3 increasing edges"):
         study_from_dict(raw)
     raw["covariates"][0]["bins"] = [0, 5, 3]

@@ -1,9 +1,10 @@
 """Adverse-event tables on a small cohort counted by hand."""
+
 import pandas as pd
 import pytest
 
-from psmbook import toxicity
-from psmbook.study import load_study
+from psmbook.analysis import toxicity
+from psmbook.study.description import load_study
 
 
 @pytest.fixture(scope="module")
@@ -13,17 +14,28 @@ def study():
 
 def small_cohort():
     # 4 treated, 6 controls; leukopenia in 2/4 vs 1/6.
-    n = 10
     arm = ["anlotinib"] * 4 + ["crt"] * 6
     df = pd.DataFrame({"arm": arm})
-    for column in ["g34_leukopenia", "g34_neutropenia", "g34_anemia", "g34_nausea_vomiting",
-                   "g34_esophagitis", "g34_pneumonitis", "g34_any"]:
+    for column in [
+        "g34_leukopenia",
+        "g34_neutropenia",
+        "g34_anemia",
+        "g34_nausea_vomiting",
+        "g34_esophagitis",
+        "g34_pneumonitis",
+        "g34_any",
+    ]:
         df[column] = False
     df.loc[[0, 1, 4], "g34_leukopenia"] = True
     df.loc[[0, 1, 4, 5], "g34_any"] = True
     df.loc[5, "g34_anemia"] = True
-    for column in ["anl_hypertension_grade", "anl_hand_foot_grade", "anl_proteinuria_grade",
-                   "anl_hypothyroidism_grade", "anl_diarrhea_grade"]:
+    for column in [
+        "anl_hypertension_grade",
+        "anl_hand_foot_grade",
+        "anl_proteinuria_grade",
+        "anl_hypothyroidism_grade",
+        "anl_diarrhea_grade",
+    ]:
         df[column] = 0
     df.loc[[0, 1, 2], "anl_hypertension_grade"] = [1, 3, 2]
     df["anlotinib_dose_reduced"] = [True, False, False, False] + [False] * 6
@@ -41,6 +53,7 @@ def test_grade34_counts_and_pearson_p_by_hand(study):
     # Pearson chi-square of [[2, 1], [2, 5]]: expected [[1.2, 1.8], [2.8, 4.2]]
     chi2 = (2 - 1.2) ** 2 / 1.2 + (1 - 1.8) ** 2 / 1.8 + (2 - 2.8) ** 2 / 2.8 + (5 - 4.2) ** 2 / 4.2
     from scipy.stats import chi2 as chi2_dist
+
     assert leuko["p"] == pytest.approx(chi2_dist.sf(chi2, 1))
     assert rows.index[-1] == "any_grade3_4" and rows.loc["any_grade3_4", "n_treated"] == 2
 
@@ -48,7 +61,7 @@ def test_grade34_counts_and_pearson_p_by_hand(study):
 def test_tests_can_be_fixed_per_event(study):
     rows = toxicity.grade34_table(small_cohort(), study, tests={"leukopenia": "fisher"})
     assert rows.loc["leukopenia", "test"] == "fisher"
-    assert rows.loc["leukopenia", "p"] == pytest.approx(0.5)   # Fisher exact two-sided for [[2,1],[2,5]]
+    assert rows.loc["leukopenia", "p"] == pytest.approx(0.5)  # Fisher exact two-sided for [[2,1],[2,5]]
 
 
 def test_drug_specific_any_grade_and_grade34(study):
@@ -74,8 +87,8 @@ def test_bad_flags_are_named(study):
 
 
 def test_paper_choices_recovered_on_the_synthetic_cohort(study):
-    from psmbook.published import load_published
-    from psmbook.synthetic import generate_cohort
+    from psmbook.cohort.synthetic import generate_cohort
+    from psmbook.study.published import load_published
 
     rows = toxicity.grade34_table(generate_cohort(), study, published=load_published())
     assert rows["p_reproduces"].all()

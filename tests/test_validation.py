@@ -1,4 +1,5 @@
 """Checking an analyst's cohort against its study description: every problem named, with its rows."""
+
 import gzip
 import re
 
@@ -6,27 +7,51 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from psmbook import synthetic
-from psmbook.study import GENERATED_ID, load_study, study_from_dict
-from psmbook.validation import (DataError, MatchingError, as_code, check_matchable, described_columns,
-                                prepare_cohort, read_data, resolve_data_path, validate_cohort)
+from psmbook.cohort import synthetic
+from psmbook.cohort.validation import (
+    DataError,
+    MatchingError,
+    as_code,
+    check_matchable,
+    described_columns,
+    prepare_cohort,
+    read_data,
+    resolve_data_path,
+    validate_cohort,
+)
+from psmbook.study.description import GENERATED_ID, load_study, study_from_dict
 
 STUDY = {
     "name": "Drug + CRT vs CRT (test cohort)",
     "id_column": "pid",
-    "treatment": {"column": "arm", "treated": "drug", "control": "ctl",
-                  "labels": {"drug": "CRT + Drug", "ctl": "CRT"}},
+    "treatment": {
+        "column": "arm",
+        "treated": "drug",
+        "control": "ctl",
+        "labels": {"drug": "CRT + Drug", "ctl": "CRT"},
+    },
     "covariates": [
         {"column": "sex", "label": "Sex", "psm": True, "levels": {"m": "Male", "f": "Female"}},
         {"column": "ecog", "label": "ECOG", "psm": True, "levels": {0: "0", 1: "1"}},
-        {"column": "age", "label": "Age", "psm": True,
-         "levels": {"lt65": "< 65", "65_74": "65-74", "ge75": "≥ 75"}, "bins": [18, 65, 75, 100]},
+        {
+            "column": "age",
+            "label": "Age",
+            "psm": True,
+            "levels": {"lt65": "< 65", "65_74": "65-74", "ge75": "≥ 75"},
+            "bins": [18, 65, 75, 100],
+        },
     ],
-    "outcomes": {"os": {"time": "os_m", "event": "os_ev", "label": "Overall survival"},
-                 "pfs": {"time": "pfs_m", "event": "pfs_ev", "label": "Progression-free survival"},
-                 "time_unit": "months"},
-    "response": {"column": "resp", "levels": {"cr": "CR", "pr": "PR", "sd": "SD", "pd": "PD", "ne": "NE"},
-                 "not_evaluable": "ne", "objective": ["cr", "pr"]},
+    "outcomes": {
+        "os": {"time": "os_m", "event": "os_ev", "label": "Overall survival"},
+        "pfs": {"time": "pfs_m", "event": "pfs_ev", "label": "Progression-free survival"},
+        "time_unit": "months",
+    },
+    "response": {
+        "column": "resp",
+        "levels": {"cr": "CR", "pr": "PR", "sd": "SD", "pd": "PD", "ne": "NE"},
+        "not_evaluable": "ne",
+        "objective": ["cr", "pr"],
+    },
 }
 
 TOXICITY = {
@@ -49,28 +74,30 @@ def tox_study():
 
 def cohort() -> pd.DataFrame:
     """Eight valid patients, with columns the study does not describe (name, dates, hospital number)."""
-    return pd.DataFrame({
-        "pid": [f"P{i:02d}" for i in range(1, 9)],
-        "name": ["Ann", "Bob", "Cy", "Di", "Ed", "Flo", "Gus", "Hal"],
-        "birth_date": pd.to_datetime(["1950-01-01"] * 8),
-        "hospital_no": range(1001, 1009),
-        "arm": ["drug"] * 4 + ["ctl"] * 4,
-        "sex": ["m", "f", "m", "f", "m", "f", "m", "f"],
-        "ecog": [0, 1, 0, 1, 1, 0, 0, 1],              # int in the data, text codes in the description
-        "age": [18, 64.9, 65, 74.99, 75, 100, 50, 80],  # cut at 18 | 65 | 75 | 100
-        "os_m": [10.0, 20.5, 3.0, 40.0, 12.0, 8.0, 30.0, 5.5],
-        "os_ev": [1, 0, 1, 0, 1, 1, 0, 1],
-        "pfs_m": [5.0, 20.5, 3.0, 12.0, 6.0, 8.0, 10.0, 2.0],
-        "pfs_ev": [1, 0, 1, 1, 1, 1, 1, 1],
-        "resp": ["cr", "pr", "ne", "sd", "pd", "pr", "sd", "cr"],
-    })
+    return pd.DataFrame(
+        {
+            "pid": [f"P{i:02d}" for i in range(1, 9)],
+            "name": ["Ann", "Bob", "Cy", "Di", "Ed", "Flo", "Gus", "Hal"],
+            "birth_date": pd.to_datetime(["1950-01-01"] * 8),
+            "hospital_no": range(1001, 1009),
+            "arm": ["drug"] * 4 + ["ctl"] * 4,
+            "sex": ["m", "f", "m", "f", "m", "f", "m", "f"],
+            "ecog": [0, 1, 0, 1, 1, 0, 0, 1],  # int in the data, text codes in the description
+            "age": [18, 64.9, 65, 74.99, 75, 100, 50, 80],  # cut at 18 | 65 | 75 | 100
+            "os_m": [10.0, 20.5, 3.0, 40.0, 12.0, 8.0, 30.0, 5.5],
+            "os_ev": [1, 0, 1, 0, 1, 1, 0, 1],
+            "pfs_m": [5.0, 20.5, 3.0, 12.0, 6.0, 8.0, 10.0, 2.0],
+            "pfs_ev": [1, 0, 1, 1, 1, 1, 1, 1],
+            "resp": ["cr", "pr", "ne", "sd", "pd", "pr", "sd", "cr"],
+        }
+    )
 
 
 def tox_cohort() -> pd.DataFrame:
     data = cohort()
     data["g34_anemia"] = [True, False, False, True, False, False, False, False]
     data["g34_any"] = [1, 0, 0, 1, 0, 0, 1, 0]
-    data["drug_htn_grade"] = [0, 2, 3, 0, np.nan, np.nan, np.nan, np.nan]   # treated arm only
+    data["drug_htn_grade"] = [0, 2, 3, 0, np.nan, np.nan, np.nan, np.nan]  # treated arm only
     data["drug_reduced"] = [0.0, 1.0, 0.0, 0.0, np.nan, np.nan, np.nan, np.nan]
     return data
 
@@ -84,6 +111,7 @@ def one(problems, *words):
 
 # ----------------------------------------------------------------------------------------------------
 # A valid cohort
+
 
 def test_valid_cohort_has_no_problems(study, tox_study):
     assert validate_cohort(cohort(), study) == []
@@ -102,16 +130,25 @@ def test_packaged_synthetic_cohort_is_valid():
 
 def test_codes_compare_as_text(study):
     data = cohort()
-    data["ecog"] = [0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0]         # floats from a CSV with gaps
+    data["ecog"] = [0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0]  # floats from a CSV with gaps
     assert validate_cohort(data, study) == []
-    data["ecog"] = ["0", " 1", "0", "1 ", "1", "0", "0", "1"]        # text, stray blanks
+    data["ecog"] = ["0", " 1", "0", "1 ", "1", "0", "0", "1"]  # text, stray blanks
     assert validate_cohort(data, study) == []
-    assert [as_code(v) for v in (1, 1.0, np.int64(2), " a ", 0.5, None, np.nan, "")] == \
-        ["1", "1", "2", "a", "0.5", None, None, None]
+    assert [as_code(v) for v in (1, 1.0, np.int64(2), " a ", 0.5, None, np.nan, "")] == [
+        "1",
+        "1",
+        "2",
+        "a",
+        "0.5",
+        None,
+        None,
+        None,
+    ]
 
 
 # ----------------------------------------------------------------------------------------------------
 # Each kind of problem names the column, the rows / ids and what was expected
+
 
 def test_missing_columns_are_named(study):
     data = cohort().drop(columns=["os_ev", "resp"]).rename(columns={"sex": "Sex"})
@@ -236,7 +273,7 @@ def test_event_flags_accept_bool_float_and_text(study, flags):
 
 def test_pfs_longer_than_os(study):
     data = cohort()
-    data.loc[1, "pfs_m"] = data.loc[1, "os_m"] + 1e-12        # within the tolerance
+    data.loc[1, "pfs_m"] = data.loc[1, "os_m"] + 1e-12  # within the tolerance
     data.loc[[3, 6], "pfs_m"] = [41.0, 31.0]
     p = one(validate_cohort(data, study), "'pfs_m'", "'os_m'")
     assert "longer than overall survival for 2 patients at rows 4, 7 (pid P04, P07)" in p
@@ -256,8 +293,8 @@ def test_toxicity_columns(tox_study):
     data = tox_cohort()
     data["g34_anemia"] = data["g34_anemia"].astype(object)
     data.loc[0, "g34_anemia"] = "G3"
-    data.loc[[1, 6], "drug_htn_grade"] = [2.5, 7]          # a control patient's grade is still checked
-    data.loc[2, "drug_reduced"] = np.nan                     # missing in the treated arm
+    data.loc[[1, 6], "drug_htn_grade"] = [2.5, 7]  # a control patient's grade is still checked
+    data.loc[2, "drug_reduced"] = np.nan  # missing in the treated arm
     problems = validate_cohort(data, tox_study)
     p = one(problems, "'g34_anemia'", "not 0/1")
     assert "'G3' (1 row)" in p and "row 1 (pid P01)" in p
@@ -265,7 +302,7 @@ def test_toxicity_columns(tox_study):
     assert "'2.5' (1 row), '7' (1 row)" in p and "rows 2, 7 (pid P02, P07)" in p and "0 (no event) to 5" in p
     p = one(problems, "'drug_reduced'", "missing value")
     assert "in the treated arm at row 3 (pid P03)" in p
-    assert len(problems) == 3                # missing drug columns in the control arm are fine
+    assert len(problems) == 3  # missing drug columns in the control arm are fine
 
 
 def test_toxicity_missing_columns_reported_once(tox_study):
@@ -300,7 +337,7 @@ def test_every_problem_reported_at_once(study):
     data.loc[2, "os_m"] = -3.0
     data.loc[3, "pid"] = "P01"
     problems = validate_cohort(data, study)
-    assert len(problems) == 6    # resp missing, pid duplicate, arm, sex, os_m negative, pfs > os (row 3)
+    assert len(problems) == 6  # resp missing, pid duplicate, arm, sex, os_m negative, pfs > os (row 3)
     with pytest.raises(DataError) as info:
         prepare_cohort(data, study, source="cohort.csv")
     err = info.value
@@ -320,18 +357,29 @@ def test_empty_data(study):
 # ----------------------------------------------------------------------------------------------------
 # The analysis frame
 
+
 def test_prepare_keeps_only_described_columns(study):
     prepared = prepare_cohort(cohort(), study)
-    assert list(prepared.columns) == ["pid", "arm", "sex", "ecog", "age", "os_m", "os_ev", "pfs_m",
-                                      "pfs_ev", "resp"]
+    assert list(prepared.columns) == [
+        "pid",
+        "arm",
+        "sex",
+        "ecog",
+        "age",
+        "os_m",
+        "os_ev",
+        "pfs_m",
+        "pfs_ev",
+        "resp",
+    ]
     assert not {"name", "birth_date", "hospital_no"} & set(prepared.columns)
-    assert prepared["pid"].tolist() == cohort()["pid"].tolist()          # row order kept
+    assert prepared["pid"].tolist() == cohort()["pid"].tolist()  # row order kept
 
 
 def test_prepare_types(study):
     data = cohort()
     data["os_ev"] = [True, False, True, False, True, True, False, True]
-    data["os_m"] = [10, 21, 3, 40, 12, 8, 30, 6]            # whole months, read as int
+    data["os_m"] = [10, 21, 3, 40, 12, 8, 30, 6]  # whole months, read as int
     prepared = prepare_cohort(data, study)
     assert prepared["ecog"].tolist() == ["0", "1", "0", "1", "1", "0", "0", "1"]
     assert prepared["os_ev"].dtype == np.int64 and prepared["os_ev"].tolist() == [1, 0, 1, 0, 1, 1, 0, 1]
@@ -351,7 +399,7 @@ def test_prepare_cuts_bins_at_their_edges(study):
 def test_prepare_makes_ids_from_row_numbers(study):
     generated = study_from_dict({k: v for k, v in STUDY.items() if k != "id_column"})
     data = cohort().drop(columns="pid")
-    data.index = [10, 3, 7, 1, 2, 9, 8, 4]                 # a filtered frame: index labels are not rows
+    data.index = [10, 3, 7, 1, 2, 9, 8, 4]  # a filtered frame: index labels are not rows
     prepared = prepare_cohort(data, generated)
     assert prepared.columns[0] == GENERATED_ID
     assert prepared[GENERATED_ID].tolist() == list(range(1, 9))
@@ -372,16 +420,20 @@ def test_prepare_names_the_file_read(tmp_path, study):
     bad.loc[0, "sex"] = "x"
     path = tmp_path / "cohort.csv"
     bad.to_csv(path, index=False)
-    with pytest.raises(DataError, match=re.escape(f"the data {path} do not match the study description "
-                                                  "test_study.yaml:")):
+    with pytest.raises(
+        DataError, match=re.escape(f"the data {path} do not match the study description test_study.yaml:")
+    ):
         prepare_cohort(read_data(path), study)
 
 
 # ----------------------------------------------------------------------------------------------------
 # Reading data files
 
-@pytest.mark.parametrize("name", ["cohort.csv", "cohort.tsv", "cohort.tab", "cohort.csv.gz", "cohort.parquet",
-                                  "cohort.pq", "COHORT.CSV"])
+
+@pytest.mark.parametrize(
+    "name",
+    ["cohort.csv", "cohort.tsv", "cohort.tab", "cohort.csv.gz", "cohort.parquet", "cohort.pq", "COHORT.CSV"],
+)
 def test_read_data_formats(tmp_path, study, name):
     data = cohort().drop(columns="birth_date")
     path = tmp_path / name
@@ -409,17 +461,29 @@ def test_read_data_from_a_package():
 def test_real_packaged_cohort_validates_and_loses_its_dates():
     """The German Breast Cancer Study Group 2 data shipped with lifelines: integer codes in the data,
     integer keys in the description, tumour size cut by bins."""
-    gbsg = study_from_dict({
-        "name": "GBSG2", "id_column": "id",
-        "treatment": {"column": "hormone", "treated": 2, "control": 1},
-        "covariates": [
-            {"column": "menopause", "label": "Menopause", "psm": True, "levels": {1: "pre", 2: "post"}},
-            {"column": "grade", "label": "Grade", "psm": True, "levels": {1: "1", 2: "2", 3: "3"}},
-            {"column": "size", "label": "Size", "psm": True, "levels": {"le20": "≤ 20 mm", "gt20": "> 20 mm"},
-             "bins": [0, 20.5, 200]}],
-        "outcomes": {"pfs": {"time": "rectime", "event": "censrec"},
-                     "os": {"time": "survtime", "event": "censdead"}, "time_unit": "days"},
-    })
+    gbsg = study_from_dict(
+        {
+            "name": "GBSG2",
+            "id_column": "id",
+            "treatment": {"column": "hormone", "treated": 2, "control": 1},
+            "covariates": [
+                {"column": "menopause", "label": "Menopause", "psm": True, "levels": {1: "pre", 2: "post"}},
+                {"column": "grade", "label": "Grade", "psm": True, "levels": {1: "1", 2: "2", 3: "3"}},
+                {
+                    "column": "size",
+                    "label": "Size",
+                    "psm": True,
+                    "levels": {"le20": "≤ 20 mm", "gt20": "> 20 mm"},
+                    "bins": [0, 20.5, 200],
+                },
+            ],
+            "outcomes": {
+                "pfs": {"time": "rectime", "event": "censrec"},
+                "os": {"time": "survtime", "event": "censdead"},
+                "time_unit": "days",
+            },
+        }
+    )
     data = read_data("pkg:lifelines/datasets/lymph_node.csv")
     assert validate_cohort(data, gbsg) == []
     prepared = prepare_cohort(data, gbsg)
@@ -435,8 +499,11 @@ def test_read_data_errors(tmp_path):
         read_data(tmp_path)
     odd = tmp_path / "cohort.xlsx"
     odd.write_text("x")
-    with pytest.raises(DataError, match=r"cohort.xlsx cannot be used:\n  - unknown file type '.xlsx'; "
-                                        r"expected one of .csv"):
+    with pytest.raises(
+        DataError,
+        match=r"cohort.xlsx cannot be used:\n  - unknown file type '.xlsx'; "
+        r"expected one of .csv",
+    ):
         read_data(odd)
     broken = tmp_path / "cohort.parquet"
     broken.write_text("not parquet at all")
@@ -460,8 +527,9 @@ def test_package_path_errors():
 # ----------------------------------------------------------------------------------------------------
 # Matching
 
+
 def test_check_matchable():
-    check_matchable(3, 76, "0.2 SD of the logit PS")            # some pairs: fine
+    check_matchable(3, 76, "0.2 SD of the logit PS")  # some pairs: fine
     with pytest.raises(MatchingError) as info:
         check_matchable(0, 76, "0.01 SD of the logit PS")
     message = str(info.value)

@@ -1,4 +1,5 @@
 """`python -m psmbook ...`: see psmbook.cli."""
+
 import sys
 
 from .cli import main

@@ -1,17 +1,18 @@
 """Command line: build the book, list its parameters, export the synthetic cohort.
 
-    python -m psmbook build -p seed=7 -p caliper=0.1
-    python -m psmbook params
-    python -m psmbook cohort --seed 7 --out cohort.parquet
+python -m psmbook build -p seed=7 -p caliper=0.1
+python -m psmbook params
+python -m psmbook cohort --seed 7 --out cohort.parquet
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from . import parameters as params_mod
-from . import pipeline
+from psmbook.book import parameters as params_mod
+from psmbook.book import pipeline
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -23,13 +24,13 @@ def _build(args: argparse.Namespace) -> int:
 def _params(args: argparse.Namespace) -> int:
     root = pipeline.find_root()
     print(params_mod.describe(params_mod.discover(root / "chapters")))
-    print("\nOverride with: make book PARAMS=\"name=value ...\"  or  python -m psmbook build -p name=value")
+    print('\nOverride with: make book PARAMS="name=value ..."  or  python -m psmbook build -p name=value')
     return 0
 
 
 def _cohort(args: argparse.Namespace) -> int:
-    from .export import export_cohort
-    from .synthetic import DEFAULT_SEED
+    from psmbook.cohort.export import export_cohort
+    from psmbook.cohort.synthetic import DEFAULT_SEED
 
     seed = DEFAULT_SEED if args.seed is None else args.seed
     data_path, dictionary_path = export_cohort(args.out, seed=seed)
@@ -39,18 +40,32 @@ def _cohort(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="psmbook", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="psmbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="execute every chapter and build the site")
-    build.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
-                       help="override a parameter (repeatable; see `psmbook params`)")
+    build.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="override a parameter (repeatable; see `psmbook params`)",
+    )
     build.add_argument("--out", type=Path, default=None, help="book folder (default: book/)")
-    build.add_argument("--force", action="store_true",
-                       help="execute every chapter, even those unchanged since the last build")
-    build.add_argument("--jobs", type=int, default=2, metavar="N",
-                       help="chapters executed side by side when they do not read each other (default 2)")
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every chapter, even those unchanged since the last build",
+    )
+    build.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        metavar="N",
+        help="chapters executed side by side when they do not read each other (default 2)",
+    )
     build.set_defaults(run=_build)
 
     listing = commands.add_parser("params", help="list every parameter with its default and meaning")

@@ -1,0 +1,452 @@
+"""Table 1 (baseline characteristics by arm) in the paper's layout, beside the paper's own numbers.
+
+:func:`crosstab` counts one characteristic by arm, :func:`categorical_rows` builds a tidy frame of
+n (%) per arm and a p-value per characteristic (with the published values beside them), and
+:func:`table1_display` lays it out like the paper's Table 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from psmbook.analysis.association import (
+    TEST_CHOICES,
+    TEST_LABELS,
+    format_p,
+    infer_paper_test,
+    reproduces,
+    rule_based_test,
+    run_test,
+)
+from psmbook.present import privacy
+from psmbook.study.description import Study, Variable
+
+__all__ = ["crosstab", "categorical_rows", "table1_display", "percent", "published_id", "TESTS"]
+
+#: Accepted values of ``categorical_rows(test=...)``.
+TESTS: tuple[str, ...] = ("infer", "rule") + TEST_CHOICES
+
+_MISSING = "<missing>"
+_MAX_ROWS_NAMED = 5
+
+
+# ----------------------------------------------------------------------------------------------------
+# Validation
+
+
+def _as_code(value: Any) -> Optional[str]:
+    """A data value as a level code: text as is, 0 / 0.0 -> "0"; None for a missing value."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer():
+            return str(int(value))
+    if isinstance(value, (np.floating,)):
+        return _as_code(float(value))
+    if isinstance(value, (np.integer,)):
+        return str(int(value))
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def _row_ids(df: pd.DataFrame, mask: pd.Series, study: Study) -> list:
+    where = df.loc[mask]
+    ids = where[study.id_column] if study.id_column in df.columns else pd.Series(where.index, index=where.index)
+    return ids.head(_MAX_ROWS_NAMED).tolist()
+
+
+def _codes(df: pd.DataFrame, column: str, allowed: Sequence[str], study: Study, what: str) -> pd.Series:
+    """Column `column` as level codes; ValueError naming the column, bad values and their rows."""
+    if column not in df.columns:
+        raise ValueError(
+            f"column {column!r} ({what}) is missing from the data; columns present: {', '.join(map(str, df.columns))}"
+        )
+    codes = df[column].map(_as_code)
+    bad = codes.isna() | ~codes.isin(list(allowed))
+    if bad.any():
+        values = sorted({_MISSING if c is None else c for c in codes[bad]})
+        ids = _row_ids(df, bad, study)
+        id_name = study.id_column if study.id_column in df.columns else "index"
+        raise ValueError(
+            f"column {column!r} ({what}) holds {int(bad.sum())} value(s) not among its levels "
+            f"{list(allowed)}: {values}; first rows ({id_name}): {ids}"
+        )
+    return codes
+
+
+def _arms(df: pd.DataFrame, study: Study) -> pd.Series:
+    return _codes(df, study.treatment.column, study.treatment.arms, study, "treatment arm")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Counting
+
+
+def crosstab(df: pd.DataFrame, column: str, study: Study) -> pd.DataFrame:
+    """Counts of `column` by level (the study's order, omitted levels included) x arm (treated first).
+
+    Levels nobody has are kept with zero counts. ValueError if the column is missing from `df` or holds
+    a value that is not one of the variable's level codes.
+    """
+    var = study.variable(column)
+    arms = _arms(df, study)
+    codes = _codes(df, column, var.codes, study, var.label)
+    tab = pd.crosstab(
+        pd.Categorical(codes, categories=list(var.codes)),
+        pd.Categorical(arms, categories=list(study.treatment.arms)),
+        dropna=False,
+    )
+    tab = tab.reindex(index=list(var.codes), columns=list(study.treatment.arms), fill_value=0)
+    tab.index.name = column
+    tab.columns.name = study.treatment.column
+    return tab.astype(int)
+
+
+def percent(n: int, total: int, decimals: int = 1) -> float:
+    """100 n / total rounded half-up to `decimals` (as SPSS prints it); NaN when total is 0."""
+    if total == 0:
+        return float("nan")
+    exact = Fraction(100 * int(n), int(total))
+    q = Decimal(exact.numerator) / Decimal(exact.denominator)
+    return float(q.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Published numbers
+
+
+def published_id(
+    period: str, column: str, level: Optional[str] = None, arm: Optional[str] = None, stat: str = "p"
+) -> str:
+    """Id of a published Table 1 number: ``table1.{period}.{column}.{level}.{arm}.{n|pct}`` or
+    ``table1.{period}.{column}.p``."""
+    if stat == "p":
+        return f"table1.{period}.{column}.p"
+    return f"table1.{period}.{column}.{level}.{arm}.{stat}"
+
+
+def _pub_fields(published: Optional[Mapping], key: str) -> tuple[Any, Optional[str]]:
+    """(value, printed text) of a published entry: a plain number or text, a mapping with
+    ``value``/``printed`` keys, or a record with those attributes (psmbook.study.published.PublishedNumber)."""
+    if published is None:
+        return None, None
+    try:
+        entry = published[key]
+    except (KeyError, TypeError):
+        return None, None
+    if isinstance(entry, Mapping):
+        value, printed = entry.get("value"), entry.get("printed")
+    elif hasattr(entry, "value"):
+        value, printed = getattr(entry, "value"), getattr(entry, "printed", None)
+    else:
+        value, printed = entry, None
+    return value, (None if printed is None else str(printed))
+
+
+def _pub_number(published: Optional[Mapping], key: str) -> float:
+    value, printed = _pub_fields(published, key)
+    for raw in (value, printed):
+        if raw is None or isinstance(raw, bool):
+            continue
+        try:
+            return float(str(raw).strip().rstrip("%")) if isinstance(raw, str) else float(raw)
+        except ValueError:
+            continue
+    return float("nan")
+
+
+def _pub_p_text(published: Optional[Mapping], key: str) -> Optional[str]:
+    """The published p as printed: the printed text when given, else the value in the paper's style."""
+    value, printed = _pub_fields(published, key)
+    if printed is not None:
+        return printed.strip()
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip()
+    return format_p(float(value))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Table 1 rows
+
+
+def categorical_rows(
+    df: pd.DataFrame,
+    study: Study,
+    columns: Optional[Iterable[str]] = None,
+    test: str = "infer",
+    published: Optional[Mapping] = None,
+    period: str = "before",
+    include_omitted_in_test: bool = True,
+) -> pd.DataFrame:
+    """One row per (characteristic, level) shown in Table 1: n and % per arm, p, and the test used.
+
+    Parameters
+    ----------
+    df : patient-level data, one row per patient, with the study's arm column and covariates.
+    study : the study description (column names, level codes and labels, arm codes).
+    columns : covariates to tabulate (default: all of the study's, in Table 1 order).
+    test : ``"infer"`` recovers, per characteristic, the test whose p reproduces the published p
+        (:func:`~psmbook.analysis.association.infer_paper_test`; needs `published`); ``"rule"`` applies the
+        rule of thumb of :func:`~psmbook.analysis.association.rule_based_test`; or one fixed test of
+        :data:`~psmbook.analysis.association.TEST_CHOICES` (``"pearson"``, ``"fisher"``, ``"yates"``,
+        ``"likelihood_ratio"``).
+    published : mapping from published-number id to value (e.g. from ``psmbook.study.published``); when
+        given, the published n, % and p are set beside the computed ones.
+    period : ``"before"`` or ``"after"`` matching, as in the published ids.
+    include_omitted_in_test : levels listed in ``table1_omit`` (no row in the table) count in the test
+        (default, e.g. "no previous treatment"); False tests the shown levels only.
+
+    Percentages are of the arm's n, one decimal. p, test and published p sit on the first row of each
+    characteristic (NaN / None on the others).
+    """
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; choose one of {', '.join(TESTS)}")
+    if test == "infer" and published is None:
+        raise ValueError(
+            "test='infer' recovers the paper's test from its printed p-values: pass "
+            "published=... (e.g. psmbook.study.published.select('table1')) or choose a fixed test"
+        )
+    variables: list[Variable] = list(study.covariates) if columns is None else [study.variable(c) for c in columns]
+    missing = [v.column for v in variables if v.column not in df.columns]
+    if missing:
+        raise ValueError(
+            f"column(s) {missing} missing from the data; columns present: {', '.join(map(str, df.columns))}"
+        )
+    treated, control = study.treatment.arms
+    arms = _arms(df, study)
+    n_arm = {treated: int((arms == treated).sum()), control: int((arms == control).sum())}
+
+    records = []
+    for var in variables:
+        label = None
+        tab = crosstab(df, var.column, study)
+        test_tab = tab if include_omitted_in_test else tab.loc[list(var.shown_levels)]
+        counts = test_tab.to_numpy()
+        pub_p = _pub_p_text(published, published_id(period, var.column))
+        p_reproduces: Optional[bool] = None
+        if test == "infer":
+            if pub_p is None:
+                name = "pearson"
+                p = run_test(counts, name)
+                note = f"no published p ({published_id(period, var.column)}); {TEST_LABELS[name]}"
+            else:
+                inf = infer_paper_test(counts, pub_p)
+                if not inf.reproduces and include_omitted_in_test and var.table1_omit:
+                    # The paper may have tested only the levels it prints (e.g. without "none").
+                    shown_only = infer_paper_test(tab.loc[list(var.shown_levels)].to_numpy(), pub_p)
+                    if shown_only.reproduces:
+                        omitted = ", ".join(var.levels[c] for c in var.table1_omit)
+                        inf = dataclasses.replace(
+                            shown_only,
+                            explanation=(
+                                f"only the printed levels reproduce the published p (the unprinted "
+                                f"{omitted!r} row left out): " + shown_only.explanation
+                            ),
+                        )
+                        label = f"{TEST_LABELS[inf.test]}, printed levels only"
+                name, p, note = inf.test, inf.p, inf.explanation
+                if not inf.reproduces:
+                    label = f"{TEST_LABELS[name]} (closest; no test reproduces)"
+        else:
+            name = rule_based_test(counts) if test == "rule" else test
+            if name == "yates" and (counts.sum(axis=1) > 0).sum() != 2:
+                name = "pearson"  # no continuity correction beyond 2 x 2 (as SPSS)
+            p = run_test(counts, name)
+            note = TEST_LABELS[name] + (" (rule of thumb)" if test == "rule" else "")
+        if pub_p is not None:
+            p_reproduces = reproduces(p, pub_p)
+        for i, level in enumerate(var.shown_levels):
+            rec = {
+                "variable": var.column,
+                "variable_label": var.label,
+                "level": level,
+                "level_label": var.levels[level],
+                "n_treated": int(tab.at[level, treated]),
+                "pct_treated": percent(tab.at[level, treated], n_arm[treated]),
+                "n_control": int(tab.at[level, control]),
+                "pct_control": percent(tab.at[level, control], n_arm[control]),
+                "N_treated": n_arm[treated],
+                "N_control": n_arm[control],
+                "p": p if i == 0 else float("nan"),
+                "test": name if i == 0 else None,
+                "test_label": (label or TEST_LABELS[name]) if i == 0 else None,
+                "test_note": note if i == 0 else None,
+            }
+            if published is not None:
+                for arm, side in ((treated, "treated"), (control, "control")):
+                    rec[f"published_n_{side}"] = _pub_number(
+                        published, published_id(period, var.column, level, arm, "n")
+                    )
+                    rec[f"published_pct_{side}"] = _pub_number(
+                        published, published_id(period, var.column, level, arm, "pct")
+                    )
+                rec["published_p"] = pub_p if i == 0 else None
+                rec["p_reproduces"] = p_reproduces if i == 0 else None
+            records.append(rec)
+    rows = pd.DataFrame.from_records(records)
+    rows.attrs.update(
+        {
+            "period": period,
+            "test": test,
+            "arms": (treated, control),
+            "arm_labels": (study.arm_label(treated), study.arm_label(control)),
+            "N": (n_arm[treated], n_arm[control]),
+        }
+    )
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------------
+# Display
+
+_PERIOD_LABELS = {"before": "Before Propensity Score Matching", "after": "After Propensity Score Matching"}
+
+
+def suppression_mask(rows: pd.DataFrame, column: str, min_cell: int) -> pd.Series:
+    """Cells of one arm's counts to suppress: counts 1..min_cell-1, and, where a characteristic has
+    exactly one such cell, its next smallest count too (else the arm total minus the others gives it
+    away: complementary suppression)."""
+    small = rows[column].map(lambda n: privacy.is_suppressed(n, min_cell)).astype(bool)
+    if not min_cell or not small.any():
+        return small
+    mask = small.copy()
+    for _, part in rows.groupby("variable", sort=False):
+        hit = small.loc[part.index]
+        if int(hit.sum()) == 1 and len(part) > 1:
+            others = part.loc[~hit, column].astype(float)
+            mask.loc[others.idxmin()] = True
+    return mask
+
+
+def _one_period(
+    rows: pd.DataFrame,
+    arm_labels: Sequence[str],
+    show_published: bool,
+    show_test: bool,
+    computed_label: str,
+    min_cell: int = 0,
+) -> pd.DataFrame:
+    n_t, n_c = int(rows["N_treated"].iloc[0]), int(rows["N_control"].iloc[0])
+    head_t = f"{arm_labels[0]} (n={n_t})"
+    head_c = f"{arm_labels[1]} (n={n_c})"
+    first = rows["test"].notna()
+
+    def cells(side: str) -> list[str]:
+        hidden = suppression_mask(rows, f"n_{side}", min_cell)
+        return [
+            privacy.n_pct_text(n, p, min_cell)
+            if not h or privacy.is_suppressed(n, min_cell)
+            else privacy.COMPLEMENT_TEXT
+            for n, p, h in zip(rows[f"n_{side}"], rows[f"pct_{side}"], hidden)
+        ]
+
+    data: dict[tuple[str, str], list] = {
+        (head_t, computed_label): cells("treated"),
+        (head_c, computed_label): cells("control"),
+        ("p-value", computed_label): [format_p(p) if f else "" for p, f in zip(rows["p"], first)],
+    }
+    if show_published:
+        data[(head_t, "Published")] = [
+            privacy.n_pct_text(n, p) for n, p in zip(rows["published_n_treated"], rows["published_pct_treated"])
+        ]
+        data[(head_c, "Published")] = [
+            privacy.n_pct_text(n, p) for n, p in zip(rows["published_n_control"], rows["published_pct_control"])
+        ]
+        data[("p-value", "Published")] = [(p or "") if f else "" for p, f in zip(rows["published_p"], first)]
+    if show_test:
+        data[("Test", "")] = [(t or "") if f else "" for t, f in zip(rows["test_label"], first)]
+    order = (
+        [(head_t, computed_label)]
+        + ([(head_t, "Published")] if show_published else [])
+        + [(head_c, computed_label)]
+        + ([(head_c, "Published")] if show_published else [])
+        + [("p-value", computed_label)]
+        + ([("p-value", "Published")] if show_published else [])
+        + ([("Test", "")] if show_test else [])
+    )
+    index = pd.MultiIndex.from_arrays([rows["variable_label"], rows["level_label"]], names=["Characteristic", "Level"])
+    out = pd.DataFrame({k: data[k] for k in order}, index=index)
+    out.columns = pd.MultiIndex.from_tuples(order)
+    return out
+
+
+def display_frames(
+    rows: pd.DataFrame,
+    after: Optional[pd.DataFrame],
+    study: Optional[Study],
+    show_published: Optional[bool],
+    builder: str,
+) -> tuple[list, tuple, bool]:
+    """The periods to lay out, the arm labels and whether published columns are shown.
+
+    Shared by the paper-layout tables (Table 1, Table 2): rows must not be empty, and published columns
+    can be shown only when the rows carry published numbers (``builder`` names the function to call
+    with ``published=...``).
+    """
+    frames = [rows] if after is None else [rows, after]
+    if any(f.empty for f in frames):
+        raise ValueError("no rows to display")
+    if study is not None:
+        arm_labels = tuple(study.arm_label(a) for a in study.treatment.arms)
+    else:
+        arm_labels = tuple(rows.attrs.get("arm_labels", ("Treated", "Control")))
+    has_published = all("published_p" in f.columns for f in frames)
+    if show_published is None:
+        show_published = has_published
+    elif show_published and not has_published:
+        raise ValueError(
+            f"show_published=True but the rows carry no published numbers (call {builder} with published=...)"
+        )
+    return frames, arm_labels, show_published
+
+
+def table1_display(
+    rows: pd.DataFrame,
+    after: Optional[pd.DataFrame] = None,
+    *,
+    study: Optional[Study] = None,
+    show_published: Optional[bool] = None,
+    show_test: Optional[bool] = None,
+    computed_label: str = "Computed",
+    period_labels: Optional[Mapping[str, str]] = None,
+    min_cell: int = 0,
+) -> pd.DataFrame:
+    """Table 1 laid out like the paper: rows (characteristic, level), columns per arm
+    "CRT + Anlotinib (n=76)", "CRT (n=215)" and "p-value", each split into `computed_label` and
+    "Published" sub-columns when the rows carry published numbers.
+
+    `rows` comes from :func:`categorical_rows`; with `after` (the rows after matching) the two periods
+    sit side by side under "Before/After Propensity Score Matching", as in the paper. n (%) prints as
+    "47 (61.8%)" and p as in the paper ("0.026", "<0.001"). `show_test` adds the test used per
+    characteristic (default: only when the tests differ between characteristics). Counts from 1 to
+    ``min_cell`` - 1 print as "< min_cell", and the count hidden beside a lone one to protect it as
+    "hidden" (see :func:`suppression_mask`).
+    """
+    frames, arm_labels, show_published = display_frames(rows, after, study, show_published, "categorical_rows")
+    if show_test is None:
+        show_test = any(f["test"].dropna().nunique() > 1 for f in frames)
+    parts = [_one_period(f, arm_labels, show_published, show_test, computed_label, min_cell) for f in frames]
+    if after is None:
+        return parts[0]
+    labels = dict(_PERIOD_LABELS)
+    labels.update(period_labels or {})
+    keys = [
+        labels.get(f.attrs.get("period", default), f.attrs.get("period", default))
+        for f, default in zip(frames, ("before", "after"))
+    ]
+    if keys[0] == keys[1]:
+        keys = [_PERIOD_LABELS["before"], _PERIOD_LABELS["after"]]
+    combined = pd.concat(parts, axis=1, keys=keys)
+    return combined.reindex(parts[0].index).fillna("")

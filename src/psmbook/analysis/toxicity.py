@@ -1,0 +1,226 @@
+"""Treatment-related adverse events (the paper's Table 4 and its text), per arm, beside the paper.
+
+Grade 3-4 events are compared between arms with a 2x2 test (patients with the event vs without,
+denominators: all patients of the arm, as the paper's Table 4); events specific to the added drug are
+counted in the treated arm only, at any grade and at grade 3-4.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from psmbook.analysis.association import TEST_LABELS, format_p, infer_paper_test, reproduces, run_test
+from psmbook.analysis.tables import percent
+from psmbook.present import privacy
+
+
+def _flag(df: pd.DataFrame, column: str) -> pd.Series:
+    if column not in df.columns:
+        raise ValueError(f"toxicity column {column!r} missing from the data")
+    values = df[column]
+    bad = ~values.isin([True, False, 0, 1])
+    if bad.any():
+        raise ValueError(
+            f"toxicity column {column!r} must hold true/false (or 0/1); "
+            f"found {sorted(map(str, values[bad].unique()))[:5]}"
+        )
+    return values.astype(bool)
+
+
+def _value(published: Mapping | None, key: str):
+    if not published or key not in published:
+        return None
+    entry = published[key]
+    return getattr(entry, "value", entry)
+
+
+def _printed_p(published: Mapping | None, key: str) -> str | None:
+    if not published or key not in published:
+        return None
+    entry = published[key]
+    return getattr(entry, "printed", None) or f"{getattr(entry, 'value', entry):.3f}"
+
+
+def compare_event(
+    flags: pd.Series,
+    arm: pd.Series,
+    arms: tuple[str, str],
+    *,
+    published_p: str | None = None,
+    test: str | None = None,
+) -> dict:
+    """n and % with the event per arm, and the p of a 2x2 test.
+
+    With ``published_p`` and no ``test``, the test is the one whose p prints as the published value
+    (see :func:`psmbook.analysis.association.infer_paper_test`); otherwise ``test`` (default Pearson chi-square).
+    """
+    treated, control = arms
+    counts = {code: (int(flags[arm == code].sum()), int((arm == code).sum())) for code in arms}
+    table = np.array(
+        [
+            [counts[treated][0], counts[control][0]],
+            [counts[treated][1] - counts[treated][0], counts[control][1] - counts[control][0]],
+        ]
+    )
+    if test is None and published_p is not None:
+        inference = infer_paper_test(table, published_p)
+        test, p = inference.test, inference.p
+    else:
+        test = test or "pearson"
+        p = run_test(table, test)
+    row = {"test": test, "test_label": TEST_LABELS[test], "p": p}
+    for code, side in ((treated, "treated"), (control, "control")):
+        n, total = counts[code]
+        row.update({f"n_{side}": n, f"N_{side}": total, f"pct_{side}": percent(n, total)})
+    if published_p is not None:
+        row["published_p"] = published_p
+        row["p_reproduces"] = reproduces(p, published_p)
+    return row
+
+
+def grade34_table(
+    df: pd.DataFrame, study, published: Mapping | None = None, tests: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Grade 3-4 events per arm (Table 4 layout), with the overall "any grade 3-4" row last.
+
+    ``published`` (id -> value, e.g. ``psmbook.study.published.load_published()``) puts the paper's values
+    beside the computed ones and lets the test of each row be recovered from the printed p; ``tests``
+    (event -> test name) fixes the tests instead, e.g. to reuse the paper's choices on another sample.
+    """
+    spec = study.toxicity
+    if not spec.get("grade3_4"):
+        raise ValueError("the study description has no toxicity.grade3_4 events")
+    arms = study.treatment.arms
+    arm = df[study.treatment.column]
+    rows = []
+    events = dict(spec["grade3_4"])
+    if spec.get("any_grade3_4"):
+        events["any_grade3_4"] = {"column": spec["any_grade3_4"], "label": "Any grade 3–4 event"}
+    for event, item in events.items():
+        flags = _flag(df, item["column"])
+        p_id = "text.toxicity.g34_overall.p" if event == "any_grade3_4" else f"table4.{event}.p"
+        published_p = _printed_p(published, p_id) if tests is None else None
+        row = {
+            "event": event,
+            "label": item["label"],
+            **compare_event(flags, arm, arms, published_p=published_p, test=(tests or {}).get(event)),
+        }
+        if published:
+            for code, side in zip(arms, ("treated", "control")):
+                if event == "any_grade3_4":
+                    row[f"published_n_{side}"] = None
+                    row[f"published_pct_{side}"] = _value(published, f"text.toxicity.g34_overall.{code}.pct")
+                else:
+                    row[f"published_n_{side}"] = _value(published, f"table4.{event}.{code}.n")
+                    row[f"published_pct_{side}"] = _value(published, f"table4.{event}.{code}.pct")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("event")
+
+
+def drug_specific_table(df: pd.DataFrame, study, published: Mapping | None = None) -> pd.DataFrame:
+    """Events specific to the added drug in the treated arm: any grade and grade 3-4, n (%)."""
+    spec = study.toxicity.get("drug_specific") or {}
+    treated = df[df[study.treatment.column] == study.treatment.treated]
+    total = len(treated)
+    rows = []
+    for event, item in spec.items():
+        grade = treated[item["column"]]
+        if not grade.between(0, 5).all():
+            raise ValueError(f"column {item['column']!r}: grades must be 0 (none) to 5")
+        any_grade, severe = int((grade > 0).sum()), int((grade >= 3).sum())
+        row = {
+            "event": event,
+            "label": item["label"],
+            "n_any": any_grade,
+            "pct_any": percent(any_grade, total),
+            "n_g34": severe,
+            "pct_g34": percent(severe, total),
+            "N": total,
+        }
+        if published:
+            row["published_n_any"] = _value(published, f"text.anlotinib.any_grade.{event}.n")
+            row["published_pct_any"] = _value(published, f"text.anlotinib.any_grade.{event}.pct")
+            row["published_n_g34"] = _value(published, f"table4.anlotinib_g34.{event}.anlotinib.n")
+            row["published_pct_g34"] = _value(published, f"table4.anlotinib_g34.{event}.anlotinib.pct")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("event")
+
+
+def _n_pct(n, pct) -> str:
+    if pct is None or (isinstance(pct, float) and np.isnan(pct)):
+        return "–"
+    return f"{pct:.1f}%" if n is None or (isinstance(n, float) and np.isnan(n)) else f"{int(n)} ({pct:.1f}%)"
+
+
+def grade34_display(rows: pd.DataFrame, study, *, show_published: bool = True, min_cell: int = 0) -> pd.DataFrame:
+    """Table 4 as the paper prints it: n (%) per arm and p, computed beside published; computed counts
+    from 1 to ``min_cell`` - 1 print as "< min_cell"."""
+    treated, control = study.treatment.arms
+    n_t, n_c = int(rows["N_treated"].iloc[0]), int(rows["N_control"].iloc[0])
+    columns = {}
+    for side, code, n in (("treated", treated, n_t), ("control", control, n_c)):
+        head = f"{study.arm_label(code)} (n={n})"
+        columns[(head, "Computed")] = [
+            privacy.hidden_text(min_cell) if privacy.is_suppressed(a, min_cell) else _n_pct(a, b)
+            for a, b in zip(rows[f"n_{side}"], rows[f"pct_{side}"])
+        ]
+        if show_published and f"published_pct_{side}" in rows:
+            columns[(head, "Published")] = [
+                _n_pct(a, b) for a, b in zip(rows[f"published_n_{side}"], rows[f"published_pct_{side}"])
+            ]
+    columns[("p-value", "Computed")] = [format_p(p) for p in rows["p"]]
+    if show_published and "published_p" in rows:
+        columns[("p-value", "Published")] = [p or "–" for p in rows["published_p"]]
+    columns[("p-value", "Test")] = list(rows["test_label"])
+    table = pd.DataFrame(columns, index=pd.Index(rows["label"], name="Grade 3–4 adverse event"))
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table
+
+
+def plot_grade34(rows: pd.DataFrame, study, *, title: str):
+    """Diverging bars: % of patients with each grade 3-4 event, treated arm left, control arm right."""
+    import matplotlib.pyplot as plt
+
+    from psmbook.present.style import CONTROL_COLOUR, TREATED_COLOUR
+
+    shown = rows.iloc[::-1]
+    y = np.arange(len(shown))
+    fig, ax = plt.subplots(figsize=(7.2, 0.45 * len(shown) + 1.4))
+    ax.barh(y, -shown["pct_treated"], color=TREATED_COLOUR, label=study.arm_label(study.treatment.treated))
+    ax.barh(y, shown["pct_control"], color=CONTROL_COLOUR, label=study.arm_label(study.treatment.control))
+    for i, (t, c) in enumerate(zip(shown["pct_treated"], shown["pct_control"])):
+        ax.text(-t - 0.8, i, f"{t:.1f}", ha="right", va="center", fontsize=8)
+        ax.text(c + 0.8, i, f"{c:.1f}", ha="left", va="center", fontsize=8)
+    limit = float(max(shown["pct_treated"].max(), shown["pct_control"].max())) * 1.25
+    ax.set_xlim(-limit, limit)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, shown["label"])
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{abs(v):.0f}"))
+    ax.set_xlabel("Patients with the event (%)")
+    ax.set_title(title, pad=24)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8.5)
+    fig.tight_layout()
+    return fig
+
+
+def dose_reductions(df: pd.DataFrame, study) -> pd.Series:
+    """Number of treated patients whose dose was reduced, by reason."""
+    spec = study.toxicity
+    treated = df[df[study.treatment.column] == study.treatment.treated]
+    reduced = _flag(treated, spec["dose_reduced"])
+    return treated.loc[reduced, spec["dose_reduction_reason"]].value_counts().rename("patients")
+
+
+def deaths_during_treatment(df: pd.DataFrame, study) -> pd.DataFrame:
+    """Deaths during treatment per arm and cause."""
+    spec = study.toxicity
+    died = _flag(df, spec["death_during_treatment"])
+    causes = df.loc[died, spec["death_cause"]].fillna("not recorded").astype(str)
+    causes = causes.str.replace("_", " ").str.capitalize().rename("Cause of death")
+    table = pd.crosstab(causes, df.loc[died, study.treatment.column])
+    table = table.reindex(columns=list(study.treatment.arms), fill_value=0).rename(columns=study.arm_label)
+    table.columns.name = None
+    return table

@@ -1,0 +1,667 @@
+"""Checking an analyst's patient-level cohort against its study description, before any analysis.
+
+A cohort is a data file (CSV or Parquet, one row per patient) and a study description (YAML, see
+:mod:`psmbook.study.description`) saying which columns hold the patient id, the treatment arm, the baseline
+covariates, the time-to-event endpoints, the tumour response and the adverse events, and which codes
+they hold. :func:`validate_cohort` lists *every* way the data depart from the description - a missing
+column, an unknown arm or level code, a missing covariate, a negative survival time, an event flag that
+is not 0/1, progression-free survival longer than overall survival - each naming the column, the rows
+(data rows numbered from 1, as in the file without its header; with the patient ids) and what was
+expected. :func:`prepare_cohort` raises :class:`DataError` with all of them at once, or returns the
+analysis frame: the described columns only (every other column - names, dates, hospital numbers - is
+dropped), codes as text, numeric covariates cut into their levels, event flags as 0/1 and times as
+floats. :func:`read_data` reads the file, :func:`check_matchable` stops the analysis when the
+propensity-score caliper leaves no matched pair.
+
+The checks are plain pandas rather than a schema library (pandera was considered): every message
+names the offending values with their counts, the rows with their patient ids and the expected codes,
+so each failure would need the same hand-written formatting after the library's report anyway.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from psmbook.study.description import GENERATED_ID, Study
+
+__all__ = [
+    "DataError",
+    "MatchingError",
+    "CSV_SUFFIXES",
+    "PARQUET_SUFFIXES",
+    "PACKAGE_PREFIX",
+    "resolve_data_path",
+    "read_data",
+    "as_code",
+    "described_columns",
+    "validate_cohort",
+    "prepare_cohort",
+    "check_matchable",
+]
+
+#: Data file suffixes read as delimited text, with their separator.
+CSV_SUFFIXES: dict[str, str] = {
+    ".csv": ",",
+    ".csv.gz": ",",
+    ".tsv": "\t",
+    ".tsv.gz": "\t",
+    ".tab": "\t",
+    ".tab.gz": "\t",
+}
+#: Data file suffixes read as Parquet.
+PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
+#: Prefix of a data path naming a file shipped inside an installed package (``pkg:lifelines/datasets/x.csv``).
+PACKAGE_PREFIX = "pkg:"
+
+#: How many rows (or values) a message names before "and N more".
+MAX_NAMED = 5
+#: Tolerance of the PFS <= OS check (times are compared as floats).
+PFS_OS_TOLERANCE = 1e-9
+_MISSING = "<missing>"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Errors
+
+
+class DataError(ValueError):
+    """The data cannot be analysed as described; `problems` lists every reason, one sentence each."""
+
+    def __init__(self, problems: Sequence[str], *, source: Optional[str] = None, study_source: Optional[str] = None):
+        self.problems: list[str] = list(problems)
+        self.source = source or "(data frame)"
+        self.study_source = study_source
+        if study_source is not None:
+            head = f"the data {self.source} do not match the study description {study_source}:"
+        else:
+            head = f"the data {self.source} cannot be used:"
+        lines = [head, *(f"  - {p}" for p in self.problems)]
+        if any(re.search(r"\brows? \d", p) for p in self.problems):
+            lines.append("(rows are data rows numbered from 1, the header not counted)")
+        super().__init__("\n".join(lines))
+
+
+class MatchingError(ValueError):
+    """Propensity-score matching produced no matched pair, so there is no matched cohort to analyse."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Reading the data file
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
+        if name.endswith(suffix):
+            return suffix
+    return "".join(path.suffixes[-2:]).lower() or "(none)"
+
+
+def resolve_data_path(text: Union[str, Path]) -> Path:
+    """The file a data path names: a file system path, or ``pkg:<package>/<path inside it>`` for a file
+    shipped inside an installed package. FileNotFoundError naming the path when there is no such file."""
+    text = str(text).strip()
+    if text.startswith(PACKAGE_PREFIX):
+        package, _, inside = text[len(PACKAGE_PREFIX) :].strip("/").partition("/")
+        if not package or not inside:
+            raise FileNotFoundError(
+                f"data path {text!r}: expected {PACKAGE_PREFIX}<package>/<path inside "
+                f"the package>, e.g. {PACKAGE_PREFIX}lifelines/datasets/lymph_node.csv"
+            )
+        try:
+            root = resources.files(package)
+        except (ModuleNotFoundError, TypeError, ValueError):
+            raise FileNotFoundError(f"data path {text!r}: no installed package {package!r}") from None
+        ref = root.joinpath(*Path(inside).parts)
+        if not isinstance(ref, Path):  # e.g. a package imported from a zip archive
+            raise FileNotFoundError(
+                f"data path {text!r}: package {package!r} is not installed as files "
+                "on disk; copy the file out and give its path"
+            )
+        if not ref.is_file():
+            raise FileNotFoundError(f"data path {text!r}: no file {inside!r} in package {package!r} (looked for {ref})")
+        return ref
+    path = Path(text).expanduser()
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "not found"
+        raise FileNotFoundError(f"data file {what}: {path}")
+    return path
+
+
+def read_data(path: Union[str, Path]) -> pd.DataFrame:
+    """Read a patient-level data file by its suffix: CSV (``.csv``, ``.csv.gz``; ``.tsv``/``.tab``
+    tab-separated) or Parquet (``.parquet``, ``.pq``); ``pkg:<package>/<path>`` names a packaged file.
+
+    FileNotFoundError for a missing file or package, DataError for an unknown suffix or a file that
+    cannot be read. The frame's ``attrs["source"]`` keeps the path for later messages.
+    """
+    source = str(path)
+    file = resolve_data_path(path)
+    suffix = _suffix(file)
+    if suffix not in CSV_SUFFIXES and suffix not in PARQUET_SUFFIXES:
+        known = ", ".join([*CSV_SUFFIXES, *PARQUET_SUFFIXES])
+        raise DataError([f"unknown file type {suffix!r}; expected one of {known}"], source=source)
+    try:
+        if suffix in CSV_SUFFIXES:
+            data = pd.read_csv(file, sep=CSV_SUFFIXES[suffix])
+        else:
+            data = pd.read_parquet(file)
+    except (ValueError, OSError, ImportError) as exc:
+        kind = "Parquet" if suffix in PARQUET_SUFFIXES else "delimited text"
+        raise DataError([f"cannot be read as {kind}: {type(exc).__name__}: {exc}"], source=source) from exc
+    data.attrs["source"] = source
+    return data
+
+
+# ----------------------------------------------------------------------------------------------------
+# Values as codes, rows as text
+
+
+def as_code(value: Any) -> Optional[str]:
+    """A data value as a level code, the way the study description writes codes: text stripped,
+    integer-valued numbers without a decimal point (1, 1.0 -> "1"); None for a missing value."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if math.isnan(value):
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = str(value).strip()
+    return text if text else None
+
+
+def _codes(series: pd.Series) -> pd.Series:
+    return series.map(as_code).astype(object)
+
+
+def _flag(value: Any) -> Optional[int]:
+    """0/1 of an event or adverse-event flag (0/1, 0.0/1.0, True/False, their text); -1 if not a flag."""
+    code = as_code(value)
+    if code is None:
+        return None
+    return {"0": 0, "1": 1, "false": 0, "true": 1}.get(code.lower(), -1)
+
+
+def _quoted(values: Iterable[Any]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def _n(count: Any, noun: str) -> str:
+    """``3 values``, ``1 value``."""
+    count = int(count)
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def _patients(count: Any) -> str:
+    return _n(count, "patient")
+
+
+def _counted(values: pd.Series) -> str:
+    """The distinct values with their counts, most frequent first: ``'M' (3 rows), 'F' (1 row)``."""
+    counts = Counter(_MISSING if v is None else v for v in values)
+    ordered = sorted(counts.items(), key=lambda kv: -kv[1])  # ties in order of first appearance
+    shown = ", ".join(f"{v!r} ({_n(n, 'row')})" for v, n in ordered[:MAX_NAMED])
+    rest = len(ordered) - MAX_NAMED
+    return shown + (f" and {_n(rest, 'more value')}" if rest > 0 else "")
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Names rows of the data: 1-based row numbers, with the patient ids when the data have them."""
+
+    data: pd.DataFrame
+    id_column: Optional[str]
+
+    @classmethod
+    def of(cls, data: pd.DataFrame, study: Study) -> "_Rows":
+        return cls(data, study.id_column if study.id_column in data.columns else None)
+
+    def __call__(self, mask: Union[pd.Series, np.ndarray]) -> str:
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        shown = positions[:MAX_NAMED]
+        text = ("row " if len(positions) == 1 else "rows ") + ", ".join(str(p + 1) for p in shown)
+        if len(positions) > MAX_NAMED:
+            text += f" and {len(positions) - MAX_NAMED} more"
+        if self.id_column is not None:
+            ids = [as_code(v) or _MISSING for v in self.data[self.id_column].iloc[shown]]
+            text += f" ({self.id_column} {', '.join(ids)}{', …' if len(positions) > MAX_NAMED else ''})"
+        return text
+
+
+# ----------------------------------------------------------------------------------------------------
+# What the study description names
+
+
+def _toxicity_columns(study: Study) -> dict[str, tuple[str, str]]:
+    """Adverse-event columns: column -> (description, kind); kind is ``flag`` (0/1), ``drug_flag``
+    (0/1, recorded in the treated arm), ``grade`` (maximum grade 0-5, treated arm) or ``text``."""
+    tox = study.toxicity or {}
+    columns: dict[str, tuple[str, str]] = {}
+    for block, what, kind in (
+        ("grade3_4", "grade 3-4 {}", "flag"),
+        ("drug_specific", "maximum grade of {}", "grade"),
+    ):
+        for key, item in (tox.get(block) or {}).items():
+            if not isinstance(item, Mapping) or not item.get("column"):
+                raise ValueError(
+                    f"study description: toxicity.{block}.{key} must give a column "
+                    f"({{column: ..., label: ...}}), got {item!r}"
+                )
+            columns[str(item["column"])] = (what.format(item.get("label", key)), kind)
+    for key, what, kind in (
+        ("any_grade3_4", "any grade 3-4 adverse event", "flag"),
+        ("death_during_treatment", "death during treatment", "flag"),
+        ("drug_any_event", "any event specific to the added drug", "drug_flag"),
+        ("dose_reduced", "dose reduced", "drug_flag"),
+        ("dose_reduction_reason", "reason for dose reduction", "text"),
+        ("death_cause", "cause of death during treatment", "text"),
+    ):
+        if tox.get(key):
+            columns[str(tox[key])] = (what, kind)
+    return columns
+
+
+def described_columns(study: Study) -> dict[str, str]:
+    """Every column the study description names, in analysis order, with what it holds: patient id
+    (unless made from the row number), treatment arm, covariates, endpoint times and events, response,
+    adverse events."""
+    columns: dict[str, str] = {}
+    if study.id_column != GENERATED_ID:
+        columns[study.id_column] = "patient id"
+    columns.setdefault(study.treatment.column, "treatment arm")
+    for v in study.covariates:
+        columns.setdefault(v.column, f"covariate {v.label}")
+    for e in study.endpoints:
+        o = study.outcome(e)
+        label = o.get("label", e)
+        columns.setdefault(str(o["time"]), f"{label} time")
+        columns.setdefault(str(o["event"]), f"{label} event")
+    if study.has_response:
+        columns.setdefault(str(study.response["column"]), "tumour response")
+    for column, (what, _) in _toxicity_columns(study).items():
+        columns.setdefault(column, what)
+    return columns
+
+
+# ----------------------------------------------------------------------------------------------------
+# The checks: each returns a list of problems and skips columns already reported missing
+
+
+def _missing_columns(data: pd.DataFrame, study: Study) -> list[str]:
+    present = [str(c) for c in data.columns]
+    problems = []
+    for column, what in described_columns(study).items():
+        if column in data.columns:
+            continue
+        close = difflib.get_close_matches(column, present, n=3, cutoff=0.75)
+        close += [c for c in present if c.strip().lower() == column.lower() and c not in close]
+        hint = f"; did you mean {_quoted(close)}?" if close else ""
+        problems.append(f"column {column!r} ({what}) is missing from the data{hint}")
+    return problems
+
+
+def _check_ids(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
+    column = study.id_column
+    if column not in data.columns:
+        return []
+    ids = _codes(data[column]).reset_index(drop=True)
+    problems = []
+    missing = ids.isna()
+    if missing.any():
+        problems.append(
+            f"column {column!r} (patient id): {_patients(missing.sum())} without an id "
+            f"at {rows(missing)}; every patient needs a unique id"
+        )
+    repeated = ids[ids.notna() & ids.duplicated(keep=False)]
+    if not repeated.empty:
+        groups = list(repeated.groupby(repeated, sort=False).groups.items())
+        named = [
+            f"{pid!r} (rows {', '.join(str(p + 1) for p in positions[:MAX_NAMED])})"
+            for pid, positions in groups[:MAX_NAMED]
+        ]
+        more = f" and {len(groups) - MAX_NAMED} more" if len(groups) > MAX_NAMED else ""
+        problems.append(
+            f"column {column!r} (patient id): {_n(len(groups), 'id')} on more than one row: "
+            f"{'; '.join(named)}{more}; each patient must have exactly one row"
+        )
+    return problems
+
+
+def _check_codes(
+    data: pd.DataFrame, column: str, what: str, codes: Sequence[str], rows: _Rows, missing_hint: str = ""
+) -> list[str]:
+    """Values of a coded column (treatment arm, covariate, response) must be among `codes`."""
+    values = _codes(data[column])
+    problems = []
+    missing = values.isna()
+    unknown = ~missing & ~values.isin(list(codes))
+    expected = f"expected one of {_quoted(codes)}"
+    if unknown.any():
+        hint = ""
+        lowered = {c.lower() for c in codes}
+        if all(str(v).lower() in lowered for v in values[unknown]):
+            hint = " (codes are case-sensitive)"
+        problems.append(
+            f"column {column!r} ({what}): {_n(unknown.sum(), 'value')} "
+            f"not among the codes of the study description: {_counted(values[unknown])} "
+            f"at {rows(unknown)}; {expected}{hint}"
+        )
+    if missing.any():
+        problems.append(
+            f"column {column!r} ({what}): {_n(missing.sum(), 'missing value')} at "
+            f"{rows(missing)}; {expected}{missing_hint}"
+        )
+    return problems
+
+
+def _check_treatment(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
+    tr = study.treatment
+    if tr.column not in data.columns:
+        return []
+    problems = _check_codes(data, tr.column, "treatment arm", tr.arms, rows)
+    arms = _codes(data[tr.column])
+    for arm in tr.arms:
+        if not (arms == arm).any():
+            problems.append(
+                f"column {tr.column!r} (treatment arm): no patient in the arm {arm!r} "
+                f"({tr.labels.get(arm, arm)}); both arms need patients to be compared"
+            )
+    return problems
+
+
+def _numbers(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(values as floats, missing, present but not a finite number) of a numeric column."""
+    codes = _codes(series)
+    missing = codes.isna()
+    if pd.api.types.is_bool_dtype(series):
+        numeric = pd.Series(np.nan, index=series.index)
+    elif pd.api.types.is_numeric_dtype(series):
+        numeric = series.astype(float)
+    else:
+        numeric = pd.to_numeric(codes, errors="coerce").astype(float)
+    bad = ~missing & ~np.isfinite(numeric)
+    return numeric, missing, bad
+
+
+def _check_binned(data: pd.DataFrame, var, rows: _Rows) -> list[str]:
+    """A covariate recorded as a number and cut by `var.bins` must be a number within the edges."""
+    column, what = var.column, f"covariate {var.label}"
+    low, high = var.bins[0], var.bins[-1]
+    numeric, missing, bad = _numbers(data[column])
+    expected = f"expected a number from {low:g} to {high:g}, cut at {', '.join(f'{b:g}' for b in var.bins)}"
+    problems = []
+    if bad.any():
+        values = _codes(data[column])[bad]
+        hint = ""
+        if values.isin(list(var.codes)).all():
+            hint = (
+                " (the study description gives `bins`, so this column must hold the measurement, not "
+                "the level codes; drop `bins` if the data are already coded)"
+            )
+        problems.append(
+            f"column {column!r} ({what}): {_n(bad.sum(), 'value')} not a "
+            f"number: {_counted(values)} at {rows(bad)}; {expected}{hint}"
+        )
+    if missing.any():
+        problems.append(
+            f"column {column!r} ({what}): {_n(missing.sum(), 'missing value')} at {rows(missing)}; {expected}"
+        )
+    outside = ~missing & ~bad & ((numeric < low) | (numeric > high))
+    if outside.any():
+        problems.append(
+            f"column {column!r} ({what}): {_n(outside.sum(), 'value')} "
+            f"outside [{low:g}, {high:g}]: {_counted(_codes(data[column])[outside])} at "
+            f"{rows(outside)}; {expected}"
+        )
+    return problems
+
+
+def _check_covariates(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
+    problems = []
+    for var in study.covariates:
+        if var.column not in data.columns:
+            continue
+        if var.derived:
+            problems += _check_binned(data, var, rows)
+        else:
+            problems += _check_codes(data, var.column, f"covariate {var.label}", var.codes, rows)
+    return problems
+
+
+def _check_flags(
+    data: pd.DataFrame,
+    column: str,
+    what: str,
+    rows: _Rows,
+    required: Optional[pd.Series] = None,
+    where: str = "",
+) -> list[str]:
+    """A 0/1 flag (True/False, 0.0/1.0 accepted); missing values are problems where `required`."""
+    flags = data[column].map(_flag)
+    missing = flags.isna() if required is None else flags.isna() & required
+    bad = flags.notna() & (flags == -1)
+    problems = []
+    if bad.any():
+        problems.append(
+            f"column {column!r} ({what}): {_n(bad.sum(), 'value')} not 0/1: "
+            f"{_counted(_codes(data[column])[bad])} at {rows(bad)}; expected 0 or 1 "
+            "(or true/false)"
+        )
+    if missing.any():
+        problems.append(
+            f"column {column!r} ({what}): {_n(missing.sum(), 'missing value')}{where} at "
+            f"{rows(missing)}; expected 0 or 1 (or true/false)"
+        )
+    return problems
+
+
+def _check_endpoints(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
+    problems = []
+    unit = study.time_unit
+    for e in study.endpoints:
+        o = study.outcome(e)
+        label, time, event = o.get("label", e), str(o["time"]), str(o["event"])
+        if time in data.columns:
+            what = f"{label} time, {unit}"
+            numeric, missing, bad = _numbers(data[time])
+            negative = ~missing & ~bad & (numeric < 0)
+            expected = f"expected the time from the start of follow-up, a number >= 0 ({unit})"
+            if missing.any():
+                problems.append(
+                    f"column {time!r} ({what}): {_n(missing.sum(), 'missing time')} at {rows(missing)}; {expected}"
+                )
+            if bad.any():
+                problems.append(
+                    f"column {time!r} ({what}): {_n(bad.sum(), 'value')} not a number: "
+                    f"{_counted(_codes(data[time])[bad])} at {rows(bad)}; {expected}"
+                )
+            if negative.any():
+                problems.append(
+                    f"column {time!r} ({what}): {_n(negative.sum(), 'negative time')}: "
+                    f"{_counted(_codes(data[time])[negative])} at {rows(negative)}; {expected}"
+                )
+        if event in data.columns:
+            problems += _check_flags(data, event, f"{label} event: 1 = event, 0 = censored", rows)
+    return problems
+
+
+def _check_pfs_os(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
+    """Progression-free survival ends at progression or death, so it cannot outlast overall survival."""
+    if not {"pfs", "os"} <= set(study.endpoints):
+        return []
+    pfs, os_ = str(study.outcome("pfs")["time"]), str(study.outcome("os")["time"])
+    if pfs not in data.columns or os_ not in data.columns:
+        return []
+    longer = _numbers(data[pfs])[0] > _numbers(data[os_])[0] + PFS_OS_TOLERANCE
+    if not longer.any():
+        return []
+    first = str(study.outcome("pfs").get("label", "progression-free survival")).lower()
+    return [
+        f"columns {pfs!r} and {os_!r}: {first} longer than overall survival for "
+        f"{_patients(int(longer.sum()))} at {rows(longer)}; expected {pfs} <= {os_} (the first event "
+        "ends it no later than death ends overall survival)"
+    ]
+
+
+def _check_response(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
+    if not study.has_response:
+        return []
+    column = str(study.response["column"])
+    if column not in data.columns:
+        return []
+    codes = [str(c) for c in (study.response.get("levels") or {})]
+    ne = study.response.get("not_evaluable")
+    hint = f" (a patient without an assessment takes the not-evaluable code {str(ne)!r})" if ne else ""
+    return _check_codes(data, column, "tumour response", codes, rows, missing_hint=hint)
+
+
+def _check_grades(data: pd.DataFrame, column: str, what: str, rows: _Rows, treated: pd.Series) -> list[str]:
+    """Maximum grades of events of the added drug: whole numbers 0 (no event) to 5; missing values are
+    problems in the treated arm only."""
+    numeric, missing, bad = _numbers(data[column])
+    bad |= ~missing & ~bad & ~numeric.isin([0, 1, 2, 3, 4, 5])
+    missing &= treated
+    expected = "expected a whole-number grade from 0 (no event) to 5"
+    problems = []
+    if bad.any():
+        problems.append(
+            f"column {column!r} ({what}): {_n(bad.sum(), 'value')} not a grade: "
+            f"{_counted(_codes(data[column])[bad])} at {rows(bad)}; {expected}"
+        )
+    if missing.any():
+        problems.append(
+            f"column {column!r} ({what}): {_n(missing.sum(), 'missing value')} in the treated "
+            f"arm at {rows(missing)}; {expected}"
+        )
+    return problems
+
+
+def _check_toxicity(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
+    """Grade 3-4 and other flags 0/1; drug-specific maximum grades whole numbers 0-5. Events of the
+    added drug are recorded in the treated arm: their missing values are allowed in the control arm."""
+    tr = study.treatment
+    if tr.column in data.columns:
+        treated = _codes(data[tr.column]) == tr.treated
+    else:  # arms unknown (reported already): check the recorded values only
+        treated = pd.Series(False, index=data.index)
+    problems = []
+    for column, (what, kind) in _toxicity_columns(study).items():
+        if column not in data.columns:
+            continue
+        if kind == "flag":
+            problems += _check_flags(data, column, what, rows)
+        elif kind == "drug_flag":
+            problems += _check_flags(data, column, what, rows, required=treated, where=" in the treated arm")
+        elif kind == "grade":
+            problems += _check_grades(data, column, what, rows, treated)
+    return problems
+
+
+def validate_cohort(data: pd.DataFrame, study: Study) -> list[str]:
+    """Every way `data` departs from the study description, one sentence each naming the column, the
+    rows (and patient ids) and what was expected; an empty list when the cohort can be analysed."""
+    rows = _Rows.of(data, study)
+    if data.empty:
+        return ["the data have no rows (no patients)"] + _missing_columns(data, study)
+    return [
+        *_missing_columns(data, study),
+        *_check_ids(data, study, rows),
+        *_check_treatment(data, study, rows),
+        *_check_covariates(data, study, rows),
+        *_check_endpoints(data, study, rows),
+        *_check_pfs_os(data, study, rows),
+        *_check_response(data, study, rows),
+        *_check_toxicity(data, study, rows),
+    ]
+
+
+# ----------------------------------------------------------------------------------------------------
+# The analysis frame
+
+
+def _cut(values: pd.Series, var) -> pd.Series:
+    """Level codes of a measured covariate: level i holds [bins[i], bins[i+1]), the last one closed."""
+    edges = np.asarray(var.bins, dtype=float)
+    index = np.searchsorted(edges, values.to_numpy(dtype=float), side="right") - 1
+    index = np.clip(index, 0, len(var.codes) - 1)
+    return pd.Series(np.asarray(var.codes, dtype=object)[index], index=values.index, dtype=object)
+
+
+def _as_flags(values: pd.Series) -> pd.Series:
+    flags = values.map(_flag).astype("boolean")
+    return flags.astype(bool) if not flags.isna().any() else flags
+
+
+def prepare_cohort(data: pd.DataFrame, study: Study, *, source: Optional[str] = None) -> pd.DataFrame:
+    """The analysis frame of a cohort: DataError listing every problem of :func:`validate_cohort`, else
+    only the described columns (every other column is dropped), in the description's order and the
+    file's row order: the patient id (1..n when the description names none), codes as text, measured
+    covariates cut into their level codes, event flags as int 0/1, times as float, adverse-event flags
+    as bool and drug-specific grades as int (missing in the control arm stays missing)."""
+    problems = validate_cohort(data, study)
+    if problems:
+        raise DataError(
+            problems, source=source or data.attrs.get("source"), study_source=study.source or repr(study.name)
+        )
+    data = data.reset_index(drop=True)
+    out = pd.DataFrame(index=data.index)
+    if study.id_column in data.columns:
+        out[study.id_column] = data[study.id_column]
+    else:  # GENERATED_ID: the validation required the column otherwise
+        out[study.id_column] = np.arange(1, len(data) + 1, dtype=np.int64)
+    out[study.treatment.column] = _codes(data[study.treatment.column])
+    for var in study.covariates:
+        out[var.column] = _cut(_numbers(data[var.column])[0], var) if var.derived else _codes(data[var.column])
+    for e in study.endpoints:
+        o = study.outcome(e)
+        out[str(o["time"])] = _numbers(data[str(o["time"])])[0]
+        out[str(o["event"])] = data[str(o["event"])].map(_flag).astype(np.int64)
+    if study.has_response:
+        column = str(study.response["column"])
+        out[column] = _codes(data[column])
+    for column, (_, kind) in _toxicity_columns(study).items():
+        if column in out.columns:
+            continue
+        if kind in ("flag", "drug_flag"):
+            out[column] = _as_flags(data[column])
+        elif kind == "grade":
+            grades = _numbers(data[column])[0].astype("Int64")
+            out[column] = grades.astype(np.int64) if not grades.isna().any() else grades
+        else:
+            out[column] = data[column]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Matching
+
+
+def check_matchable(n_matched_treated: int, n_treated: int, caliper_text: str) -> None:
+    """MatchingError when no treated patient found a control within the caliper (nothing to compare)."""
+    if n_treated <= 0:
+        raise MatchingError(
+            "there is no treated patient to match; check the treatment arm codes of the "
+            "study description against the data"
+        )
+    if n_matched_treated <= 0:
+        raise MatchingError(
+            f"no treated patient (of {n_treated}) found a control within the caliper {caliper_text}, so "
+            "there is no matched cohort to analyse; widen the caliper (parameter `caliper`, in standard "
+            "deviations of the logit propensity score, e.g. caliper=0.5) or match without one "
+            "(caliper=none)"
+        )

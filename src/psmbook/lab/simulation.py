@@ -1,0 +1,624 @@
+"""Methods against the truth, once and many times: a simulation study on the synthetic cohort.
+
+The synthetic cohort knows its treatment effect, which no real study does. Two true values matter,
+because the methods do not estimate the same quantity (the hazard ratio is non-collapsible):
+
+* the **conditional** hazard ratio of the generator's proportional-hazards model
+  (:func:`psmbook.cohort.synthetic.true_hazard_ratios`): what a correctly specified multivariable Cox model
+  estimates;
+* the **marginal** hazard ratio in the treated (:func:`psmbook.analysis.survival.true_marginal_hr`): the limit of
+  a Cox model of treatment alone if the treated patients were observed under both treatments; what
+  matching and ATT weighting estimate (for caliper matching, in the treated patients it keeps).
+
+:func:`estimate_methods` applies every method to one cohort and sets each estimate beside the truth of
+its estimand; :func:`one_repetition` does it for the cohort of one seed; :func:`run_simulation` repeats
+it over seeds derived from one master seed with ``numpy.random.SeedSequence.spawn``, locally with
+joblib or on a Dask cluster, and returns the same table whatever the number of workers;
+:func:`summarise` gives each method's bias, empirical and model standard errors and coverage, with
+Monte Carlo standard errors (Morris, White and Crowther 2019, *Stat Med* 38:2074).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from psmbook.lab.explorer import EXTRA_COVARIATES, MatchSettings, explore
+
+__all__ = [
+    "METHODS",
+    "OUTCOMES",
+    "Method",
+    "MatchSettings",
+    "conditional_truth",
+    "estimate_methods",
+    "redraw_survival",
+    "one_repetition",
+    "repetition_seeds",
+    "run_simulation",
+    "summarise",
+    "summary_table",
+    "plot_methods",
+    "plot_simulation",
+]
+
+Z95 = float(stats.norm.ppf(0.975))
+
+
+@dataclass(frozen=True)
+class Method:
+    """An analysis of the treatment effect and the true value it is judged against."""
+
+    key: str
+    label: str
+    short: str  # for tables and figures
+    estimand: str  # "conditional" or "marginal"
+    estimand_text: str
+
+
+METHODS: tuple[Method, ...] = (
+    Method(
+        "naive",
+        "Naive Cox (treatment only, all patients)",
+        "Naive Cox",
+        "marginal",
+        "marginal, in the treated",
+    ),
+    Method(
+        "multivariable",
+        "Multivariable Cox (the generator's factors)",
+        "Multivariable Cox",
+        "conditional",
+        "conditional on nodes, response, age and stage",
+    ),
+    Method("psm_book", "PSM, this book's settings", "PSM (book)", "marginal", "marginal, in the matched treated"),
+    Method(
+        "psm_psmpy",
+        "PSM, psmpy's defaults",
+        "PSM (psmpy defaults)",
+        "marginal",
+        "marginal, in the matched treated",
+    ),
+    Method(
+        "psm_nodes",
+        "PSM, this book's settings + number of nodes",
+        "PSM (book) + nodes",
+        "marginal",
+        "marginal, in the matched treated",
+    ),
+    Method("ipw", "Inverse-probability weighting (ATT)", "IPW (ATT)", "marginal", "marginal, in the treated"),
+)
+_BY_KEY = {m.key: m for m in METHODS}
+
+
+def _se_from_ci(low: float, high: float) -> float:
+    """Standard error of the log hazard ratio recovered from a 95% Wald interval."""
+    return (math.log(high) - math.log(low)) / (2 * Z95)
+
+
+def conditional_truth(study) -> float:
+    """The generator's true conditional OS hazard ratio of treatment."""
+    from psmbook.cohort.synthetic import true_hazard_ratios
+
+    return float(true_hazard_ratios()[f"{study.treatment.column}.{study.treatment.treated}"])
+
+
+def _multivariable(cohort: pd.DataFrame, study) -> tuple[float, float, float, float, pd.DataFrame]:
+    """Cox model of OS on the generator's factors, which are the paper's multivariable Table 3 (a
+    correctly specified model), fitted like the Survival chapter's to the patients with a response
+    assessment (those who died during CRT have none)."""
+    from psmbook.analysis import survival
+    from psmbook.cohort.synthetic import OS_FACTORS
+
+    columns = {column for _, column, _ in OS_FACTORS}
+    factors = survival.table3_factors(study, [(c, r) for c, r in survival.TABLE3 if c is None or c in columns])
+    data = cohort.assign(response_group=survival.response_groups(cohort, study))
+    model = survival.cox_multivariable(data, factors, study.outcomes["os"]["time"], study.outcomes["os"]["event"])
+    row = model.table.set_index("id").loc[f"{study.treatment.column}.{study.treatment.treated}"]
+    used = data.dropna(subset=[f.column for f in factors])
+    return float(row["hr"]), float(row["ci_low"]), float(row["ci_high"]), float(row["se"]), used
+
+
+def estimate_methods(
+    cohort: pd.DataFrame,
+    study,
+    settings: MatchSettings,
+    *,
+    seed: int | None = None,
+    methods: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Every method on one cohort (indexed by patient id): one row per method with the hazard ratio,
+    its 95% CI, the SE of its log, the patients it compares, and the true value of its estimand.
+
+    ``settings`` are the book's matching settings (PSM and the covariates of the weighting model);
+    ``seed`` orders the treated patients when the matching order is random. ``psm_nodes`` adds the
+    number of recurrent nodes to the score (by default only when the data hold it). A method that
+    fails on this cohort gets a row with missing estimates and the error in ``error``.
+    """
+    from psmbook.analysis.sensitivity import _treatment_cox, weighted_estimate
+    from psmbook.analysis.survival import true_marginal_hr
+    from psmbook.matching.nearest import psmpy_default_match
+
+    arm, treated_code = study.treatment.column, study.treatment.treated
+    os_ = study.outcomes["os"]
+    is_treated = cohort[arm] == treated_code
+    synthetic = study.synthetic
+    truth_conditional = conditional_truth(study) if synthetic else np.nan
+    truth_treated = true_marginal_hr(cohort, study) if synthetic else np.nan
+
+    def naive():
+        hr, low, high, _ = _treatment_cox(cohort.assign(_treated=is_treated.astype(int)), os_["time"], os_["event"])
+        return (
+            hr,
+            low,
+            high,
+            _se_from_ci(low, high),
+            int(is_treated.sum()),
+            int((~is_treated).sum()),
+            truth_treated,
+        )
+
+    def multivariable():
+        hr, low, high, se, used = _multivariable(cohort, study)
+        used_treated = used[study.treatment.column] == treated_code
+        return hr, low, high, se, int(used_treated.sum()), int((~used_treated).sum()), truth_conditional
+
+    def psm(extra=()):
+        formula = settings.formula and settings.formula + "".join(f" + C({c})" for c in extra)
+        r = explore(
+            cohort,
+            study,
+            replace(settings, covariates=settings.covariates + tuple(extra), formula=formula or None),
+            seed=seed,
+            with_balance=False,
+            with_truth=synthetic,
+        )
+        e = r.estimate
+        return (
+            e.hr,
+            e.ci_low,
+            e.ci_high,
+            _se_from_ci(e.ci_low, e.ci_high),
+            r.treated,
+            r.controls,
+            (r.truth if synthetic else np.nan),
+        )
+
+    def psm_psmpy():
+        import matplotlib
+
+        with matplotlib.rc_context():  # importing psmpy applies seaborn's global style: keep the caller's
+            pairs, _ = psmpy_default_match(cohort, arm, treated_code, list(settings.covariates), caliper=None)
+        pairs = pairs.reset_index(drop=True)
+        sample = pd.concat(
+            [
+                cohort.loc[pairs["treated_id"]].assign(pair=pairs.index.to_numpy()),
+                cohort.loc[pairs["control_id"]].assign(pair=pairs.index.to_numpy()),
+            ]
+        )
+        sample["_treated"] = (sample[arm] == treated_code).astype(int)
+        hr, low, high, _ = _treatment_cox(sample, os_["time"], os_["event"], cluster="pair")
+        kept = pairs["treated_id"].unique()
+        if not synthetic:
+            truth = np.nan
+        elif len(kept) == int(is_treated.sum()):  # every treated patient matched: the truth in the treated
+            truth = truth_treated
+        else:
+            truth = true_marginal_hr(cohort.loc[kept], study)
+        return (
+            hr,
+            low,
+            high,
+            _se_from_ci(low, high),
+            pairs["treated_id"].nunique(),
+            pairs["control_id"].nunique(),
+            truth,
+        )
+
+    def ipw():
+        e = weighted_estimate(cohort, study, label="ipw", covariates=list(settings.covariates))
+        return (
+            e.hr,
+            e.ci_low,
+            e.ci_high,
+            _se_from_ci(e.ci_low, e.ci_high),
+            e.treated,
+            e.controls,
+            truth_treated,
+        )
+
+    nodes = [c for c in EXTRA_COVARIATES if c in cohort.columns and c not in settings.covariates]
+    runners = {
+        "naive": naive,
+        "multivariable": multivariable,
+        "psm_book": psm,
+        "psm_psmpy": psm_psmpy,
+        "psm_nodes": lambda: psm(nodes),
+        "ipw": ipw,
+    }
+    if methods is None:
+        methods = [m.key for m in METHODS if m.key != "psm_nodes" or nodes]
+    rows = []
+    for key in methods:
+        method = _BY_KEY[key]
+        row = {"method": key, "label": method.label, "short": method.short, "estimand": method.estimand}
+        try:
+            hr, low, high, se, treated, controls, truth = runners[key]()
+            row.update(
+                hr=hr,
+                ci_low=low,
+                ci_high=high,
+                log_hr=math.log(hr),
+                se=se,
+                treated=treated,
+                controls=controls,
+                truth=truth,
+                error="",
+            )
+        except Exception as error:  # one failed analysis must not stop a simulation: it is counted
+            row.update(
+                hr=np.nan,
+                ci_low=np.nan,
+                ci_high=np.nan,
+                log_hr=np.nan,
+                se=np.nan,
+                treated=np.nan,
+                controls=np.nan,
+                truth=np.nan,
+                error=f"{type(error).__name__}: {error}",
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: How a repetition's overall survival is drawn (see :func:`one_repetition`).
+OUTCOMES = ("model", "calibrated")
+
+
+def redraw_survival(cohort: pd.DataFrame, study, rng: np.random.Generator) -> pd.DataFrame:
+    """The cohort with overall survival drawn afresh from the generator's proportional-hazards model,
+    with nothing conditioned on: no exact death totals, no landmark window, no stratified uniforms.
+
+    Patients who died during CRT keep their death (it is part of their course); every other patient
+    survives to the response assessment a_i, then dies at T_i with H0(T_i) = H0(a_i) + E_i exp(-b'x_i),
+    E_i ~ Exp(1), and is censored at the censoring date if T_i is later (the generator's model and
+    follow-up, the assumptions of :func:`psmbook.analysis.survival.true_marginal_hr`). Progression-free
+    survival is left as it was and no longer agrees with OS: only OS is analysed here.
+    """
+    from psmbook.cohort.synthetic import (
+        DAYS_PER_MONTH,
+        GeneratorSpec,
+        baseline_cumulative_hazard,
+        inverse_cumulative_hazard,
+        load_targets,
+        os_linear_predictor,
+    )
+
+    spec = GeneratorSpec()
+    time, event = study.outcomes["os"]["time"], study.outcomes["os"]["event"]
+    cutoff = pd.Timestamp(load_targets().cutoff)
+    followup = ((cutoff - pd.to_datetime(cohort["crt_start_date"])).dt.days / DAYS_PER_MONTH).to_numpy()
+    evaluable = (cohort[study.response["column"]] != study.response["not_evaluable"]).to_numpy()
+    entry = cohort["response_assessment_months"].to_numpy(dtype=float)
+    risk = np.exp(os_linear_predictor(cohort, spec).to_numpy())
+    draw = rng.standard_exponential(len(cohort))
+    death = inverse_cumulative_hazard(baseline_cumulative_hazard(entry, spec) + draw / risk, spec)
+    dies = death < followup
+    out = cohort.copy()
+    out[time] = np.where(evaluable, np.round(np.where(dies, death, followup), 2), cohort[time])
+    out[event] = np.where(evaluable, dies.astype(int), cohort[event]).astype(int)
+    return out
+
+
+def one_repetition(
+    seed: int, settings: MatchSettings, methods: Sequence[str] | None = None, outcomes: str = "model"
+) -> pd.DataFrame:
+    """Generate the synthetic cohort of ``seed`` and apply every method: deterministic in ``seed``.
+
+    ``outcomes="model"`` (the default) redraws overall survival from the generator's model with
+    nothing conditioned on (:func:`redraw_survival`, random stream ``[seed, 1]``): each repetition is
+    a new study of the same design. ``"calibrated"`` analyses the cohort as
+    :func:`psmbook.cohort.synthetic.generate_cohort` gives it, whose survival is conditioned on the paper's
+    death totals and landmarks, so that it varies far less between seeds than a new study would.
+    Linear algebra runs on one thread, so that the numbers do not depend on how many threads the
+    worker that runs it has (and parallel workers do not compete for cores).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from psmbook.cohort.synthetic import SurvivalDrawError, generate_cohort
+    from psmbook.study.description import load_study
+
+    if outcomes not in OUTCOMES:
+        raise ValueError(f"outcomes must be one of {OUTCOMES}, got {outcomes!r}")
+    seed = int(seed)
+    with threadpool_limits(limits=1):
+        study = load_study()
+        try:
+            cohort = generate_cohort(seed).set_index(study.id_column)
+        except SurvivalDrawError as error:
+            keys = methods or [m.key for m in METHODS]
+            table = pd.DataFrame(
+                {
+                    "method": keys,
+                    "label": [_BY_KEY[k].label for k in keys],
+                    "short": [_BY_KEY[k].short for k in keys],
+                    "estimand": [_BY_KEY[k].estimand for k in keys],
+                    "error": f"SurvivalDrawError: {error}",
+                }
+            )
+        else:
+            if outcomes == "model":
+                cohort = redraw_survival(cohort, study, np.random.default_rng([seed, 1]))
+            table = estimate_methods(cohort, study, settings, seed=seed, methods=methods)
+    table.insert(0, "seed", seed)
+    return table
+
+
+def repetition_seeds(seed: int, repetitions: int) -> list[int]:
+    """The cohort seed of each repetition: children of ``SeedSequence(seed)``, one per repetition.
+
+    Repetition i gets the same seed whatever the number of repetitions, so a longer run extends a
+    shorter one.
+    """
+    if isinstance(repetitions, bool) or int(repetitions) != repetitions or repetitions < 1:
+        raise ValueError(f"repetitions must be a whole number of at least 1, got {repetitions!r}")
+    children = np.random.SeedSequence(int(seed)).spawn(int(repetitions))
+    return [int(child.generate_state(1, dtype=np.uint64)[0]) for child in children]
+
+
+def _run_joblib(seeds, settings, methods, outcomes, n_jobs, bar) -> list[pd.DataFrame]:
+    from joblib import Parallel, delayed
+
+    tables = []
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(one_repetition)(s, settings, methods, outcomes) for s in seeds
+    )
+    for table in jobs:  # in the order of the seeds
+        tables.append(table)
+        bar.update(1)
+    return tables
+
+
+def _run_dask(seeds, settings, methods, outcomes, scheduler, bar) -> list[pd.DataFrame]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:  # pragma: no cover - distributed is pinned in requirements.txt
+        raise ImportError("the dask backend needs the 'distributed' package") from None
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures = client.map(one_repetition, seeds, settings=settings, methods=methods, outcomes=outcomes)
+        for _ in as_completed(futures):
+            bar.update(1)
+        return client.gather(futures)  # in the order of the seeds
+    finally:
+        if client is not scheduler:
+            client.close()  # the connection only: the cluster keeps running
+
+
+def run_simulation(
+    repetitions: int,
+    seed: int,
+    settings: MatchSettings,
+    *,
+    n_jobs: int = 2,
+    scheduler=None,
+    backend: str | None = None,
+    methods: Sequence[str] | None = None,
+    outcomes: str = "model",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Repeat generate -> estimate ``repetitions`` times; one row per repetition and method.
+
+    ``backend`` is ``"joblib"`` (local processes, ``n_jobs`` of them; -1 for every core) or ``"dask"``
+    (the cluster whose scheduler address, or ``distributed.Client``, is ``scheduler``); by default
+    Dask when a scheduler is given, joblib otherwise. Repetition i always analyses the cohort of
+    ``repetition_seeds(seed, repetitions)[i]``, so the table is the same for any backend and number
+    of workers. ``outcomes`` chooses how survival is drawn (:func:`one_repetition`). A progress bar
+    (tqdm, on stderr) counts the finished repetitions.
+    """
+    if outcomes not in OUTCOMES:
+        raise ValueError(f"outcomes must be one of {OUTCOMES}, got {outcomes!r}")
+    from tqdm import tqdm
+
+    seeds = repetition_seeds(seed, repetitions)
+    backend = backend or ("dask" if scheduler else "joblib")
+    if backend not in ("joblib", "dask"):
+        raise ValueError(f"backend must be 'joblib' or 'dask', got {backend!r}")
+    if backend == "dask" and not scheduler:
+        raise ValueError("the dask backend needs a scheduler address, e.g. 'tcp://127.0.0.1:8786'")
+    if backend == "joblib" and (isinstance(n_jobs, bool) or int(n_jobs) != n_jobs or n_jobs == 0 or n_jobs < -1):
+        raise ValueError(f"n_jobs must be a positive whole number or -1 (every core), got {n_jobs!r}")
+    with tqdm(total=len(seeds), desc="repetitions", unit="rep", disable=not progress) as bar:
+        if backend == "joblib":
+            tables = _run_joblib(seeds, settings, methods, outcomes, int(n_jobs), bar)
+        else:
+            tables = _run_dask(seeds, settings, methods, outcomes, scheduler, bar)
+    table = pd.concat([t.assign(repetition=i) for i, t in enumerate(tables)], ignore_index=True)
+    first = ["repetition", "seed", "method"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def summarise(estimates: pd.DataFrame) -> pd.DataFrame:
+    """Performance of each method over the repetitions, on the log hazard ratio scale.
+
+    With e_i = log HR_i - log(true HR_i), the error of repetition i against the truth of its own
+    estimand and cohort, and n the repetitions with an estimate:
+
+    * ``bias`` = mean of e_i, with Monte Carlo SE ``bias_mcse`` = empirical SE / sqrt(n);
+    * ``empirical_se`` = standard deviation of e_i (n - 1 denominator), with MCSE
+      empirical SE / sqrt(2 (n - 1)); with a fixed truth it is the SD of the estimates;
+    * ``model_se`` = the root mean square of the model's standard errors, sqrt(mean SE_i^2)
+      (the "average model SE" of Morris et al.);
+    * ``coverage`` = share of 95% confidence intervals that contain the true value, MCSE
+      sqrt(coverage (1 - coverage) / n);
+    * ``treated``, ``controls``: mean patients compared (for matching, those matched);
+    * ``truth``: geometric mean of the true values, ``failed``: repetitions without an estimate.
+    """
+    rows = []
+    order = [m.key for m in METHODS if m.key in set(estimates["method"])]
+    order += [k for k in dict.fromkeys(estimates["method"]) if k not in order]
+    for key, part in ((k, estimates[estimates["method"] == k]) for k in order):
+        ok = part[np.isfinite(part["log_hr"].astype(float)) & np.isfinite(part["truth"].astype(float))]
+        n = len(ok)
+        error = ok["log_hr"].astype(float) - np.log(ok["truth"].astype(float))
+        covered = (ok["ci_low"] <= ok["truth"]) & (ok["truth"] <= ok["ci_high"])
+        emp = float(error.std(ddof=1)) if n > 1 else np.nan
+        coverage = float(covered.mean()) if n else np.nan
+        method = _BY_KEY.get(key)
+        rows.append(
+            {
+                "method": key,
+                "label": method.label if method else key,
+                "short": method.short if method else key,
+                "estimand": method.estimand if method else "",
+                "repetitions": n,
+                "failed": len(part) - n,
+                "truth": float(np.exp(np.log(ok["truth"].astype(float)).mean())) if n else np.nan,
+                "mean_hr": float(np.exp(ok["log_hr"].astype(float).mean())) if n else np.nan,
+                "bias": float(error.mean()) if n else np.nan,
+                "bias_mcse": emp / math.sqrt(n) if n > 1 else np.nan,
+                "empirical_se": emp,
+                "empirical_se_mcse": emp / math.sqrt(2 * (n - 1)) if n > 1 else np.nan,
+                "model_se": float(np.sqrt((ok["se"].astype(float) ** 2).mean())) if n else np.nan,
+                "coverage": coverage,
+                "coverage_mcse": math.sqrt(coverage * (1 - coverage) / n) if n else np.nan,
+                "treated": float(ok["treated"].astype(float).mean()) if n else np.nan,
+                "controls": float(ok["controls"].astype(float).mean()) if n else np.nan,
+            }
+        )
+    return pd.DataFrame(rows).set_index("method")
+
+
+def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`summarise` as the book shows it (estimates with their Monte Carlo SE in brackets)."""
+
+    def pm(value, mcse, digits=3):
+        return "—" if np.isnan(value) else f"{value:+.{digits}f} ({mcse:.{digits}f})"
+
+    shown = pd.DataFrame(
+        {
+            "Judged against": summary["estimand"]
+            .map({"conditional": "conditional HR", "marginal": "marginal HR, treated"})
+            .to_numpy(),
+            "Mean true HR": [f"{v:.3f}" for v in summary["truth"]],
+            "Bias, log HR": [pm(r.bias, r.bias_mcse) for r in summary.itertuples()],
+            "Empirical SE": [pm(r.empirical_se, r.empirical_se_mcse).lstrip("+") for r in summary.itertuples()],
+            "Model SE": [f"{v:.3f}" for v in summary["model_se"]],
+            "Coverage, %": [f"{100 * r.coverage:.0f} ({100 * r.coverage_mcse:.0f})" for r in summary.itertuples()],
+            "Treated / controls": [f"{r.treated:.1f} / {r.controls:.1f}" for r in summary.itertuples()],
+        },
+        index=pd.Index(summary["short"].to_numpy(), name="Method"),
+    )
+    if summary["failed"].any():
+        shown["Repetitions (failed)"] = [f"{int(r.repetitions)} ({int(r.failed)})" for r in summary.itertuples()]
+    return shown
+
+
+def plot_methods(table: pd.DataFrame, *, conditional: float | None = None, marginal: float | None = None):
+    """Each method's hazard ratio and 95% CI on one cohort, with the true value of its estimand (◆)
+    and the two truths as vertical lines."""
+    import matplotlib.pyplot as plt
+
+    shown = table.iloc[::-1].reset_index(drop=True)
+    y = np.arange(len(shown))
+    fig, ax = plt.subplots(figsize=(7.4, 0.5 * len(shown) + 2.0))
+    ax.errorbar(
+        shown["hr"],
+        y,
+        xerr=[shown["hr"] - shown["ci_low"], shown["ci_high"] - shown["hr"]],
+        fmt="s",
+        color="black",
+        ecolor="#555555",
+        capsize=3,
+        ms=5,
+        label="estimate (95% CI)",
+    )
+    ax.plot(
+        shown["truth"],
+        y,
+        "D",
+        color="#D55E00",
+        mfc="white",
+        mew=1.6,
+        ms=7,
+        label="true value of its estimand",
+        zorder=4,
+    )
+    if conditional is not None:
+        ax.axvline(conditional, color="#555555", ls=":", lw=1.2, label=f"true conditional HR ({conditional:.3f})")
+    if marginal is not None:
+        ax.axvline(marginal, color="#D55E00", ls="--", lw=1, label=f"true marginal HR, treated ({marginal:.3f})")
+    ax.axvline(1.0, color="#999999", lw=0.8)
+    ax.set_xscale("log")
+    low, high = min(shown["ci_low"].min(), shown["truth"].min()), max(shown["ci_high"].max(), 1.0)
+    ax.set_xlim(low / 1.08, high * 1.08)
+    ticks = [t for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2, 1.5, 2.0) if low / 1.08 <= t <= high * 1.08]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.set_yticks(y, shown["short"] if "short" in shown else shown["label"])
+    ax.set_xlabel("Hazard ratio of death, CRT + anlotinib vs CRT alone (log scale)")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.35, 1.0), ncol=2, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_simulation(estimates: pd.DataFrame, summary: pd.DataFrame):
+    """Each repetition's estimate divided by its true value, per method (log scale): the spread is the
+    empirical SE, the offset of the bar (the geometric mean) from 1 the bias; coverage on the right."""
+    import matplotlib.pyplot as plt
+
+    keys = list(summary.index)[::-1]
+    fig, ax = plt.subplots(figsize=(7.0, 0.55 * len(keys) + 1.8))
+    rng = np.random.default_rng(0)  # jitter only
+    for i, key in enumerate(keys):
+        part = estimates[(estimates["method"] == key)].dropna(subset=["log_hr", "truth"])
+        ratio = np.exp(part["log_hr"].astype(float) - np.log(part["truth"].astype(float)))
+        covered = (part["ci_low"] <= part["truth"]) & (part["truth"] <= part["ci_high"])
+        jitter = rng.uniform(-0.18, 0.18, len(part))
+        ax.scatter(
+            ratio[covered],
+            i + jitter[covered.to_numpy()],
+            s=12,
+            color="#555555",
+            alpha=0.6,
+            label="CI covers the truth" if i == 0 else None,
+        )
+        ax.scatter(
+            ratio[~covered],
+            i + jitter[~covered.to_numpy()],
+            s=16,
+            color="#D55E00",
+            marker="x",
+            label="CI misses the truth" if i == 0 else None,
+        )
+        centre = math.exp(summary.loc[key, "bias"])
+        ax.plot([centre, centre], [i - 0.3, i + 0.3], color="black", lw=2.2)
+        ax.annotate(
+            f"{100 * summary.loc[key, 'coverage']:.0f}%",
+            (1.0, i),
+            xycoords=("axes fraction", "data"),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+        )
+    ax.axvline(1.0, color="#999999", lw=1)
+    ax.set_xscale("log")
+    shown = estimates[estimates["method"].isin(keys)].dropna(subset=["log_hr", "truth"])
+    ratios = np.exp(shown["log_hr"].astype(float) - np.log(shown["truth"].astype(float)))
+    low, high = min(float(ratios.min()), 0.9) / 1.05, max(float(ratios.max()), 1.1) * 1.05
+    ax.set_xlim(low, high)
+    ticks = [t for t in (0.25, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.4, 1.7, 2.0, 2.8, 4.0) if low <= t <= high]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.set_yticks(range(len(keys)), summary.loc[keys, "short"])
+    ax.set_xlabel("Estimated HR / true HR of its estimand (log scale)")
+    ax.set_title("Each dot one repetition; bar: geometric mean; right: 95% CI coverage", fontsize=9.5, loc="left")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.4, 1.06), ncol=2, fontsize=8.5)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,64 @@
+"""One look for every figure and page: arm colours, matplotlib defaults, the synthetic-data banner."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+
+#: Okabe-Ito colours, distinguishable with the common colour-vision deficiencies.
+TREATED_COLOUR = "#D55E00"  # vermillion: CRT + anlotinib
+CONTROL_COLOUR = "#0072B2"  # blue: CRT alone
+NEUTRAL_COLOUR = "#555555"
+PUBLISHED_COLOUR = "#999999"
+
+
+def arm_colours(study) -> dict[str, str]:
+    """Arm code -> colour, treated arm first."""
+    return {study.treatment.treated: TREATED_COLOUR, study.treatment.control: CONTROL_COLOUR}
+
+
+def use_book_style() -> None:
+    """Matplotlib defaults for the book: readable at phone width, no chart junk."""
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "figure.figsize": (7.0, 4.2),
+            "font.size": 10.5,
+            "axes.titlesize": 11.5,
+            "axes.labelsize": 10.5,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": False,
+            "legend.frameon": False,
+        }
+    )
+
+
+def synthetic_banner(study, seed: int | None = None) -> str:
+    """A MyST admonition that no reader can miss, saying the data are synthetic (empty for real data)."""
+    if not study.synthetic:
+        return ""
+    seed_text = f" (seed {seed})" if seed is not None else ""
+    return (
+        ":::{admonition} Synthetic data\n:class: warning\n"
+        f"Every patient-level number on this page comes from the **synthetic cohort**{seed_text}, "
+        "generated to match the paper's published tables. It is not the study's patient data, "
+        "which were never published. Counts that the generator was calibrated to agree with the "
+        "paper by construction; everything else is what the synthetic patients produced.\n:::"
+    )
+
+
+def show_markdown(text: str) -> None:
+    """Display MyST markdown as a cell output (rendered by myst-nb in the site)."""
+    from IPython.display import Markdown, display
+
+    if text:
+        display(Markdown(text))
+
+
+def glue_text(name: str, text: str) -> None:
+    """Glue a piece of text for the prose, shown without quotes: use it as {glue:md}`name`."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(str(text)), display=False)
