@@ -8,6 +8,7 @@ import pytest
 from psmbook.analysis import sensitivity, survival
 from psmbook.cohort.synthetic import generate_cohort
 from psmbook.lab import explorer as lab
+from psmbook.present.format import hr_ci_text
 from psmbook.study.description import load_study
 
 PNG = b"\x89PNG"
@@ -93,8 +94,8 @@ def test_grid_holds_every_setting_once_and_marks_the_base(cohort, study, book):
     assert (base["caliper"], base["ratio"], bool(base["replace"]), base["treated"]) == (0.2, 1, False, 68)
     table = lab.grid_table(grid)
     assert table.index.names == ["Replacement", "Ratio", "Caliper (SD)"]
-    assert table.loc[("no", "1:1", "0.2"), "HR of death (95% CI)"] == lab.hr_ci_text(
-        base["hr"], base["ci_low"], base["ci_high"]
+    assert table.loc[("no", "1:1", "0.2"), "HR of death (95% CI)"] == hr_ci_text(
+        base["hr"], base["ci_low"], base["ci_high"], nowrap=True
     )
     assert "68 / 68" in table["Treated / controls matched"].tolist()
     fig = lab.plot_grid(grid, conditional_truth=0.596)

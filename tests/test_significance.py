@@ -17,7 +17,6 @@ from psmbook.analysis.association import (
     _fisher_rx2_direct,
     expected_counts,
     fisher_exact,
-    format_p,
     infer_paper_test,
     likelihood_ratio_chi2,
     paper_test_candidates,
@@ -28,6 +27,7 @@ from psmbook.analysis.association import (
     run_test,
     yates_chi2,
 )
+from psmbook.present.format import format_p
 
 # ----------------------------------------------------------------------------------------------------
 # The paper's counts, typed from its tables: rows = levels, columns = (CRT + anlotinib, CRT).
@@ -389,7 +389,7 @@ def test_run_test_names():
 
 
 def test_p_statement_reads_as_prose():
-    from psmbook.analysis.association import p_statement
+    from psmbook.present.format import p_statement
 
     assert p_statement(0.0259) == "p = 0.026"
     assert p_statement(0.0004) == "p < 0.001"

@@ -11,7 +11,6 @@ from psmbook.cohort import synthetic
 from psmbook.cohort.validation import (
     DataError,
     MatchingError,
-    as_code,
     check_matchable,
     described_columns,
     prepare_cohort,
@@ -19,6 +18,7 @@ from psmbook.cohort.validation import (
     resolve_data_path,
     validate_cohort,
 )
+from psmbook.study.codes import as_code
 from psmbook.study.description import GENERATED_ID, load_study, study_from_dict
 
 STUDY = {

@@ -21,6 +21,8 @@ import numpy as np
 from scipy import stats
 from scipy.special import gammaln
 
+from psmbook.present.format import format_p
+
 __all__ = [
     "TEST_CHOICES",
     "TEST_LABELS",
@@ -35,7 +37,6 @@ __all__ = [
     "rule_based_test",
     "paper_test_candidates",
     "infer_paper_test",
-    "format_p",
     "parse_printed_p",
     "reproduces",
 ]
@@ -279,20 +280,6 @@ def paper_test_candidates(table) -> dict[str, float]:
 # Printed p-values
 
 
-def format_p(p: Optional[float], digits: int = 3) -> str:
-    """A p-value in the paper's style: three decimals, "<0.001" below 0.001 ("0.026", "1.000").
-
-    NaN or None gives "–" (no test).
-    """
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "–"
-    p = float(p)
-    threshold = 10.0 ** (-digits)
-    if p < threshold:
-        return f"<{threshold:.{digits}f}"
-    return f"{p:.{digits}f}"
-
-
 def parse_printed_p(printed: Union[str, float, int]) -> tuple[float, int, bool]:
     """Read a printed p-value: returns (value, decimals, is_upper_bound).
 
@@ -402,9 +389,3 @@ def infer_paper_test(table, published_p: Union[float, str], printed: Optional[st
         f"{_p4(cands[best])}; candidates: {shown}"
     )
     return TestInference(best, cands[best], cands, False, text, (), expl, e_min)
-
-
-def p_statement(p: float) -> str:
-    """ "p = 0.026" or "p < 0.001", for prose."""
-    text = format_p(p)
-    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"

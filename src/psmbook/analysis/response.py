@@ -24,7 +24,6 @@ import pandas as pd
 from psmbook.analysis.association import (
     TEST_LABELS,
     expected_counts,
-    format_p,
     infer_paper_test,
     paper_test_candidates,
     reproduces,
@@ -34,8 +33,17 @@ from psmbook.analysis.association import (
 
 # Shared with Table 1: the same validation (errors naming the column, the bad values and their rows)
 # and the same reading of published entries.
-from psmbook.analysis.tables import TESTS, _arms, _codes, _pub_number, _pub_p_text, display_frames, percent
+from psmbook.analysis.tables import (
+    TESTS,
+    arm_codes,
+    display_frames,
+    level_codes,
+    percent,
+    published_number_value,
+    published_p_text,
+)
 from psmbook.present import privacy
+from psmbook.present.format import format_p
 from psmbook.study.description import Study
 
 __all__ = [
@@ -100,7 +108,7 @@ def response_codes(df: pd.DataFrame, study: Study) -> pd.Series:
     (by id) when it holds a missing value or a code that is not one of the response levels.
     """
     column, levels, _, _ = _response_spec(study)
-    return _codes(df, column, list(levels), study, "tumour response")
+    return level_codes(df, column, list(levels), study, "tumour response")
 
 
 def response_counts(df: pd.DataFrame, study: Study) -> pd.DataFrame:
@@ -108,7 +116,7 @@ def response_counts(df: pd.DataFrame, study: Study) -> pd.DataFrame:
     (columns, treated first). Levels nobody has are kept with zero counts."""
     _, levels, _, _ = _response_spec(study)
     codes = response_codes(df, study)
-    arms = _arms(df, study)
+    arms = arm_codes(df, study)
     tab = pd.crosstab(
         pd.Categorical(codes, categories=list(levels)),
         pd.Categorical(arms, categories=list(study.treatment.arms)),
@@ -173,10 +181,10 @@ def published_counts(published: Optional[Mapping], period: str, study: Study) ->
     for cat, label, _ in categories(study):
         rec: dict[str, Any] = {"category": cat, "category_label": label}
         for arm, side in ((treated, "treated"), (control, "control")):
-            rec[f"n_{side}"] = _pub_number(published, _pid(period, cat, arm, "n"))
-            rec[f"pct_{side}"] = _pub_number(published, _pid(period, cat, arm, "pct"))
-            rec[f"N_{side}"] = _pub_number(published, f"table2.{period}.n.{arm}")
-        rec["p"] = _pub_p_text(published, _pid(period, cat))
+            rec[f"n_{side}"] = published_number_value(published, _pid(period, cat, arm, "n"))
+            rec[f"pct_{side}"] = published_number_value(published, _pid(period, cat, arm, "pct"))
+            rec[f"N_{side}"] = published_number_value(published, f"table2.{period}.n.{arm}")
+        rec["p"] = published_p_text(published, _pid(period, cat))
         records.append(rec)
     return pd.DataFrame.from_records(records).set_index("category")
 

@@ -36,7 +36,7 @@ class Estimate:
         return dict(self.__dict__)
 
 
-def _treatment_cox(
+def treatment_cox(
     frame: pd.DataFrame, time: str, event: str, *, weights: str | None = None, cluster: str | None = None
 ) -> tuple[float, float, float, float]:
     columns = [time, event, "_treated"] + [c for c in (weights, cluster) if c]
@@ -81,10 +81,10 @@ def matched_estimate(
     sample["_treated"] = (sample[arm] == study.treatment.treated).astype(int)
     os_ = study.outcomes["os"]
     if replace or ratio > 1:
-        hr, low, high, p = _treatment_cox(sample, os_["time"], os_["event"], weights="match_weight")
+        hr, low, high, p = treatment_cox(sample, os_["time"], os_["event"], weights="match_weight")
         method = "weighted Cox, robust (sandwich) SE"
     else:
-        hr, low, high, p = _treatment_cox(sample, os_["time"], os_["event"], cluster="pair")
+        hr, low, high, p = treatment_cox(sample, os_["time"], os_["event"], cluster="pair")
         method = "Cox, SE clustered on matched pairs"
     return Estimate(label, hr, low, high, p, len(result.matched_treated), len(result.matched_controls), method)
 
@@ -103,7 +103,7 @@ def weighted_estimate(cohort: pd.DataFrame, study, *, label: str, covariates: li
         _treated=model.treated.astype(int).to_numpy(), _w=att_weights(model.scores, model.treated).to_numpy()
     )
     os_ = study.outcomes["os"]
-    hr, low, high, p = _treatment_cox(frame, os_["time"], os_["event"], weights="_w")
+    hr, low, high, p = treatment_cox(frame, os_["time"], os_["event"], weights="_w")
     return Estimate(
         label,
         hr,

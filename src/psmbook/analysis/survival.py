@@ -29,8 +29,8 @@ from lifelines.statistics import logrank_test, proportional_hazard_test
 from lifelines.utils import median_survival_times
 from scipy import stats
 
-from psmbook.analysis.association import format_p, p_statement
 from psmbook.analysis.km import fit_by_arm, plot_by_arm, survival_ci_at
+from psmbook.present.format import format_p, hr_ci_text, p_statement
 
 __all__ = [
     "LANDMARKS",
@@ -60,7 +60,6 @@ __all__ = [
     "forest_plot",
     "plot_schoenfeld",
     "table3_display",
-    "hr_text",
 ]
 
 #: The landmarks the paper reports, per endpoint: (key used in the published ids, months).
@@ -88,7 +87,7 @@ TABLE3: tuple[tuple[Optional[str], Optional[str]], ...] = (
 )
 
 #: Factors of Table 3 that are not Table 1 covariates: column -> (label, {level: label}).
-_DERIVED = {
+DERIVED_FACTORS = {
     "nodes_group": ("Number of Recurrent Lymph Nodes", {"single": "Single", "multiple": "Multiple"}),
     "response_group": (
         "Tumor Response After CRT",
@@ -138,8 +137,8 @@ def table3_factors(study, spec: Sequence = TABLE3) -> list[Factor]:
                     },
                 )
             )
-        elif column in _DERIVED:
-            label, levels = _DERIVED[column]
+        elif column in DERIVED_FACTORS:
+            label, levels = DERIVED_FACTORS[column]
             factors.append(Factor(column, label, reference, dict(levels)))
         else:
             variable = study.variable(column)
@@ -627,11 +626,6 @@ def true_marginal_hr(df: pd.DataFrame, study) -> float:
 # Display
 
 
-def hr_text(hr: float, low: float, high: float, digits: int = 3) -> str:
-    """'0.679 (0.468–0.985)'."""
-    return f"{hr:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
-
-
 def _source_has(source, factor: Factor, published: Mapping[str, Any]) -> bool:
     if isinstance(source, str):
         return any(k.startswith(f"{source}.{factor.column}.") for k in published)
@@ -678,7 +672,7 @@ def table3_display(
                 else:
                     hr, low, high, p = _source_values(source, f.term(level), published)
                     cells += [
-                        "" if np.isnan(hr) else hr_text(hr, low, high),
+                        "" if np.isnan(hr) else hr_ci_text(hr, low, high),
                         "" if np.isnan(p) else format_p(p),
                     ]
             rows.append(cells)

@@ -8,24 +8,23 @@ n (%) per arm and a p-value per characteristic (with the published values beside
 from __future__ import annotations
 
 import dataclasses
-import math
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-import numpy as np
 import pandas as pd
 
 from psmbook.analysis.association import (
     TEST_CHOICES,
     TEST_LABELS,
-    format_p,
     infer_paper_test,
     reproduces,
     rule_based_test,
     run_test,
 )
 from psmbook.present import privacy
+from psmbook.present.format import format_p
+from psmbook.study.codes import as_code
 from psmbook.study.description import Study, Variable
 
 __all__ = ["crosstab", "categorical_rows", "table1_display", "percent", "published_id", "TESTS"]
@@ -41,37 +40,19 @@ _MAX_ROWS_NAMED = 5
 # Validation
 
 
-def _as_code(value: Any) -> Optional[str]:
-    """A data value as a level code: text as is, 0 / 0.0 -> "0"; None for a missing value."""
-    if value is None:
-        return None
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if value.is_integer():
-            return str(int(value))
-    if isinstance(value, (np.floating,)):
-        return _as_code(float(value))
-    if isinstance(value, (np.integer,)):
-        return str(int(value))
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return str(value)
-
-
 def _row_ids(df: pd.DataFrame, mask: pd.Series, study: Study) -> list:
     where = df.loc[mask]
     ids = where[study.id_column] if study.id_column in df.columns else pd.Series(where.index, index=where.index)
     return ids.head(_MAX_ROWS_NAMED).tolist()
 
 
-def _codes(df: pd.DataFrame, column: str, allowed: Sequence[str], study: Study, what: str) -> pd.Series:
+def level_codes(df: pd.DataFrame, column: str, allowed: Sequence[str], study: Study, what: str) -> pd.Series:
     """Column `column` as level codes; ValueError naming the column, bad values and their rows."""
     if column not in df.columns:
         raise ValueError(
             f"column {column!r} ({what}) is missing from the data; columns present: {', '.join(map(str, df.columns))}"
         )
-    codes = df[column].map(_as_code)
+    codes = df[column].map(as_code)
     bad = codes.isna() | ~codes.isin(list(allowed))
     if bad.any():
         values = sorted({_MISSING if c is None else c for c in codes[bad]})
@@ -84,8 +65,8 @@ def _codes(df: pd.DataFrame, column: str, allowed: Sequence[str], study: Study, 
     return codes
 
 
-def _arms(df: pd.DataFrame, study: Study) -> pd.Series:
-    return _codes(df, study.treatment.column, study.treatment.arms, study, "treatment arm")
+def arm_codes(df: pd.DataFrame, study: Study) -> pd.Series:
+    return level_codes(df, study.treatment.column, study.treatment.arms, study, "treatment arm")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -99,8 +80,8 @@ def crosstab(df: pd.DataFrame, column: str, study: Study) -> pd.DataFrame:
     a value that is not one of the variable's level codes.
     """
     var = study.variable(column)
-    arms = _arms(df, study)
-    codes = _codes(df, column, var.codes, study, var.label)
+    arms = arm_codes(df, study)
+    codes = level_codes(df, column, var.codes, study, var.label)
     tab = pd.crosstab(
         pd.Categorical(codes, categories=list(var.codes)),
         pd.Categorical(arms, categories=list(study.treatment.arms)),
@@ -153,7 +134,7 @@ def _pub_fields(published: Optional[Mapping], key: str) -> tuple[Any, Optional[s
     return value, (None if printed is None else str(printed))
 
 
-def _pub_number(published: Optional[Mapping], key: str) -> float:
+def published_number_value(published: Optional[Mapping], key: str) -> float:
     value, printed = _pub_fields(published, key)
     for raw in (value, printed):
         if raw is None or isinstance(raw, bool):
@@ -165,7 +146,7 @@ def _pub_number(published: Optional[Mapping], key: str) -> float:
     return float("nan")
 
 
-def _pub_p_text(published: Optional[Mapping], key: str) -> Optional[str]:
+def published_p_text(published: Optional[Mapping], key: str) -> Optional[str]:
     """The published p as printed: the printed text when given, else the value in the paper's style."""
     value, printed = _pub_fields(published, key)
     if printed is not None:
@@ -225,7 +206,7 @@ def categorical_rows(
             f"column(s) {missing} missing from the data; columns present: {', '.join(map(str, df.columns))}"
         )
     treated, control = study.treatment.arms
-    arms = _arms(df, study)
+    arms = arm_codes(df, study)
     n_arm = {treated: int((arms == treated).sum()), control: int((arms == control).sum())}
 
     records = []
@@ -234,7 +215,7 @@ def categorical_rows(
         tab = crosstab(df, var.column, study)
         test_tab = tab if include_omitted_in_test else tab.loc[list(var.shown_levels)]
         counts = test_tab.to_numpy()
-        pub_p = _pub_p_text(published, published_id(period, var.column))
+        pub_p = published_p_text(published, published_id(period, var.column))
         p_reproduces: Optional[bool] = None
         if test == "infer":
             if pub_p is None:
@@ -286,10 +267,10 @@ def categorical_rows(
             }
             if published is not None:
                 for arm, side in ((treated, "treated"), (control, "control")):
-                    rec[f"published_n_{side}"] = _pub_number(
+                    rec[f"published_n_{side}"] = published_number_value(
                         published, published_id(period, var.column, level, arm, "n")
                     )
-                    rec[f"published_pct_{side}"] = _pub_number(
+                    rec[f"published_pct_{side}"] = published_number_value(
                         published, published_id(period, var.column, level, arm, "pct")
                     )
                 rec["published_p"] = pub_p if i == 0 else None

@@ -12,9 +12,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from psmbook.analysis.association import TEST_LABELS, format_p, infer_paper_test, reproduces, run_test
+from psmbook.analysis.association import TEST_LABELS, infer_paper_test, reproduces, run_test
 from psmbook.analysis.tables import percent
 from psmbook.present import privacy
+from psmbook.present.format import format_p
 
 
 def _flag(df: pd.DataFrame, column: str) -> pd.Series:

@@ -21,7 +21,6 @@ so each failure would need the same hand-written formatting after the library's 
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from psmbook.study.codes import as_code
 from psmbook.study.description import GENERATED_ID, Study
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
     "PACKAGE_PREFIX",
     "resolve_data_path",
     "read_data",
-    "as_code",
     "described_columns",
     "validate_cohort",
     "prepare_cohort",
@@ -165,24 +164,6 @@ def read_data(path: Union[str, Path]) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------------------------------
 # Values as codes, rows as text
-
-
-def as_code(value: Any) -> Optional[str]:
-    """A data value as a level code, the way the study description writes codes: text stripped,
-    integer-valued numbers without a decimal point (1, 1.0 -> "1"); None for a missing value."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        if math.isnan(value):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    text = str(value).strip()
-    return text if text else None
 
 
 def _codes(series: pd.Series) -> pd.Series:

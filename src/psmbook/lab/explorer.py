@@ -16,10 +16,11 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from psmbook.analysis.sensitivity import Estimate, _treatment_cox
+from psmbook.analysis.sensitivity import Estimate, treatment_cox
 from psmbook.matching import balance as balance_mod
 from psmbook.matching.nearest import ORDERS, MatchResult, matched_cohort, nearest_neighbour_match
 from psmbook.matching.score import PropensityModel, fit_propensity
+from psmbook.present.format import hr_ci_text
 
 __all__ = [
     "MatchSettings",
@@ -31,7 +32,6 @@ __all__ = [
     "balance_labels",
     "explore",
     "explore_grid",
-    "hr_ci_text",
     "grid_table",
     "plot_grid",
     "Explorer",
@@ -173,12 +173,12 @@ EXTRA_COVARIATES = ("nodes_group",)
 def lab_covariates(study, cohort: pd.DataFrame | None = None) -> dict[str, tuple[str, dict]]:
     """column -> (label, {level: label}) of every covariate the lab balances and offers for the score:
     the study's Table 1 covariates, then the extra baseline factors the data hold."""
-    from psmbook.analysis.survival import _DERIVED
+    from psmbook.analysis.survival import DERIVED_FACTORS
 
     found = {v.column: (v.label, dict(v.levels)) for v in study.covariates}
     for column in EXTRA_COVARIATES:
-        if column in _DERIVED and (cohort is None or column in cohort.columns):
-            label, levels = _DERIVED[column]
+        if column in DERIVED_FACTORS and (cohort is None or column in cohort.columns):
+            label, levels = DERIVED_FACTORS[column]
             found[column] = (label, dict(levels))
     return found
 
@@ -230,10 +230,10 @@ def explore(
     sample["_treated"] = (sample[arm] == treated_code).astype(int)
     os_ = study.outcomes["os"]
     if settings.replace or settings.ratio > 1:  # the rule of sensitivity.matched_estimate
-        hr, low, high, p = _treatment_cox(sample, os_["time"], os_["event"], weights="match_weight")
+        hr, low, high, p = treatment_cox(sample, os_["time"], os_["event"], weights="match_weight")
         method = "weighted Cox, robust (sandwich) SE"
     else:
-        hr, low, high, p = _treatment_cox(sample, os_["time"], os_["event"], cluster="pair")
+        hr, low, high, p = treatment_cox(sample, os_["time"], os_["event"], cluster="pair")
         method = "Cox, SE clustered on matched pairs"
     label = (
         f"caliper {settings.caliper_text()}, 1:{settings.ratio}"
@@ -300,11 +300,6 @@ def explore_grid(
     return pd.DataFrame(rows)
 
 
-def hr_ci_text(hr: float, low: float, high: float, digits: int = 3) -> str:
-    """'0.679 (0.491–0.939)' that a narrow table cell does not break across lines."""
-    return f"{hr:.{digits}f}\u00a0({low:.{digits}f}–\u2060{high:.{digits}f})"
-
-
 def _fmt_caliper(value) -> str:
     return "none" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:g}"
 
@@ -318,7 +313,7 @@ def grid_table(grid: pd.DataFrame, *, base_mark: str = "◀\u00a0matching\u00a0c
             "Replacement": grid["replace"].map({False: "no", True: "yes"}),
             "Treated / controls matched": [f"{int(r.treated)} / {int(r.controls)}" for r in grid.itertuples()],
             "Max |SMD| (levels ≥ 0.1)": [f"{r.max_smd:.3f} ({int(r.imbalanced)})" for r in grid.itertuples()],
-            "HR of death (95% CI)": [hr_ci_text(r.hr, r.ci_low, r.ci_high) for r in grid.itertuples()],
+            "HR of death (95% CI)": [hr_ci_text(r.hr, r.ci_low, r.ci_high, nowrap=True) for r in grid.itertuples()],
         }
     )
     if grid["truth"].notna().any():

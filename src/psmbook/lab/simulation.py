@@ -140,7 +140,7 @@ def estimate_methods(
     number of recurrent nodes to the score (by default only when the data hold it). A method that
     fails on this cohort gets a row with missing estimates and the error in ``error``.
     """
-    from psmbook.analysis.sensitivity import _treatment_cox, weighted_estimate
+    from psmbook.analysis.sensitivity import treatment_cox, weighted_estimate
     from psmbook.analysis.survival import true_marginal_hr
     from psmbook.matching.nearest import psmpy_default_match
 
@@ -152,7 +152,7 @@ def estimate_methods(
     truth_treated = true_marginal_hr(cohort, study) if synthetic else np.nan
 
     def naive():
-        hr, low, high, _ = _treatment_cox(cohort.assign(_treated=is_treated.astype(int)), os_["time"], os_["event"])
+        hr, low, high, _ = treatment_cox(cohort.assign(_treated=is_treated.astype(int)), os_["time"], os_["event"])
         return (
             hr,
             low,
@@ -202,7 +202,7 @@ def estimate_methods(
             ]
         )
         sample["_treated"] = (sample[arm] == treated_code).astype(int)
-        hr, low, high, _ = _treatment_cox(sample, os_["time"], os_["event"], cluster="pair")
+        hr, low, high, _ = treatment_cox(sample, os_["time"], os_["event"], cluster="pair")
         kept = pairs["treated_id"].unique()
         if not synthetic:
             truth = np.nan

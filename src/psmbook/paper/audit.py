@@ -36,15 +36,10 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 import pandas as pd
 from scipy.stats import norm
 
-from psmbook.analysis.association import (
-    TEST_LABELS,
-    format_p,
-    infer_paper_test,
-    parse_printed_p,
-    rule_based_test,
-)
+from psmbook.analysis.association import TEST_LABELS, infer_paper_test, parse_printed_p, rule_based_test
 from psmbook.analysis.tables import percent
-from psmbook.study.published import PublishedNumber, load_published, published_source
+from psmbook.present.format import format_p
+from psmbook.study.published import PublishedNumber, landmark_months, load_published, published_source
 
 __all__ = [
     "CHECKS",
@@ -1490,14 +1485,6 @@ def _months_between(a: dt.date, b: dt.date) -> float:
     return whole + (b.day - a.day) / 30.4375
 
 
-_LANDMARK_MONTHS = {"m": 1, "y": 12}
-
-
-def _landmark_months(code: str) -> Optional[int]:
-    m = re.fullmatch(r"(\d+)([my])", code)
-    return int(m[1]) * _LANDMARK_MONTHS[m[2]] if m else None
-
-
 def _landmark_ids(pub: _Pub) -> list[tuple[str, str, str, str]]:
     out = []
     for i in pub.ids(r"text\.survival\.(os|pfs)\.(before|after)\.\d+[my]\.(anlotinib|crt)"):
@@ -1511,7 +1498,7 @@ def _landmark_checks(pub: _Pub) -> list[Finding]:
     lms = _landmark_ids(pub)
     if not lms:
         return out
-    longest = max(_landmark_months(x[3].split("|")[0]) for x in lms)
+    longest = max(landmark_months(x[3].split("|")[0]) for x in lms)
     premise_ids = ("text.methods.period.end", "text.methods.censoring_date")
     complete = False
     if pub.has(*premise_ids):
@@ -1562,7 +1549,7 @@ def _landmark_checks(pub: _Pub) -> list[Finding]:
             recomputed = f"{ks[0]}/{N} = {_pct_exact(ks[0], N):.3f}%"
             expl = (
                 f"{ks[0]} of {N} patients {'alive' if ep == 'os' else 'alive and progression-free'} at "
-                f"{_landmark_months(lm)} months, a whole number."
+                f"{landmark_months(lm)} months, a whole number."
             )
         else:
             verdict = "inconsistent"
@@ -1571,9 +1558,9 @@ def _landmark_checks(pub: _Pub) -> list[Finding]:
                 f"({rate * N / 100:.2f} patients)"
             )
             expl = (
-                f"With complete follow-up a {_landmark_months(lm)}-month {ep.upper()} rate is k/{N}, but "
+                f"With complete follow-up a {landmark_months(lm)}-month {ep.upper()} rate is k/{N}, but "
                 f"{pub.text(i)} is {rate * N / 100:.2f} of {N} patients; only censoring before "
-                f"{_landmark_months(lm)} months, which the paper rules out, could give it."
+                f"{landmark_months(lm)} months, which the paper rules out, could give it."
             )
         out.append(
             Finding(
@@ -1595,7 +1582,7 @@ def _landmark_checks(pub: _Pub) -> list[Finding]:
             for i, ep, p, lm_arm in lms:
                 lm, a = lm_arm.split("|")
                 if p == period and a == arm:
-                    series.setdefault(ep, []).append((_landmark_months(lm), float(pub.v(i)), i))
+                    series.setdefault(ep, []).append((landmark_months(lm), float(pub.v(i)), i))
             if not series:
                 continue
             problems = []

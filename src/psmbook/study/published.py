@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -137,3 +138,9 @@ def published_where(id: str, path: PathLike = None) -> str:
 def select(prefix: str, path: PathLike = None) -> dict[str, PublishedNumber]:
     """All entries whose id starts with `prefix` (e.g. ``"table1."``, ``"text.survival"``)."""
     return {k: v for k, v in _load(_key(path))[1].items() if k.startswith(prefix)}
+
+
+def landmark_months(code: str) -> Optional[int]:
+    """Months of a landmark as the published ids write it: "6m" -> 6, "3y" -> 36; None for another code."""
+    m = re.fullmatch(r"(\d+)([my])", code)
+    return int(m[1]) * {"m": 1, "y": 12}[m[2]] if m else None
