@@ -67,6 +67,8 @@ def test_a_chapter_reads_what_it_declared(book):
     assert chapter.parameters_of("matching") == {"caliper": 0.2}
     assert chapter.min_cell == 0  # synthetic patients are nobody: no suppression
     chapter.write_results({"survival.x": 1.5})
+    with pytest.raises(ValueError, match="does not declare data/x.parquet"):
+        chapter.write_data(pd.DataFrame({"a": [1]}), "x.parquet")
     written = json.loads((book / "results" / "survival.json").read_text())
     assert written["parameters"] == {"seed": 7, "entry_p": 0.05} and written["values"] == {"survival.x": 1.5}
 

@@ -125,6 +125,16 @@ class Chapter:
         """Write this chapter's numbers, with the parameters it ran with, to ``results/<name>.json``."""
         return write_results(self.name, values, parameters=self.parameters, results_dir=self.folder / "results")
 
+    def write_data(self, frame: pd.DataFrame, file: str) -> Path:
+        """Write a patient-level table this chapter leaves for the later ones (``data/<file>``, Parquet)."""
+        path = f"data/{file}"
+        if path not in outputs(self.name):
+            raise ValueError(f"chapter {self.name!r} does not declare {path} among its outputs: {outputs(self.name)}")
+        target = self.folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(target, index=False)
+        return target
+
     def banner(self, shown: Mapping[str, Any] | None = None, *, data_file: Path | str | None = None) -> None:
         """Show the synthetic-data banner and the provenance box (``shown``: the parameters to list)."""
         seed = self.parameters.get("seed")
@@ -136,14 +146,14 @@ class Chapter:
 def setup_chapter(
     name: str,
     *,
-    study: Study | None = None,
+    description: Study | None = None,
     reads: list[str] | tuple[str, ...] | None = None,
     folder: Path | str = ".",
     **parameters: Any,
 ) -> Chapter:
     """Set up a chapter: the book's plot style and table options, its study and declared inputs.
 
-    ``study``: the description to use (the cohort chapter passes the one it loads); otherwise the one
+    ``description``: the study description to use (the cohort chapter passes the one it loads); otherwise the one
     the cohort chapter left in ``data/study.yaml``. ``reads``: the declared inputs (default: read from
     the chapter's notebook metadata). ``parameters``: the chapter's parameters, recorded with its results
     and listed in its provenance box. The small-cell threshold comes from the cohort chapter's
@@ -153,10 +163,10 @@ def setup_chapter(
     pd.set_option("display.max_colwidth", None)
     folder = Path(folder)
     reads = tuple(notebook_reads(name, folder) if reads is None else reads)
-    if study is None:
+    if description is None:
         check_declared(name, reads, "cohort", STUDY_IN_USE)
-        study = load_study(folder / STUDY_IN_USE)
-    chapter = Chapter(name, study=study, reads=reads, parameters=dict(parameters), folder=folder)
+        description = load_study(folder / STUDY_IN_USE)
+    chapter = Chapter(name, study=description, reads=reads, parameters=dict(parameters), folder=folder)
     if name == "cohort":
         min_cell = parameters.get("min_cell", 0)
     elif "cohort" in reads:
