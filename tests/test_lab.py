@@ -5,8 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from psmbook.analysis import sensitivity, survival
+from psmbook.analysis import sensitivity
 from psmbook.cohort.synthetic import generate_cohort
+from psmbook.cohort.truth import true_marginal_hr
 from psmbook.lab import explorer as lab
 from psmbook.present.format import hr_ci_text
 from psmbook.study.description import load_study
@@ -60,10 +61,10 @@ def test_explore_estimates_what_the_sensitivity_analysis_estimates(cohort, study
 def test_default_setting_keeps_68_of_76_and_targets_the_matched_treated(cohort, study, book):
     r = lab.explore(cohort, study, book, seed=1)
     assert (r.treated, r.controls, r.unmatched) == (68, 68, 8)
-    assert r.truth == pytest.approx(survival.true_marginal_hr(r.sample, study))
+    assert r.truth == pytest.approx(true_marginal_hr(r.sample, study))
     everyone = lab.explore(cohort, study, replace(book, caliper=None), seed=1)
     assert everyone.treated == 76
-    assert everyone.truth == pytest.approx(survival.true_marginal_hr(cohort, study))
+    assert everyone.truth == pytest.approx(true_marginal_hr(cohort, study))
 
 
 def test_balance_covers_the_number_of_nodes_with_the_unmatched_sd(cohort, study, book):

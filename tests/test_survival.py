@@ -14,6 +14,7 @@ from statsmodels.duration.hazard_regression import PHReg
 
 from psmbook.analysis import survival
 from psmbook.analysis.km import fit_by_arm, survival_ci_at
+from psmbook.cohort.truth import limiting_cox_hr, true_hazard_ratio_table
 from psmbook.study.description import load_study
 
 STUDY = load_study()
@@ -397,7 +398,7 @@ def test_ph_tests_flag_a_hazard_ratio_that_changes_sign():
 def test_true_hazard_ratios_are_the_papers_multivariable_estimates():
     from psmbook.study.published import published_value
 
-    truth = survival.true_hazard_ratios()
+    truth = true_hazard_ratio_table()
     assert truth.loc[f"arm.{A}", "hr"] == published_value(f"table3.multivariate.arm.{A}.hr")
     assert set(truth.index) == {
         f"arm.{A}",
@@ -415,14 +416,14 @@ def constant_hazard(rate):
 def test_marginal_hr_equals_the_conditional_one_without_heterogeneity():
     hazard, cumulative = constant_hazard(0.1)
     n = 50
-    hr = survival.limiting_cox_hr(hazard, cumulative, np.full(n, 0.5), np.full(n, 1.0), np.zeros(n), np.full(n, 20.0))
+    hr = limiting_cox_hr(hazard, cumulative, np.full(n, 0.5), np.full(n, 1.0), np.zeros(n), np.full(n, 20.0))
     assert hr == pytest.approx(0.5, abs=2e-3)
 
 
 def test_marginal_hr_is_pulled_towards_one_and_matches_a_large_simulation():
     hazard, cumulative = constant_hazard(0.1)
     risk = np.r_[np.ones(50), np.full(50, math.exp(1.5))]  # two prognostic groups
-    limit = survival.limiting_cox_hr(hazard, cumulative, 0.5 * risk, risk, np.zeros(100), np.full(100, 20.0))
+    limit = limiting_cox_hr(hazard, cumulative, 0.5 * risk, risk, np.zeros(100), np.full(100, 20.0))
     assert 0.5 < limit < 0.95
     # an independent check: a big randomised trial in this population, fitted with statsmodels
     rng = np.random.default_rng(8)

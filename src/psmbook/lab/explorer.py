@@ -212,7 +212,7 @@ def explore(
     :func:`psmbook.analysis.sensitivity.matched_estimate`'s: a Cox model of overall survival on treatment in the
     matched sample, SE clustered on the pairs for 1:1 matching without replacement, weighted with a
     sandwich SE otherwise. For the synthetic cohort, ``truth`` is the true marginal hazard ratio in
-    the matched treated patients (:func:`psmbook.analysis.survival.true_marginal_hr`), the quantity the matched
+    the matched treated patients (:func:`psmbook.cohort.truth.true_marginal_hr`), the quantity the matched
     estimate targets.
     """
     arm, treated_code = study.treatment.column, study.treatment.treated
@@ -256,7 +256,7 @@ def explore(
         )
     truth = None
     if with_truth and study.synthetic:
-        from psmbook.analysis.survival import true_marginal_hr
+        from psmbook.cohort.truth import true_marginal_hr
 
         truth = true_marginal_hr(sample, study)
     return Exploration(

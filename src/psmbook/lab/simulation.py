@@ -6,7 +6,7 @@ because the methods do not estimate the same quantity (the hazard ratio is non-c
 * the **conditional** hazard ratio of the generator's proportional-hazards model
   (:func:`psmbook.cohort.synthetic.true_hazard_ratios`): what a correctly specified multivariable Cox model
   estimates;
-* the **marginal** hazard ratio in the treated (:func:`psmbook.analysis.survival.true_marginal_hr`): the limit of
+* the **marginal** hazard ratio in the treated (:func:`psmbook.cohort.truth.true_marginal_hr`): the limit of
   a Cox model of treatment alone if the treated patients were observed under both treatments; what
   matching and ATT weighting estimate (for caliper matching, in the treated patients it keeps).
 
@@ -141,7 +141,7 @@ def estimate_methods(
     fails on this cohort gets a row with missing estimates and the error in ``error``.
     """
     from psmbook.analysis.sensitivity import treatment_cox, weighted_estimate
-    from psmbook.analysis.survival import true_marginal_hr
+    from psmbook.cohort.truth import true_marginal_hr
     from psmbook.matching.nearest import psmpy_default_match
 
     arm, treated_code = study.treatment.column, study.treatment.treated
@@ -287,7 +287,7 @@ def redraw_survival(cohort: pd.DataFrame, study, rng: np.random.Generator) -> pd
     Patients who died during CRT keep their death (it is part of their course); every other patient
     survives to the response assessment a_i, then dies at T_i with H0(T_i) = H0(a_i) + E_i exp(-b'x_i),
     E_i ~ Exp(1), and is censored at the censoring date if T_i is later (the generator's model and
-    follow-up, the assumptions of :func:`psmbook.analysis.survival.true_marginal_hr`). Progression-free
+    follow-up, the assumptions of :func:`psmbook.cohort.truth.true_marginal_hr`). Progression-free
     survival is left as it was and no longer agrees with OS: only OS is analysed here.
     """
     from psmbook.cohort.synthetic import (
