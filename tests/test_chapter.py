@@ -22,8 +22,9 @@ from psmbook.book.chapter import (
     outputs,
     setup_chapter,
 )
-from psmbook.book.results import frame_values, write_results
+from psmbook.book.results import write_results
 from psmbook.study.description import copy_description
+from psmbook.study.ids import frame_values
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))

@@ -368,3 +368,21 @@ def test_with_package_published_numbers(study):
     assert first.loc["previous_treatment", "test"] == "likelihood_ratio"
     assert (rows["published_n_treated"] == rows["n_treated"]).all()
     assert (rows["published_pct_control"] == rows["pct_control"]).all()
+
+
+def test_table1_values_names_every_count_percentage_and_p():
+    from psmbook.analysis.tables import table1_values
+    from psmbook.cohort.synthetic import generate_cohort
+    from psmbook.study.published import published_value
+
+    study = load_study()
+    rows = categorical_rows(generate_cohort(20250531), study, test="rule", period="before")
+    values = table1_values(rows, study, "before")
+    for key in ("sex.male.anlotinib.n", "sex.male.crt.n", "sex.female.anlotinib.pct", "age_group.p"):
+        assert values[f"table1.before.{key}"] == pytest.approx(published_value(f"table1.before.{key}"), abs=5e-4)
+    assert values["table1.before.sex.male.anlotinib.pct"] == 78.9  # 60 of 76, as the paper prints it
+    p = rows.dropna(subset=["p"]).set_index("variable")["p"]
+    assert values["table1.before.age_group.p"] == p["age_group"]
+    n_levels = len(rows)
+    assert len([k for k in values if k.endswith(".n")]) == 2 * n_levels
+    assert len([k for k in values if k.endswith(".p")]) == p.index.nunique()

@@ -26,8 +26,9 @@ from psmbook.present import privacy
 from psmbook.present.format import format_p
 from psmbook.study.codes import as_code
 from psmbook.study.description import Study, Variable
+from psmbook.study.ids import frame_values
 
-__all__ = ["crosstab", "categorical_rows", "table1_display", "percent", "published_id", "TESTS"]
+__all__ = ["crosstab", "categorical_rows", "table1_display", "table1_values", "percent", "published_id", "TESTS"]
 
 #: Accepted values of ``categorical_rows(test=...)``.
 TESTS: tuple[str, ...] = ("infer", "rule") + TEST_CHOICES
@@ -431,3 +432,16 @@ def table1_display(
         keys = [_PERIOD_LABELS["before"], _PERIOD_LABELS["after"]]
     combined = pd.concat(parts, axis=1, keys=keys)
     return combined.reindex(parts[0].index).fillna("")
+
+
+def table1_values(rows: pd.DataFrame, study: Study, period: str) -> dict[str, Any]:
+    """The result ids of a Table 1 built by :func:`categorical_rows`: n and % per level and arm, and the
+    p of each characteristic (``table1.<period>.<variable>.<level>.<arm>.n``, ``....pct``,
+    ``table1.<period>.<variable>.p``)."""
+    fields = {}
+    for code, side in ((study.treatment.treated, "treated"), (study.treatment.control, "control")):
+        fields[f"{code}.n"] = f"n_{side}"
+        fields[f"{code}.pct"] = f"pct_{side}"
+    values = frame_values(rows, f"table1.{period}", keys=["variable", "level"], fields=fields)
+    values.update(frame_values(rows, f"table1.{period}", keys=["variable"], fields={"p": "p"}))
+    return values
