@@ -36,16 +36,10 @@ import numpy as np
 from scipy import optimize
 
 from psmbook.cohort import synthetic as syn
-from psmbook.cohort.synthetic import (
-    ARMS,
-    TREATED,
-    GeneratorSpec,
-    _draw_os,
-    _draw_pfs,
-    _prepare,
-    generate_cohort,
-    load_targets,
-)
+from psmbook.cohort.synthetic import ARMS, TREATED, GeneratorSpec, generate_cohort, load_targets
+from psmbook.cohort.synthetic.generate import _generate, _prepare
+from psmbook.cohort.synthetic.outcomes import draw_os, draw_pfs
+from psmbook.study.published import landmark_months
 
 OS_LANDMARKS = (("os", "1y"), ("os", "3y"))
 PFS_LANDMARKS = (("pfs", "6m"), ("pfs", "12m"))
@@ -81,7 +75,7 @@ def expected_os(log_h: np.ndarray, pop: list[dict], spec: GeneratorSpec) -> dict
             r = np.exp(c["lp"][ev])
             h_a = syn.baseline_cumulative_hazard(c["assess"][ev], sp)
             for _, key in OS_LANDMARKS:
-                t = syn._landmark_months(key)
+                t = landmark_months(key)
                 h_t = syn.baseline_cumulative_hazard(np.full(ev.sum(), t), sp)
                 surv[key].append(np.exp(-r * (h_t - h_a)).sum() / m.sum())
             h_f = syn.baseline_cumulative_hazard(c["followup"][ev], sp)
@@ -128,7 +122,7 @@ def os_draws(spec: GeneratorSpec, seeds) -> list[dict]:
         r_surv = st["streams"][0]
         pd_ = st["response"] == "pd"
         ne = st["course"]["not_evaluable"]
-        os_ = _draw_os(
+        os_ = draw_os(
             r_surv,
             spec,
             st["tg"],
@@ -162,7 +156,7 @@ def pfs_landmarks(spec: GeneratorSpec, draws: list[dict], arm: str) -> np.ndarra
         bg = d["bitgen"]()
         bg.state = d["state"]
         rng = np.random.Generator(bg)
-        p = _draw_pfs(
+        p = draw_pfs(
             rng,
             spec,
             tg,
@@ -175,7 +169,7 @@ def pfs_landmarks(spec: GeneratorSpec, draws: list[dict], arm: str) -> np.ndarra
             d["os_event"],
         )
         m = d["arm"] == arm
-        vals.append([np.mean(p["pfs_months"][m] > syn._landmark_months(k)) for _, k in PFS_LANDMARKS])
+        vals.append([np.mean(p["pfs_months"][m] > landmark_months(k)) for _, k in PFS_LANDMARKS])
     return np.mean(vals, axis=0)
 
 
@@ -246,7 +240,7 @@ def check(spec: GeneratorSpec, seeds) -> None:
     devs, times, draws = [], [], []
     for seed in seeds:
         t0 = time.perf_counter()
-        df, info = syn._generate(seed, spec)
+        df, info = _generate(seed, spec)
         times.append(time.perf_counter() - t0)
         draws.append(info["survival_draws"])
         row = []

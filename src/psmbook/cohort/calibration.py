@@ -39,7 +39,8 @@ def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
     Rows whose published value is derived rather than printed say so in `published_id` (e.g. the
     "no previous treatment" count, n minus the printed rows; counts implied by a printed percentage).
     """
-    from psmbook.cohort.synthetic import _count_from_pct, _landmark_months
+    from psmbook.cohort.synthetic.targets import count_from_pct
+    from psmbook.study.published import landmark_months
 
     study = load_study()
     arm_col = study.treatment.column
@@ -137,7 +138,7 @@ def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
         )
     for a in _ARMS:
         pid = f"text.toxicity.g34_overall.{a}.pct"
-        pub = _count_from_pct(published_value(pid), n[a], pid)
+        pub = count_from_pct(published_value(pid), n[a], pid)
         add(
             f"Any grade 3-4 event ({a})",
             f"{pid} (count implied by the printed %)",
@@ -151,7 +152,7 @@ def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
     add(
         "At least one anlotinib event",
         f"{pid} (count implied by the printed %)",
-        _count_from_pct(published_value(pid), n["anlotinib"], pid),
+        count_from_pct(published_value(pid), n["anlotinib"], pid),
         int(treated["anl_any_event"].sum()),
     )
     pid = "text.anlotinib.dose_reduction.n"
@@ -242,7 +243,7 @@ def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
                 int(arms[a][f"{endpoint}_event"].sum()),
             )
     for endpoint, key in (("pfs", "6m"), ("pfs", "12m"), ("os", "1y"), ("os", "3y")):
-        t = _landmark_months(key)
+        t = landmark_months(key)
         for a in _ARMS:
             pid = f"text.survival.{endpoint}.before.{key}.{a}"
             d = arms[a]
