@@ -16,9 +16,9 @@ from psmbook.paper.audit import (
     CHECKS,
     VERDICTS,
     Finding,
-    _denominator_id,  # coverage of every printed percentage
     audit_summary,
     audit_table,
+    denominator_id,  # coverage of every printed percentage
     implied_counts,
     not_checkable,
     provenance_note,
@@ -118,7 +118,7 @@ def test_every_printed_percentage_is_checked(findings):
         if entry.kind != "percent" or id_.startswith("text.methods."):  # protocol definitions (PR = −30%)
             continue
         if id_.endswith(".pct") and id_[:-4] + ".n" in numbers:
-            assert _denominator_id(id_) is not None, id_
+            assert denominator_id(id_) is not None, id_
         assert id_ in covered, f"{id_} is in no finding"
 
 
