@@ -104,7 +104,7 @@ def book_matcher(
 def breakdown(n: int, repeats: int = 5) -> dict:
     """Where the time of one 1:1 caliper match goes: fast_match's steps, timed one by one."""
     from psmbook.matching import fast as fastmatch
-    from psmbook.matching.nearest import caliper_width, check_match_inputs
+    from psmbook.matching.result import caliper_width, check_match_inputs
 
     x, t = simulated_scores(n)
     names = _ids(n, "sorted")
@@ -148,7 +148,8 @@ def breakdown(n: int, repeats: int = 5) -> dict:
 
 def psmpy_matcher(n: int, caliper: bool, repeats: int = 3) -> dict:
     """psmpy's kdtree_matched on the same scores, treated order and caliper as the book's matcher."""
-    from psmbook.matching.nearest import compare_pairings, nearest_neighbour_match, psmpy_kdtree_match
+    from psmbook.matching.nearest import nearest_neighbour_match
+    from psmbook.matching.psmpy_compare import compare_pairings, psmpy_kdtree_match
 
     x, t = simulated_scores(n)
     index = pd.Index(_ids(n, "sorted"), dtype=object)

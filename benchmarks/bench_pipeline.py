@@ -74,10 +74,11 @@ def _matched(n: int) -> pd.DataFrame:
     if path.exists():
         return pd.read_parquet(path)
     from psmbook.matching import nearest as matching
+    from psmbook.matching.result import matched_cohort
 
     cohort, scores = big_cohort(n), _scores(n)
     result = matching.nearest_neighbour_match(scores["logit_ps"], scores["treated"], caliper_sd=0.2)
-    matched = matching.matched_cohort(cohort.assign(ps=scores["ps"], logit_ps=scores["logit_ps"]), result)
+    matched = matched_cohort(cohort.assign(ps=scores["ps"], logit_ps=scores["logit_ps"]), result)
     matched.to_parquet(path)
     return matched
 
@@ -120,6 +121,7 @@ def ps_fit(n: int, repeats: int = 2) -> dict:
 def match(n: int, repeats: int = 3) -> dict:
     """1:1 caliper-0.2 matching on the logit score, then the matched cohort (as the chapter does)."""
     from psmbook.matching import nearest as matching
+    from psmbook.matching.result import matched_cohort
 
     cohort, scores = big_cohort(n), _scores(n)
     m = measure(
@@ -128,7 +130,7 @@ def match(n: int, repeats: int = 3) -> dict:
     )
     result = m["value"]
     data = cohort.assign(ps=scores["ps"], logit_ps=scores["logit_ps"])
-    mc = measure(lambda: matching.matched_cohort(data, result), repeats=repeats, trace=False)
+    mc = measure(lambda: matched_cohort(data, result), repeats=repeats, trace=False)
     mc["value"].to_parquet(CACHE / f"matched_{n}.parquet")
     return _summary(
         m,

@@ -19,13 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from psmbook.matching.fast import fast_match
-from psmbook.matching.nearest import (
-    brute_force_match,
-    caliper_width,
-    compare_pairings,
-    nearest_neighbour_match,
-    psmpy_kdtree_match,
-)
+from psmbook.matching.nearest import brute_force_match, nearest_neighbour_match
+from psmbook.matching.psmpy_compare import compare_pairings, psmpy_kdtree_match
+from psmbook.matching.result import caliper_width
 
 FAST = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 PSMPY = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

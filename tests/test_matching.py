@@ -4,14 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from psmbook.matching.nearest import (
-    caliper_width,
-    compare_pairings,
-    matched_cohort,
-    nearest_neighbour_match,
-    psmpy_default_match,
-    psmpy_kdtree_match,
-)
+from psmbook.matching.nearest import nearest_neighbour_match
+from psmbook.matching.psmpy_compare import compare_pairings, psmpy_default_match, psmpy_kdtree_match
+from psmbook.matching.result import caliper_width, matched_cohort
 
 # Logit propensity scores. T3 is far from every control (the caliper of 0.37 must exclude it);
 # C1 is the nearest control of both T1 and T2 (only one can have it).

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 
-from psmbook.matching.nearest import matched_cohort, nearest_neighbour_match
+from psmbook.matching.nearest import nearest_neighbour_match
+from psmbook.matching.result import matched_cohort
 from psmbook.matching.score import fit_propensity
 
 

@@ -141,7 +141,7 @@ def _scheduler(value: Any) -> str | None:
 
 
 def _match_order(value: Any) -> str | None:
-    from psmbook.matching.nearest import ORDERS
+    from psmbook.matching.result import ORDERS
 
     return None if value in ORDERS else f"must be one of {', '.join(ORDERS)}"
 

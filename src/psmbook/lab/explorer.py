@@ -18,7 +18,8 @@ import pandas as pd
 
 from psmbook.analysis.sensitivity import Estimate, treatment_cox
 from psmbook.matching import balance as balance_mod
-from psmbook.matching.nearest import ORDERS, MatchResult, matched_cohort, nearest_neighbour_match
+from psmbook.matching.nearest import nearest_neighbour_match
+from psmbook.matching.result import ORDERS, MatchResult, matched_cohort
 from psmbook.matching.score import PropensityModel, fit_propensity
 from psmbook.present.format import hr_ci_text
 

@@ -142,7 +142,7 @@ def estimate_methods(
     """
     from psmbook.analysis.sensitivity import treatment_cox, weighted_estimate
     from psmbook.cohort.truth import true_marginal_hr
-    from psmbook.matching.nearest import psmpy_default_match
+    from psmbook.matching.psmpy_compare import psmpy_default_match
 
     arm, treated_code = study.treatment.column, study.treatment.treated
     os_ = study.outcomes["os"]

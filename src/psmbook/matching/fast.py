@@ -51,7 +51,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from psmbook.matching.nearest import ORDERS, MatchResult, caliper_width, check_match_inputs
+from psmbook.matching.result import ORDERS, MatchResult, caliper_width, check_match_inputs
 
 MATCHER = "fast"  # its name in ``MatchResult.settings["matcher"]``
 _INF = float("inf")
