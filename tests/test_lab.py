@@ -9,6 +9,7 @@ from psmbook.analysis import sensitivity
 from psmbook.cohort.synthetic import generate_cohort
 from psmbook.cohort.truth import true_marginal_hr
 from psmbook.lab import explorer as lab
+from psmbook.lab import widgets
 from psmbook.present.format import hr_ci_text
 from psmbook.study.description import load_study
 
@@ -126,7 +127,7 @@ def test_settings_are_checked_and_read_from_the_matching_parameters():
 
 def test_widget_callbacks_recompute_everything(cohort, study, book):
     pytest.importorskip("ipywidgets")
-    ex = lab.build_explorer(cohort, study, book, seed=1, conditional_truth=0.596)
+    ex = widgets.build_explorer(cohort, study, book, seed=1, conditional_truth=0.596)
     c = ex.controls
     assert ex.updates == 1 and ex.last.treated == 68
     assert "68 of 76" in ex.summary.value and f"{ex.last.estimate.hr:.3f}" in ex.summary.value
@@ -164,7 +165,7 @@ def test_widget_callbacks_recompute_everything(cohort, study, book):
 
 def test_widget_without_figures_updates_numbers_only(cohort, study, book):
     pytest.importorskip("ipywidgets")
-    ex = lab.Explorer(cohort, study, replace(book, caliper=0.3), figures=False)
+    ex = widgets.Explorer(cohort, study, replace(book, caliper=0.3), figures=False)
     assert ex.figures == [] and bytes(ex.overlap_image.value) == b""
     assert "0.3" in ex.controls["caliper"].options  # a caliper outside the choices is offered
     ex.controls["caliper"].value = "none"

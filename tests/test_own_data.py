@@ -11,7 +11,7 @@ import pytest
 
 from psmbook.book import pipeline
 from psmbook.book.parameters import ParameterError
-from psmbook.cohort import validation
+from psmbook.cohort import reading, validation
 
 ROOT = Path(__file__).resolve().parents[1]
 GBSG = ROOT / "examples" / "gbsg2_lymph_node.yaml"
@@ -19,7 +19,7 @@ GBSG_DATA = "pkg:lifelines/datasets/lymph_node.csv"
 
 
 def _lymph_node() -> pd.DataFrame:
-    return pd.read_csv(validation.resolve_data_path(GBSG_DATA))
+    return pd.read_csv(reading.resolve_data_path(GBSG_DATA))
 
 
 @pytest.fixture(scope="module")

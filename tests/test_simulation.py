@@ -13,7 +13,7 @@ from psmbook.cohort.synthetic import (
     load_targets,
     os_linear_predictor,
 )
-from psmbook.lab import simulation
+from psmbook.lab import simulation, simulation_plots
 from psmbook.lab.explorer import MatchSettings
 from psmbook.study.description import load_study
 
@@ -167,8 +167,8 @@ def test_summary_of_a_real_run_orders_methods_and_has_no_failures():
     estimates = simulation.run_simulation(2, 3, BOOK, n_jobs=1, methods=FAST, progress=False)
     s = simulation.summarise(estimates)
     assert list(s.index) == FAST and (s["failed"] == 0).all() and (s["repetitions"] == 2).all()
-    fig = simulation.plot_simulation(estimates, s)
+    fig = simulation_plots.plot_simulation(estimates, s)
     assert len(fig.axes) == 1
     methods = simulation.estimate_methods(generate_cohort().set_index("patient_id"), load_study(), BOOK, methods=FAST)
-    fig = simulation.plot_methods(methods, conditional=0.596, marginal=0.623)
+    fig = simulation_plots.plot_methods(methods, conditional=0.596, marginal=0.623)
     assert len(fig.axes) == 1

@@ -8,14 +8,13 @@ import pandas as pd
 import pytest
 
 from psmbook.cohort import synthetic
+from psmbook.cohort.reading import read_data, resolve_data_path
 from psmbook.cohort.validation import (
     DataError,
     MatchingError,
     check_matchable,
     described_columns,
     prepare_cohort,
-    read_data,
-    resolve_data_path,
     validate_cohort,
 )
 from psmbook.study.codes import as_code

@@ -109,7 +109,7 @@ def _data_file(value: Any) -> str | None:
     """A data file, or pkg:<package>/<file> inside an installed package."""
     if value in (None, ""):
         return None
-    from psmbook.cohort.validation import resolve_data_path
+    from psmbook.cohort.reading import resolve_data_path
 
     try:
         path = resolve_data_path(str(value))

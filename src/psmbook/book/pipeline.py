@@ -205,7 +205,7 @@ def check_inputs(values: dict[str, Any]) -> Inputs:
     Raises ParameterError for a missing or unreadable ``study`` or a ``data`` without its description
     (or the reverse), and validation.DataError listing every problem of the data.
     """
-    from psmbook.cohort import validation
+    from psmbook.cohort import reading, validation
     from psmbook.study.description import load_study
 
     study_path, data = values.get("study") or None, values.get("data") or None
@@ -225,8 +225,8 @@ def check_inputs(values: dict[str, Any]) -> Inputs:
     digest = hashlib.sha256()
     digest.update((Path(study_path).read_bytes() if study_path else b"packaged"))
     if data:
-        path = validation.resolve_data_path(data)
-        validation.prepare_cohort(validation.read_data(data), study)    # DataError: every problem at once
+        path = reading.resolve_data_path(data)
+        validation.prepare_cohort(reading.read_data(data), study)    # DataError: every problem at once
         digest.update(path.read_bytes())
     return Inputs(study=study, fingerprint=digest.hexdigest())
 
