@@ -177,20 +177,20 @@ def cox(n: int, model: str, repeats: int = 2) -> dict:
 
     study = _study()
     matched = _matched(n)
-    os_ = study.outcomes["os"]
+    os_ = study.outcome("os")
     if model == "multivariable":
         matched = matched.assign(response_group=survival.response_groups(matched, study))
         factors = survival.table3_factors(study)
 
         def step():
-            return survival.cox_multivariable(matched, factors, os_["time"], os_["event"]).fitter
+            return survival.cox_multivariable(matched, factors, os_.time, os_.event).fitter
     else:
         arm = matched[study.treatment.column].eq(study.treatment.treated).astype(float)
         data = pd.DataFrame(
             {
                 "treated": arm,
-                "_time": matched[os_["time"]].to_numpy(),
-                "_event": matched[os_["event"]].to_numpy(),
+                "_time": matched[os_.time].to_numpy(),
+                "_event": matched[os_.event].to_numpy(),
                 "_pair": matched["pair"].to_numpy(),
             }
         )
@@ -221,6 +221,6 @@ def informative_pairs(n: int) -> dict:
 
     study = _study()
     matched = _matched(n)
-    os_ = study.outcomes["os"]
-    m = measure(lambda: survival.informative_pairs(matched, study, os_["time"], os_["event"]), repeats=1, trace=False)
+    os_ = study.outcome("os")
+    m = measure(lambda: survival.informative_pairs(matched, study, os_.time, os_.event), repeats=1, trace=False)
     return _summary(m, pairs=int(matched["pair"].nunique()), informative=int(m["value"]))

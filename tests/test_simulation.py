@@ -78,7 +78,7 @@ def test_calibrated_outcomes_are_the_generated_cohort(study):
 
 def test_redrawn_survival_follows_the_model_without_conditioning(study):
     cohort = generate_cohort(3).set_index("patient_id")
-    ne = cohort["response"] == study.response["not_evaluable"]
+    ne = cohort["response"] == study.response.not_evaluable
     first = simulation.redraw_survival(cohort, study, np.random.default_rng(1))
     assert first["os_months"][ne].equals(cohort["os_months"][ne])  # deaths during CRT kept
     assert (first.loc[~ne, "os_months"] >= cohort.loc[~ne, "response_assessment_months"] - 0.01).all()

@@ -106,8 +106,8 @@ def test_load_default_study(study):
     assert prev.codes[0] == "none" and prev.table1_omit == ("none",)
     assert prev.shown_levels == ("radiotherapy", "chemotherapy", "chemoradiotherapy")
     assert study.variable("consolidation_chemo").codes == ("yes", "no")
-    assert study.outcomes["os"]["time"] == "os_months"
-    assert study.response["not_evaluable"] == "ne"
+    assert study.outcome("os").time == "os_months"
+    assert study.response.not_evaluable == "ne"
     with pytest.raises(ValueError, match="no covariate 'bmi'"):
         study.variable("bmi")
     with pytest.raises(ValueError, match="unknown arm"):

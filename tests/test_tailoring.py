@@ -68,7 +68,7 @@ def test_intro_page_lists_what_ran_and_the_suppression_rule():
 def test_study_description_bins_endpoints_and_defaults():
     age = GBSG.variable("age")
     assert age.derived and age.bins == (0.0, 50.0, 120.0)
-    assert GBSG.endpoints == ["pfs", "os"] and GBSG.outcome("os")["time"] == "survtime"
+    assert GBSG.endpoints == ["pfs", "os"] and GBSG.outcome("os").time == "survtime"
     assert GBSG.time_unit == "days" and GBSG.time_step == 365 and GBSG.time_label == "Days of follow-up"
     assert PAPER.paper and not GBSG.paper and PAPER.time_label == "Months since start of CRT"
     with pytest.raises(ValueError, match="no endpoint 'dfs'"):

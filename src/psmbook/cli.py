@@ -3,6 +3,7 @@
 python -m psmbook build -p seed=7 -p caliper=0.1
 python -m psmbook params
 python -m psmbook cohort --seed 7 --out cohort.parquet
+python -m psmbook schema --out examples/study.schema.json
 """
 
 from __future__ import annotations
@@ -36,6 +37,20 @@ def _cohort(args: argparse.Namespace) -> int:
     data_path, dictionary_path = export_cohort(args.out, seed=seed)
     print(f"synthetic cohort (seed {seed}) written to {data_path}")
     print(f"data dictionary written to {dictionary_path}")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from psmbook.study.description import json_schema
+
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if args.out is None:
+        print(text, end="")
+    else:
+        args.out.write_text(text)
+        print(f"JSON Schema of a study description written to {args.out}")
     return 0
 
 
@@ -75,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     cohort.add_argument("--seed", type=int, default=None, help="seed (default: the book's)")
     cohort.add_argument("--out", type=Path, required=True, help="output file, .csv or .parquet")
     cohort.set_defaults(run=_cohort)
+
+    schema = commands.add_parser("schema", help="write the JSON Schema of a study description (for editors)")
+    schema.add_argument("--out", type=Path, default=None, help="output file (default: print it)")
+    schema.set_defaults(run=_schema)
 
     args = parser.parse_args(argv)
     try:

@@ -82,22 +82,26 @@ _TEST_SHORT = {"pearson": "χ²", "yates": "Yates χ²", "fisher": "Fisher", "li
 
 def _response_spec(study: Study) -> tuple[str, dict[str, str], str, tuple[str, ...]]:
     """(column, levels {code: label}, not-evaluable code, objective codes) of the study's response."""
-    spec = study.response or {}
-    missing = [k for k in ("column", "levels", "not_evaluable", "objective") if not spec.get(k)]
+    spec = study.response
+    missing = (
+        ["response"]
+        if spec is None
+        else [k for k in ("column", "levels", "not_evaluable", "objective") if not getattr(spec, k)]
+    )
     if missing:
         raise ValueError(
             f"study {study.name!r}: the response description lacks {', '.join(missing)} "
             "(see psmbook/data/study_synthetic.yaml, block `response`)"
         )
-    levels = {str(k): str(v) for k, v in spec["levels"].items()}
-    ne = str(spec["not_evaluable"])
-    objective = tuple(str(c) for c in spec["objective"])
+    levels = dict(spec.levels)
+    ne = spec.not_evaluable
+    objective = tuple(spec.objective)
     unknown = [c for c in (ne, *objective) if c not in levels]
     if unknown:
         raise ValueError(
             f"study {study.name!r}: response codes {unknown} are not among the response levels {list(levels)}"
         )
-    return str(spec["column"]), levels, ne, objective
+    return spec.column, levels, ne, objective
 
 
 def response_codes(df: pd.DataFrame, study: Study) -> pd.Series:
@@ -141,7 +145,7 @@ def categories(study: Study) -> list[tuple[str, str, tuple[str, ...]]]:
     then the objective response rate (:data:`OBJECTIVE`, the study's objective codes)."""
     _, levels, ne, objective = _response_spec(study)
     rows = [(code, label, (code,)) for code, label in levels.items() if code != ne]
-    label = str(study.response.get("objective_label", _ORR_LABEL))
+    label = study.response.objective_label or _ORR_LABEL
     return rows + [(OBJECTIVE, label, objective)]
 
 

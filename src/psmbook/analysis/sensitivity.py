@@ -80,12 +80,12 @@ def matched_estimate(
     )
     sample = matched_cohort(cohort, result)
     sample["_treated"] = (sample[arm] == study.treatment.treated).astype(int)
-    os_ = study.outcomes["os"]
+    os_ = study.outcome("os")
     if replace or ratio > 1:
-        hr, low, high, p = treatment_cox(sample, os_["time"], os_["event"], weights="match_weight")
+        hr, low, high, p = treatment_cox(sample, os_.time, os_.event, weights="match_weight")
         method = "weighted Cox, robust (sandwich) SE"
     else:
-        hr, low, high, p = treatment_cox(sample, os_["time"], os_["event"], cluster="pair")
+        hr, low, high, p = treatment_cox(sample, os_.time, os_.event, cluster="pair")
         method = "Cox, SE clustered on matched pairs"
     return Estimate(label, hr, low, high, p, len(result.matched_treated), len(result.matched_controls), method)
 
@@ -103,8 +103,8 @@ def weighted_estimate(cohort: pd.DataFrame, study, *, label: str, covariates: li
     frame = cohort.assign(
         _treated=model.treated.astype(int).to_numpy(), _w=att_weights(model.scores, model.treated).to_numpy()
     )
-    os_ = study.outcomes["os"]
-    hr, low, high, p = treatment_cox(frame, os_["time"], os_["event"], weights="_w")
+    os_ = study.outcome("os")
+    hr, low, high, p = treatment_cox(frame, os_.time, os_.event, weights="_w")
     return Estimate(
         label,
         hr,
@@ -122,7 +122,7 @@ def weighted_km(cohort: pd.DataFrame, study, covariates: list[str], endpoint: st
     arm = study.treatment.column
     model = fit_propensity(cohort, arm, study.treatment.treated, covariates)
     weights = att_weights(model.scores, model.treated)
-    outcome = study.outcomes[endpoint]
+    outcome = study.outcome(endpoint)
     fits = {}
     import warnings
 
@@ -131,7 +131,7 @@ def weighted_km(cohort: pd.DataFrame, study, covariates: list[str], endpoint: st
         with warnings.catch_warnings():  # lifelines warns that weighted variances are naive: no CI is shown
             warnings.simplefilter("ignore")
             fits[code] = KaplanMeierFitter(label=study.arm_label(code)).fit(
-                cohort.loc[keep, outcome["time"]], cohort.loc[keep, outcome["event"]], weights=weights[keep]
+                cohort.loc[keep, outcome.time], cohort.loc[keep, outcome.event], weights=weights[keep]
             )
     return fits
 

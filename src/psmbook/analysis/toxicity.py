@@ -92,21 +92,21 @@ def grade34_table(
     (event -> test name) fixes the tests instead, e.g. to reuse the paper's choices on another sample.
     """
     spec = study.toxicity
-    if not spec.get("grade3_4"):
+    if spec is None or not spec.grade3_4:
         raise ValueError("the study description has no toxicity.grade3_4 events")
     arms = study.treatment.arms
     arm = df[study.treatment.column]
     rows = []
-    events = dict(spec["grade3_4"])
-    if spec.get("any_grade3_4"):
-        events["any_grade3_4"] = {"column": spec["any_grade3_4"], "label": "Any grade 3–4 event"}
-    for event, item in events.items():
-        flags = _flag(df, item["column"])
+    events = {event: (item.column, item.label) for event, item in spec.grade3_4.items()}
+    if spec.any_grade3_4:
+        events["any_grade3_4"] = (spec.any_grade3_4, "Any grade 3–4 event")
+    for event, (column, label) in events.items():
+        flags = _flag(df, column)
         p_id = "text.toxicity.g34_overall.p" if event == "any_grade3_4" else f"table4.{event}.p"
         published_p = _printed_p(published, p_id) if tests is None else None
         row = {
             "event": event,
-            "label": item["label"],
+            "label": label,
             **compare_event(flags, arm, arms, published_p=published_p, test=(tests or {}).get(event)),
         }
         if published:
@@ -123,18 +123,18 @@ def grade34_table(
 
 def drug_specific_table(df: pd.DataFrame, study, published: Mapping | None = None) -> pd.DataFrame:
     """Events specific to the added drug in the treated arm: any grade and grade 3-4, n (%)."""
-    spec = study.toxicity.get("drug_specific") or {}
+    spec = study.toxicity.drug_specific if study.toxicity else {}
     treated = df[df[study.treatment.column] == study.treatment.treated]
     total = len(treated)
     rows = []
     for event, item in spec.items():
-        grade = treated[item["column"]]
+        grade = treated[item.column]
         if not grade.between(0, 5).all():
-            raise ValueError(f"column {item['column']!r}: grades must be 0 (none) to 5")
+            raise ValueError(f"column {item.column!r}: grades must be 0 (none) to 5")
         any_grade, severe = int((grade > 0).sum()), int((grade >= 3).sum())
         row = {
             "event": event,
-            "label": item["label"],
+            "label": item.label,
             "n_any": any_grade,
             "pct_any": percent(any_grade, total),
             "n_g34": severe,
@@ -211,15 +211,15 @@ def dose_reductions(df: pd.DataFrame, study) -> pd.Series:
     """Number of treated patients whose dose was reduced, by reason."""
     spec = study.toxicity
     treated = df[df[study.treatment.column] == study.treatment.treated]
-    reduced = _flag(treated, spec["dose_reduced"])
-    return treated.loc[reduced, spec["dose_reduction_reason"]].value_counts().rename("patients")
+    reduced = _flag(treated, spec.dose_reduced)
+    return treated.loc[reduced, spec.dose_reduction_reason].value_counts().rename("patients")
 
 
 def deaths_during_treatment(df: pd.DataFrame, study) -> pd.DataFrame:
     """Deaths during treatment per arm and cause."""
     spec = study.toxicity
-    died = _flag(df, spec["death_during_treatment"])
-    causes = df.loc[died, spec["death_cause"]].fillna("not recorded").astype(str)
+    died = _flag(df, spec.death_during_treatment)
+    causes = df.loc[died, spec.death_cause].fillna("not recorded").astype(str)
     causes = causes.str.replace("_", " ").str.capitalize().rename("Cause of death")
     table = pd.crosstab(causes, df.loc[died, study.treatment.column])
     table = table.reindex(columns=list(study.treatment.arms), fill_value=0).rename(columns=study.arm_label)

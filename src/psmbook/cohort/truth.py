@@ -103,7 +103,7 @@ def true_marginal_hr(df: pd.DataFrame, study) -> float:
     base = df[df[arms.column] == arms.treated]
     cutoff = pd.Timestamp(load_targets().cutoff)
     followup = ((cutoff - pd.to_datetime(base["crt_start_date"])).dt.days / DAYS_PER_MONTH).to_numpy()
-    evaluable = (base[study.response["column"]] != study.response["not_evaluable"]).to_numpy()
+    evaluable = (base[study.response.column] != study.response.not_evaluable).to_numpy()
     entry = np.where(evaluable, base["response_assessment_months"].to_numpy(dtype=float), 0.0)
     breaks = np.asarray(spec.os_breaks_months, float)
     levels = np.asarray(spec.os_baseline_hazard, float)

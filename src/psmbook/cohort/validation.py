@@ -24,7 +24,7 @@ import difflib
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -146,19 +146,16 @@ class _Rows:
 def _toxicity_columns(study: Study) -> dict[str, tuple[str, str]]:
     """Adverse-event columns: column -> (description, kind); kind is ``flag`` (0/1), ``drug_flag``
     (0/1, recorded in the treated arm), ``grade`` (maximum grade 0-5, treated arm) or ``text``."""
-    tox = study.toxicity or {}
+    tox = study.toxicity
+    if tox is None:
+        return {}
     columns: dict[str, tuple[str, str]] = {}
     for block, what, kind in (
         ("grade3_4", "grade 3-4 {}", "flag"),
         ("drug_specific", "maximum grade of {}", "grade"),
     ):
-        for key, item in (tox.get(block) or {}).items():
-            if not isinstance(item, Mapping) or not item.get("column"):
-                raise ValueError(
-                    f"study description: toxicity.{block}.{key} must give a column "
-                    f"({{column: ..., label: ...}}), got {item!r}"
-                )
-            columns[str(item["column"])] = (what.format(item.get("label", key)), kind)
+        for key, item in getattr(tox, block).items():
+            columns[item.column] = (what.format(item.label or key), kind)
     for key, what, kind in (
         ("any_grade3_4", "any grade 3-4 adverse event", "flag"),
         ("death_during_treatment", "death during treatment", "flag"),
@@ -167,8 +164,8 @@ def _toxicity_columns(study: Study) -> dict[str, tuple[str, str]]:
         ("dose_reduction_reason", "reason for dose reduction", "text"),
         ("death_cause", "cause of death during treatment", "text"),
     ):
-        if tox.get(key):
-            columns[str(tox[key])] = (what, kind)
+        if getattr(tox, key):
+            columns[getattr(tox, key)] = (what, kind)
     return columns
 
 
@@ -184,11 +181,11 @@ def described_columns(study: Study) -> dict[str, str]:
         columns.setdefault(v.column, f"covariate {v.label}")
     for e in study.endpoints:
         o = study.outcome(e)
-        label = o.get("label", e)
-        columns.setdefault(str(o["time"]), f"{label} time")
-        columns.setdefault(str(o["event"]), f"{label} event")
+        label = o.label or e
+        columns.setdefault(o.time, f"{label} time")
+        columns.setdefault(o.event, f"{label} event")
     if study.has_response:
-        columns.setdefault(str(study.response["column"]), "tumour response")
+        columns.setdefault(study.response.column, "tumour response")
     for column, (what, _) in _toxicity_columns(study).items():
         columns.setdefault(column, what)
     return columns
@@ -371,7 +368,7 @@ def _check_endpoints(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]
     unit = study.time_unit
     for e in study.endpoints:
         o = study.outcome(e)
-        label, time, event = o.get("label", e), str(o["time"]), str(o["event"])
+        label, time, event = o.label or e, o.time, o.event
         if time in data.columns:
             what = f"{label} time, {unit}"
             numeric, missing, bad = _numbers(data[time])
@@ -400,13 +397,13 @@ def _check_pfs_os(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
     """Progression-free survival ends at progression or death, so it cannot outlast overall survival."""
     if not {"pfs", "os"} <= set(study.endpoints):
         return []
-    pfs, os_ = str(study.outcome("pfs")["time"]), str(study.outcome("os")["time"])
+    pfs, os_ = study.outcome("pfs").time, study.outcome("os").time
     if pfs not in data.columns or os_ not in data.columns:
         return []
     longer = _numbers(data[pfs])[0] > _numbers(data[os_])[0] + PFS_OS_TOLERANCE
     if not longer.any():
         return []
-    first = str(study.outcome("pfs").get("label", "progression-free survival")).lower()
+    first = (study.outcome("pfs").label or "progression-free survival").lower()
     return [
         f"columns {pfs!r} and {os_!r}: {first} longer than overall survival for "
         f"{_patients(int(longer.sum()))} at {rows(longer)}; expected {pfs} <= {os_} (the first event "
@@ -417,11 +414,11 @@ def _check_pfs_os(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
 def _check_response(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
     if not study.has_response:
         return []
-    column = str(study.response["column"])
+    column = study.response.column
     if column not in data.columns:
         return []
-    codes = [str(c) for c in (study.response.get("levels") or {})]
-    ne = study.response.get("not_evaluable")
+    codes = list(study.response.levels)
+    ne = study.response.not_evaluable
     hint = f" (a patient without an assessment takes the not-evaluable code {str(ne)!r})" if ne else ""
     return _check_codes(data, column, "tumour response", codes, rows, missing_hint=hint)
 
@@ -525,10 +522,10 @@ def prepare_cohort(data: pd.DataFrame, study: Study, *, source: Optional[str] = 
         out[var.column] = _cut(_numbers(data[var.column])[0], var) if var.derived else _codes(data[var.column])
     for e in study.endpoints:
         o = study.outcome(e)
-        out[str(o["time"])] = _numbers(data[str(o["time"])])[0]
-        out[str(o["event"])] = data[str(o["event"])].map(_flag).astype(np.int64)
+        out[o.time] = _numbers(data[o.time])[0]
+        out[o.event] = data[o.event].map(_flag).astype(np.int64)
     if study.has_response:
-        column = str(study.response["column"])
+        column = study.response.column
         out[column] = _codes(data[column])
     for column, (_, kind) in _toxicity_columns(study).items():
         if column in out.columns:

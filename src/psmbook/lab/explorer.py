@@ -227,12 +227,12 @@ def explore(
     )
     sample = matched_cohort(cohort.assign(ps=model.scores, logit_ps=model.logit), result)
     sample["_treated"] = (sample[arm] == treated_code).astype(int)
-    os_ = study.outcomes["os"]
+    os_ = study.outcome("os")
     if settings.replace or settings.ratio > 1:  # the rule of sensitivity.matched_estimate
-        hr, low, high, p = treatment_cox(sample, os_["time"], os_["event"], weights="match_weight")
+        hr, low, high, p = treatment_cox(sample, os_.time, os_.event, weights="match_weight")
         method = "weighted Cox, robust (sandwich) SE"
     else:
-        hr, low, high, p = treatment_cox(sample, os_["time"], os_["event"], cluster="pair")
+        hr, low, high, p = treatment_cox(sample, os_.time, os_.event, cluster="pair")
         method = "Cox, SE clustered on matched pairs"
     label = (
         f"caliper {settings.caliper_text()}, 1:{settings.ratio}"

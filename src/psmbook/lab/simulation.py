@@ -116,7 +116,7 @@ def _multivariable(cohort: pd.DataFrame, study) -> tuple[float, float, float, fl
     columns = {column for _, column, _ in OS_FACTORS}
     factors = survival.table3_factors(study, [(c, r) for c, r in survival.TABLE3 if c is None or c in columns])
     data = cohort.assign(response_group=survival.response_groups(cohort, study))
-    model = survival.cox_multivariable(data, factors, study.outcomes["os"]["time"], study.outcomes["os"]["event"])
+    model = survival.cox_multivariable(data, factors, study.outcome("os").time, study.outcome("os").event)
     row = model.table.set_index("id").loc[f"{study.treatment.column}.{study.treatment.treated}"]
     used = data.dropna(subset=[f.column for f in factors])
     return float(row["hr"]), float(row["ci_low"]), float(row["ci_high"]), float(row["se"]), used
@@ -143,14 +143,14 @@ def estimate_methods(
     from psmbook.matching.psmpy_compare import psmpy_default_match
 
     arm, treated_code = study.treatment.column, study.treatment.treated
-    os_ = study.outcomes["os"]
+    os_ = study.outcome("os")
     is_treated = cohort[arm] == treated_code
     synthetic = study.synthetic
     truth_conditional = conditional_truth(study) if synthetic else np.nan
     truth_treated = true_marginal_hr(cohort, study) if synthetic else np.nan
 
     def naive():
-        hr, low, high, _ = treatment_cox(cohort.assign(_treated=is_treated.astype(int)), os_["time"], os_["event"])
+        hr, low, high, _ = treatment_cox(cohort.assign(_treated=is_treated.astype(int)), os_.time, os_.event)
         return (
             hr,
             low,
@@ -200,7 +200,7 @@ def estimate_methods(
             ]
         )
         sample["_treated"] = (sample[arm] == treated_code).astype(int)
-        hr, low, high, _ = treatment_cox(sample, os_["time"], os_["event"], cluster="pair")
+        hr, low, high, _ = treatment_cox(sample, os_.time, os_.event, cluster="pair")
         kept = pairs["treated_id"].unique()
         if not synthetic:
             truth = np.nan
@@ -298,10 +298,10 @@ def redraw_survival(cohort: pd.DataFrame, study, rng: np.random.Generator) -> pd
     )
 
     spec = GeneratorSpec()
-    time, event = study.outcomes["os"]["time"], study.outcomes["os"]["event"]
+    time, event = study.outcome("os").time, study.outcome("os").event
     cutoff = pd.Timestamp(load_targets().cutoff)
     followup = ((cutoff - pd.to_datetime(cohort["crt_start_date"])).dt.days / DAYS_PER_MONTH).to_numpy()
-    evaluable = (cohort[study.response["column"]] != study.response["not_evaluable"]).to_numpy()
+    evaluable = (cohort[study.response.column] != study.response.not_evaluable).to_numpy()
     entry = cohort["response_assessment_months"].to_numpy(dtype=float)
     risk = np.exp(os_linear_predictor(cohort, spec).to_numpy())
     draw = rng.standard_exponential(len(cohort))

@@ -1,37 +1,66 @@
 """The study description: which column holds the treatment arm, which covariates enter Table 1 and the
-propensity-score model, their level codes and labels, and where the outcomes are.
+propensity-score model, their level codes and labels, and where the outcomes, response and adverse
+events are.
 
 Every chapter reads names from a :class:`Study` rather than hard-coding them, so a real cohort comes
-with its own YAML file. The default is the packaged ``data/study_synthetic.yaml``.
+with its own YAML file. The default is the packaged ``data/study_synthetic.yaml``. The description is
+parsed into typed (pydantic) objects; ``study.schema.json`` beside the examples is their JSON Schema,
+for editors that check YAML as it is typed (:func:`json_schema`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 __all__ = [
     "Treatment",
     "Variable",
+    "Endpoint",
+    "Outcomes",
+    "Response",
+    "AdverseEvent",
+    "Toxicity",
     "Study",
     "load_study",
+    "study_from_dict",
     "copy_description",
+    "json_schema",
     "DEFAULT_STUDY",
     "STUDY_IN_USE",
+    "GENERATED_ID",
 ]
 
 #: File name of the packaged default study description.
 DEFAULT_STUDY = "study_synthetic.yaml"
 #: Patient id column made from the row number when a study description names none (``id_column``).
 GENERATED_ID = "row_id"
+#: Where the cohort chapter leaves the study description in use, for the later chapters.
+STUDY_IN_USE = "data/study.yaml"
 
 
-@dataclass(frozen=True)
-class Treatment:
+def _code(value: Any, where: str) -> str:
+    """A level or arm code as text. YAML reads unquoted yes/no/on/off as booleans: refuse them."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"{where} has a boolean code {value!r}; quote it "
+            f'(e.g. "yes": Yes), since YAML reads yes/no/true/false as booleans'
+        )
+    return str(value)
+
+
+class _Part(BaseModel):
+    """A part of a study description: immutable, unknown keys refused (a typo is not silently ignored)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Treatment(_Part):
     """The exposure: `column` holds `treated` or `control` (arm codes); `labels` maps code -> label."""
 
     column: str
@@ -45,8 +74,7 @@ class Treatment:
         return (self.treated, self.control)
 
 
-@dataclass(frozen=True)
-class Variable:
+class Variable(_Part):
     """A categorical baseline characteristic.
 
     `levels` maps level code -> label in the paper's order; `psm` says whether it enters the
@@ -56,7 +84,7 @@ class Variable:
     """
 
     column: str
-    label: str
+    label: str = ""
     levels: dict[str, str]
     psm: bool = False
     table1_omit: tuple[str, ...] = ()
@@ -77,44 +105,117 @@ class Variable:
         return tuple(c for c in self.levels if c not in self.table1_omit)
 
 
-@dataclass(frozen=True)
-class Study:
+class Endpoint(_Part):
+    """A time-to-event endpoint: the `time` and `event` (1 = event, 0 = censored) columns."""
+
+    time: str
+    event: str
+    label: str = ""
+    short: str = ""
+    event_name: str = ""
+
+
+class Outcomes(_Part):
+    """The time-to-event endpoints (each under its own key, e.g. ``os``, ``pfs``) and the time unit."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    __pydantic_extra__: dict[str, Endpoint] = Field(init=False)
+
+    time_unit: str = "months"
+    time_label: str = ""
+
+    @property
+    def endpoints(self) -> dict[str, Endpoint]:
+        """Endpoint key -> :class:`Endpoint`, in file order."""
+        return dict(self.__pydantic_extra__ or {})
+
+
+class Response(_Part):
+    """Tumour response (RECIST): the column, its level codes and labels, the not-evaluable code and
+    the levels that count as an objective response."""
+
+    column: str
+    levels: dict[str, str]
+    not_evaluable: Optional[str] = None
+    not_evaluable_reason: str = "not evaluable"
+    objective: tuple[str, ...] = ()
+    objective_label: Optional[str] = None
+
+
+class AdverseEvent(_Part):
+    """An adverse event: its column (a 0/1 flag, or a grade) and label."""
+
+    column: str
+    label: str
+
+
+class Toxicity(_Part):
+    """Adverse events: grade 3-4 flags in Table 4's order (``grade3_4``), events specific to the added
+    drug as maximum grades (``drug_specific``), and the columns of the treatment facts."""
+
+    grade3_4: dict[str, AdverseEvent] = Field(default_factory=dict)
+    any_grade3_4: Optional[str] = None
+    drug_specific: dict[str, AdverseEvent] = Field(default_factory=dict)
+    drug_any_event: Optional[str] = None
+    dose_reduced: Optional[str] = None
+    dose_reduction_reason: Optional[str] = None
+    death_during_treatment: Optional[str] = None
+    death_cause: Optional[str] = None
+
+
+class Study(_Part):
     """A study description (see ``data/study_synthetic.yaml`` for the format)."""
 
     name: str
-    synthetic: bool
-    id_column: str
-    treatment: Treatment
-    covariates: list[Variable]
-    outcomes: dict[str, Any] = field(default_factory=dict)
-    response: dict[str, Any] = field(default_factory=dict)
-    toxicity: dict[str, Any] = field(default_factory=dict)
-    source: Optional[str] = None
+    synthetic: bool = False
     paper: bool = False
     description: str = ""
     population: str = ""
+    id_column: str = GENERATED_ID
+    treatment: Treatment
+    covariates: list[Variable] = Field(min_length=1)
+    outcomes: Outcomes = Field(default_factory=Outcomes)
+    response: Optional[Response] = None
+    toxicity: Optional[Toxicity] = None
+    #: the file the description was read from (not part of the file)
+    source: SkipJsonSchema[Optional[str]] = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalised(cls, raw: Any) -> Any:
+        return _normalise(raw) if isinstance(raw, Mapping) else raw
+
+    @field_validator("description", "population", mode="before")
+    @classmethod
+    def _stripped(cls, value: Any) -> str:
+        return str(value or "").strip()
+
+    @field_validator("id_column", mode="before")
+    @classmethod
+    def _id_column(cls, value: Any) -> str:
+        return str(value or GENERATED_ID)
 
     @property
     def endpoints(self) -> list[str]:
         """Time-to-event endpoints described under ``outcomes`` (e.g. ["os", "pfs"]), in file order."""
-        return [k for k, v in self.outcomes.items() if isinstance(v, Mapping)]
+        return list(self.outcomes.endpoints)
 
-    def outcome(self, endpoint: str) -> dict[str, Any]:
-        """``{"time": column, "event": column, "label": ...}`` of an endpoint; ValueError if absent."""
-        if endpoint not in self.endpoints:
+    def outcome(self, endpoint: str) -> Endpoint:
+        """An endpoint's columns and label; ValueError if the study has no such endpoint."""
+        if endpoint not in self.outcomes.endpoints:
             raise ValueError(
                 f"study {self.name!r} has no endpoint {endpoint!r}; endpoints: {', '.join(self.endpoints) or 'none'}"
             )
-        return dict(self.outcomes[endpoint])
+        return self.outcomes.endpoints[endpoint]
 
     @property
     def time_unit(self) -> str:
-        return str(self.outcomes.get("time_unit", "months"))
+        return self.outcomes.time_unit
 
     @property
     def time_label(self) -> str:
         """Axis label of follow-up time (``outcomes.time_label``; default "<Unit> of follow-up")."""
-        return str(self.outcomes.get("time_label") or f"{self.time_unit.capitalize()} of follow-up")
+        return self.outcomes.time_label or f"{self.time_unit.capitalize()} of follow-up"
 
     @property
     def time_step(self) -> float:
@@ -123,11 +224,11 @@ class Study:
 
     @property
     def has_response(self) -> bool:
-        return bool(self.response.get("column"))
+        return self.response is not None
 
     @property
     def has_toxicity(self) -> bool:
-        return bool(self.toxicity.get("grade3_4"))
+        return self.toxicity is not None and bool(self.toxicity.grade3_4)
 
     def variable(self, column: str) -> Variable:
         """The covariate stored in `column`; ValueError if the study has none."""
@@ -155,34 +256,26 @@ class Study:
 
 
 # ----------------------------------------------------------------------------------------------------
+# Normalising the parsed YAML before the typed objects are built: codes as text (YAML reads 0 as a
+# number and yes as a boolean), numeric bins, default labels; each problem named by its place.
 
 
-def _require(mapping: Mapping, key: str, where: str) -> Any:
+def _require(mapping: Any, key: str, where: str) -> Any:
     if not isinstance(mapping, Mapping):
-        raise ValueError(f"study description: {where} must be a mapping, got {type(mapping).__name__}")
+        raise ValueError(f"{where} must be a mapping, got {type(mapping).__name__}")
     if key not in mapping or mapping[key] is None:
-        raise ValueError(f"study description: missing required key {where + '.' if where else ''}{key}")
+        raise ValueError(f"missing required key {where + '.' if where else ''}{key}")
     return mapping[key]
 
 
-def _code(value: Any, where: str) -> str:
-    """A level or arm code as text. YAML reads unquoted yes/no/on/off as booleans: refuse them."""
-    if isinstance(value, bool):
-        raise ValueError(
-            f"study description: {where} has a boolean code {value!r}; quote it "
-            f'(e.g. "yes": Yes), since YAML reads yes/no/true/false as booleans'
-        )
-    return str(value)
-
-
-def _variable(raw: Mapping, i: int) -> Variable:
-    where = f"covariates[{i}]"
-    column = str(_require(raw, "column", where))
+def _variable(raw: Any, i: int) -> Any:
+    if not isinstance(raw, Mapping):
+        return raw
+    column = str(_require(raw, "column", f"covariates[{i}]"))
     where = f"covariates[{i}] ({column})"
-    label = str(raw.get("label") or column)
     levels_raw = _require(raw, "levels", where)
     if not isinstance(levels_raw, Mapping) or len(levels_raw) < 2:
-        raise ValueError(f"study description: {where}.levels must map at least two codes to labels")
+        raise ValueError(f"{where}.levels must map at least two codes to labels")
     levels = {_code(k, f"{where}.levels"): str(v) for k, v in levels_raw.items()}
     omit_raw = raw.get("table1_omit") or ()
     if isinstance(omit_raw, (str, int)):
@@ -190,82 +283,112 @@ def _variable(raw: Mapping, i: int) -> Variable:
     omit = tuple(_code(c, f"{where}.table1_omit") for c in omit_raw)
     unknown = [c for c in omit if c not in levels]
     if unknown:
-        raise ValueError(
-            f"study description: {where}.table1_omit names unknown levels {unknown}; levels: {list(levels)}"
-        )
+        raise ValueError(f"{where}.table1_omit names unknown levels {unknown}; levels: {list(levels)}")
+    out = {**raw, "column": column, "label": str(raw.get("label") or column), "levels": levels, "table1_omit": omit}
     bins = raw.get("bins")
     if bins is not None:
         try:
             bins = tuple(float(b) for b in bins)
         except (TypeError, ValueError):
-            raise ValueError(f"study description: {where}.bins must be a list of numbers, got {bins!r}") from None
+            raise ValueError(f"{where}.bins must be a list of numbers, got {bins!r}") from None
         if len(bins) != len(levels) + 1 or any(b >= c for b, c in zip(bins, bins[1:])):
             raise ValueError(
-                f"study description: {where}.bins must be {len(levels) + 1} increasing edges "
+                f"{where}.bins must be {len(levels) + 1} increasing edges "
                 f"(one more than the {len(levels)} levels), got {list(bins)}"
             )
-    return Variable(
-        column=column,
-        label=label,
-        levels=levels,
-        psm=bool(raw.get("psm", False)),
-        table1_omit=omit,
-        bins=bins,
-    )
+        out["bins"] = bins
+    return out
 
 
-def study_from_dict(raw: Mapping, source: Optional[str] = None) -> Study:
-    """Build a :class:`Study` from the parsed YAML mapping; ValueError naming any missing key."""
-    if not isinstance(raw, Mapping):
-        raise ValueError("study description: expected a mapping at the top level")
+def _normalise(raw: Mapping) -> dict[str, Any]:
+    out = dict(raw)
     tr = _require(raw, "treatment", "")
     treated = _code(_require(tr, "treated", "treatment"), "treatment.treated")
     control = _code(_require(tr, "control", "treatment"), "treatment.control")
     if treated == control:
-        raise ValueError(f"study description: treatment.treated and treatment.control are both {treated!r}")
+        raise ValueError(f"treatment.treated and treatment.control are both {treated!r}")
     labels = {_code(k, "treatment.labels"): str(v) for k, v in (tr.get("labels") or {}).items()}
-    labels.setdefault(treated, treated)
-    labels.setdefault(control, control)
-    treatment = Treatment(
-        column=str(_require(tr, "column", "treatment")), treated=treated, control=control, labels=labels
-    )
-    covs_raw = _require(raw, "covariates", "")
-    if not isinstance(covs_raw, list) or not covs_raw:
-        raise ValueError("study description: covariates must be a non-empty list")
-    covariates = [_variable(c, i) for i, c in enumerate(covs_raw)]
-    seen: set[str] = set()
-    for v in covariates:
-        if v.column in seen:
-            raise ValueError(f"study description: covariate {v.column!r} is listed twice")
-        seen.add(v.column)
-    return Study(
-        name=str(_require(raw, "name", "")),
-        synthetic=bool(raw.get("synthetic", False)),
-        id_column=str(raw.get("id_column") or GENERATED_ID),
-        treatment=treatment,
-        covariates=covariates,
-        outcomes=dict(raw.get("outcomes") or {}),
-        response=dict(raw.get("response") or {}),
-        toxicity=dict(raw.get("toxicity") or {}),
-        source=source,
-        paper=bool(raw.get("paper", False)),
-        description=str(raw.get("description") or "").strip(),
-        population=str(raw.get("population") or "").strip(),
-    )
+    out["treatment"] = {
+        **tr,
+        "treated": treated,
+        "control": control,
+        "labels": {treated: treated, control: control, **labels},
+    }
+    covariates = _require(raw, "covariates", "")
+    if not isinstance(covariates, list) or not covariates:
+        raise ValueError("covariates must be a non-empty list")
+    out["covariates"] = [_variable(c, i) for i, c in enumerate(covariates)]
+    columns = [c.get("column") for c in out["covariates"] if isinstance(c, Mapping)]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise ValueError(f"covariate {twice[0]!r} is listed twice")
+    response = raw.get("response")
+    if isinstance(response, Mapping) and isinstance(response.get("levels"), Mapping):
+        out["response"] = {
+            **response,
+            "levels": {_code(k, "response.levels"): str(v) for k, v in response["levels"].items()},
+        }
+    for key in ("outcomes", "response", "toxicity"):
+        if out.get(key) in ({}, None):
+            out.pop(key, None)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+
+
+def _where(loc: tuple, raw: Mapping) -> str:
+    """A pydantic error location as the description's own path: covariates[0] (x).levels."""
+    parts: list[str] = []
+    node: Any = raw
+    for item in loc:
+        if isinstance(item, int):
+            column = node[item].get("column") if isinstance(node, list) and isinstance(node[item], Mapping) else None
+            parts[-1] += f"[{item}]" + (f" ({column})" if column else "")
+        elif item not in ("function-after", "function-before") and not str(item).startswith("function-"):
+            parts.append(str(item))
+        node = node[item] if isinstance(node, (Mapping, list)) and _has(node, item) else None
+    return ".".join(parts)
+
+
+def _has(node: Any, item: Any) -> bool:
+    return (isinstance(node, Mapping) and item in node) or (isinstance(node, list) and isinstance(item, int))
+
+
+def _message(error: Mapping, raw: Mapping) -> str:
+    where = _where(tuple(error["loc"]), raw)
+    if error["type"] == "missing":
+        return f"missing required key {where}"
+    if error["type"] == "extra_forbidden":
+        return f"unknown key {where}"
+    text = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {text}" if where and error["type"] != "value_error" else text
+
+
+def study_from_dict(raw: Mapping, source: Optional[str] = None) -> Study:
+    """Build a :class:`Study` from the parsed YAML mapping; ValueError naming every problem."""
+    if not isinstance(raw, Mapping):
+        raise ValueError("study description: expected a mapping at the top level")
+    try:
+        return Study.model_validate({**raw, "source": source})
+    except ValidationError as error:
+        problems = [_message(e, raw) for e in error.errors()]
+        raise ValueError("study description: " + "; ".join(problems)) from None
+
+
+def _packaged_text() -> str:
+    return resources.files("psmbook").joinpath("data", DEFAULT_STUDY).read_text(encoding="utf-8")
 
 
 def load_study(path: Union[str, Path, None] = None) -> Study:
     """Load a study description from a YAML file (default: the packaged synthetic study)."""
     if path is None:
-        ref = resources.files("psmbook").joinpath("data", DEFAULT_STUDY)
-        text = ref.read_text(encoding="utf-8")
-        source = f"psmbook/data/{DEFAULT_STUDY}"
+        text, source = _packaged_text(), f"psmbook/data/{DEFAULT_STUDY}"
     else:
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"study description not found: {p}")
-        text = p.read_text(encoding="utf-8")
-        source = str(p)
+        text, source = p.read_text(encoding="utf-8"), str(p)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -273,17 +396,18 @@ def load_study(path: Union[str, Path, None] = None) -> Study:
     return study_from_dict(raw, source=source)
 
 
-#: Where the cohort chapter leaves the study description in use, for the later chapters.
-STUDY_IN_USE = "data/study.yaml"
-
-
 def copy_description(path: Union[str, Path, None] = None, target: Union[str, Path] = STUDY_IN_USE) -> Path:
     """Copy the study description ``path`` (default: the packaged one) to ``target``."""
-    if path is None:
-        text = resources.files("psmbook").joinpath("data", DEFAULT_STUDY).read_text(encoding="utf-8")
-    else:
-        text = Path(path).read_text(encoding="utf-8")
+    text = _packaged_text() if path is None else Path(path).read_text(encoding="utf-8")
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return target
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a study description file (for editors; written to examples/study.schema.json)."""
+    schema = Study.model_json_schema(mode="validation")
+    schema["title"] = "psmbook study description"
+    schema["$comment"] = "Generated by psmbook.study.description.json_schema(); do not edit by hand."
+    return schema

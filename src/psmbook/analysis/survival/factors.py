@@ -97,8 +97,8 @@ def response_groups(df: pd.DataFrame, study) -> pd.Series:
     """
     if "response_group" in df.columns:
         return df["response_group"]
-    column, ne = study.response["column"], study.response["not_evaluable"]
-    complete = next(iter(study.response["levels"]))
+    column, ne = study.response.column, study.response.not_evaluable
+    complete = next(iter(study.response.levels))
     values = df[column]
     return pd.Series(
         np.where(values == complete, "cr", np.where(values == ne, None, "less_than_cr")),

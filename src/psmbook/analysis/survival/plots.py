@@ -35,7 +35,7 @@ def plot_figure1(
     periods = list(cohorts)
     step = study.time_step
     if xmax is None:
-        longest = max(float(df[study.outcome(e)["time"]].max()) for df in cohorts.values() for e in endpoints)
+        longest = max(float(df[study.outcome(e).time].max()) for df in cohorts.values() for e in endpoints)
         xmax = 60.0 if study.paper else step * math.ceil(longest / step)
     fig, axes = plt.subplots(
         len(periods), len(endpoints), figsize=(5 * len(endpoints), 5.2 * len(periods)), squeeze=False
@@ -47,20 +47,20 @@ def plot_figure1(
         for j, endpoint in enumerate(endpoints):
             ax = axes[i, j]
             outcome = study.outcome(endpoint)
-            fits = fit_by_arm(df, study, outcome["time"], outcome["event"])
+            fits = fit_by_arm(df, study, outcome.time, outcome.event)
             marks = (published_landmarks or {}).get((endpoint, period))
             plot_by_arm(
                 ax,
                 fits,
                 study,
-                ylabel=f"{outcome['label']} (probability)",
+                ylabel=f"{outcome.label} (probability)",
                 xmax=xmax,
                 xticks=np.arange(0, xmax + 1, step),
                 landmarks=marks,
                 min_cell=min_cell,
                 p_text=f"Log-rank {p_statement(p_values[(endpoint, period)])}",
             )
-            short = outcome.get("short", endpoint.upper())
+            short = outcome.short or endpoint.upper()
             ax.set_title(
                 f"({next(letters)}) {short}, {names.get(period, period)} (n = {len(df)})",
                 loc="left",
