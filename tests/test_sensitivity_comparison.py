@@ -68,3 +68,56 @@ def test_comparison_uses_tolerances_and_aliases(tmp_path):
     assert not table.loc["table2.after.pr.anlotinib.n", "agrees"]  # counts must be exact
     assert not table.loc["text.survival.os.after.p", "agrees"]  # other side of 0.05
     assert "text.cohort.period.start" not in table.index
+
+
+def test_merge_results_keys_each_number_by_its_chapter():
+    merged = comparison.merge_results({"cohort": {"a.n": 3}, "survival": {"b.p": 0.2}})
+    assert merged == {"a.n": ("cohort", 3), "b.p": ("survival", 0.2)}
+
+
+def _comparison_table():
+    return pd.DataFrame(
+        {
+            "section": ["Table 1", "Table 1", "Text"],
+            "kind": ["count", "count", "p"],
+            "agrees": [True, False, True],
+            "tolerance": ["exact", "exact", "same side of 0.05"],
+            "computed_as": ["t1.a.n", "t1.b.n", "text.p"],
+        }
+    )
+
+
+def test_agreement_numbers_separate_calibrated_from_free_numbers():
+    table = comparison.mark_calibrated(_comparison_table(), ["t1.a.n", "t1.b.n"])
+    numbers = comparison.agreement_numbers(table)
+    assert (numbers["n_compared"], numbers["n_agree"], numbers["n_calibrated"]) == (3, 2, 2)
+    assert (numbers["n_free"], numbers["n_free_agree"]) == (1, 1)
+    calibrated = numbers["calibrated_agreement"].loc[("Table 1", "count")]
+    assert (calibrated["numbers"], calibrated["agree"], calibrated["tolerance"]) == (2, 1, "exact")
+
+
+def test_audit_numbers_and_discussion_values():
+    audit_frame = pd.DataFrame(
+        {"check": ["p", "p", "hr"], "verdict": ["consistent", "inconsistent", "needs an unstated choice"]}
+    )
+    numbers = comparison.audit_numbers(audit_frame)
+    assert (numbers["n_checks"], numbers["n_inconsistent"], numbers["n_unstated"]) == (3, 1, 1)
+    assert numbers["audit_by_verdict"].loc["p", "inconsistent"] == 1
+    estimates = [sensitivity.Estimate("main", 0.5, 0.3, 0.8, 0.004, 68, 68, "Cox")]
+    table = comparison.mark_calibrated(_comparison_table(), ["t1.a.n"])
+    values = comparison.discussion_values(table, audit_frame, estimates)
+    assert values["discussion.compared.not_calibrated.n"] == 2 and values["discussion.audit.inconsistent"] == 1
+    assert values["discussion.sensitivity.00.hr"] == 0.5 and values["discussion.sensitivity.00.controls"] == 68
+    assert (values["discussion.e_value.point"], values["discussion.e_value.ci"]) == sensitivity.e_value(0.5, 0.3, 0.8)
+
+
+def test_sensitivity_numbers_for_the_prose():
+    estimates = [
+        sensitivity.Estimate("main", 0.5, 0.3, 0.8, 0.004, 68, 68, "Cox"),
+        sensitivity.Estimate("no caliper", 0.7, 0.45, 1.1, 0.1, 76, 76, "Cox"),
+    ]
+    numbers = sensitivity.sensitivity_numbers(estimates, truth=0.6)
+    assert numbers["main_hr"] == "0.50 (95% CI 0.30–0.80)" and numbers["hr_range"] == "0.50 to 0.70"
+    assert numbers["n_analyses"] == 2 and numbers["n_significant"] == 1
+    assert numbers["e_point"] == f"{sensitivity.e_value(0.5, 0.3, 0.8)[0]:.2f}" and "0.600" in numbers["truth"]
+    assert sensitivity.sensitivity_numbers(estimates)["truth"] == ""

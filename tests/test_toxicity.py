@@ -93,3 +93,31 @@ def test_paper_choices_recovered_on_the_synthetic_cohort(study):
     rows = toxicity.grade34_table(generate_cohort(), study, published=load_published())
     assert rows["p_reproduces"].all()
     assert rows.loc["pneumonitis", "test"] == "yates" and rows.loc["leukopenia", "test"] == "pearson"
+
+
+def test_prose_numbers_and_results_of_the_toxicity_chapter():
+    from psmbook.cohort.synthetic import generate_cohort
+    from psmbook.study.published import load_published, published_value
+
+    study = load_study()
+    cohort = generate_cohort(20250531)
+    severe = toxicity.grade34_table(cohort, study, published=load_published())
+    numbers = toxicity.grade34_numbers(severe)
+    overall = severe.loc["any_grade3_4"]
+    assert numbers["g34_treated"] == f"{overall['pct_treated']:.1f}%" and numbers["n_severe_rows"] == len(severe)
+    assert set(toxicity.grade34_numbers(severe.drop(columns="p_reproduces"), name="m")) == {
+        "m_treated",
+        "m_control",
+        "m_p",
+    }
+    exposure = toxicity.drug_exposure(cohort, study)
+    assert exposure["treated"] == 76 and exposure["any_event_pct"] == published_value("text.anlotinib.any_event.pct")
+    text = toxicity.drug_numbers(exposure)
+    assert text["n_reduced"] == published_value("text.anlotinib.dose_reduction.n")
+    specific = toxicity.drug_specific_table(cohort, study, published=load_published())
+    shown = toxicity.drug_specific_display(specific, study)
+    assert shown.index.name == "CRT + Anlotinib (n=76)" and len(shown) == len(specific)
+    values = toxicity.toxicity_values(severe, specific, exposure, severe, study)
+    assert values["table4.anemia.anlotinib.n"] == severe.loc["anemia", "n_treated"]
+    assert values["text.toxicity.g34_overall.p"] == overall["p"]
+    assert values["text.anlotinib.dose_reduction.n"] == text["n_reduced"]

@@ -12,7 +12,7 @@ from typing import Callable
 
 import pandas as pd
 
-from psmbook.analysis.tables import percent
+from psmbook.analysis.tables import percent, table1_values
 from psmbook.study.published import load_published
 
 
@@ -222,3 +222,49 @@ def recurrence_and_treatment(df: pd.DataFrame, study) -> pd.DataFrame:
             }
         )
     return pd.DataFrame.from_records(records).set_index(["section", "characteristic"])
+
+
+def plot_arm_differences(cohort: pd.DataFrame, rows: pd.DataFrame, study, n: int = 4):
+    """Bar charts of the ``n`` characteristics whose arms differ most (smallest p in Table 1): the share
+    of each arm at each level."""
+    import matplotlib.pyplot as plt
+
+    from psmbook.present.style import arm_colours
+
+    by_p = rows[rows["test"].notna()].sort_values("p")
+    key_columns = list(by_p["variable"].head(n))
+    arm = cohort[study.treatment.column]
+    fig, axes = plt.subplots(1, len(key_columns), figsize=(10, 3.2), sharey=True, squeeze=False)
+    axes = axes[0]
+    colours = arm_colours(study)
+    for ax, column in zip(axes, key_columns):
+        variable = study.variable(column)
+        shares = pd.crosstab(cohort[column], arm, normalize="columns").reindex(list(variable.levels)) * 100
+        x = range(len(shares))
+        for offset, code in ((-0.2, study.treatment.treated), (0.2, study.treatment.control)):
+            ax.bar([i + offset for i in x], shares[code], width=0.4, color=colours[code], label=study.arm_label(code))
+        ax.set_xticks(list(x), [variable.levels[c] for c in shares.index], fontsize=8.5)
+        ax.set_title(variable.label, fontsize=10)
+    axes[0].set_ylabel("Patients in the arm (%)")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle("Where the arms differ before matching")
+    fig.tight_layout()
+    return fig
+
+
+def cohort_values(counts: dict, rows: pd.DataFrame, study, calibration: pd.DataFrame | None = None) -> dict:
+    """The cohort chapter's results: arm sizes, the not-evaluable patients (with response data), every
+    Table 1 count, percentage and p before matching, and the synthetic cohort's calibrated quantities."""
+    treated, control = study.treatment.treated, study.treatment.control
+    values = {
+        f"table1.before.n.{treated}": counts["n_treated"],
+        f"table1.before.n.{control}": counts["n_control"],
+        "text.cohort.n": counts["n_total"],
+    }
+    if study.has_response:
+        values[f"text.response.not_evaluable.{treated}.n"] = counts["ne_treated"]
+        values[f"text.response.not_evaluable.{control}.n"] = counts["ne_control"]
+    values.update(table1_values(rows, study, "before"))
+    if calibration is not None:
+        values.update(dict(zip(calibration["published_id"], calibration["synthetic"])))
+    return values

@@ -100,3 +100,28 @@ def _suppress_at_risk(axes, min_cell: int) -> None:
     for extra in np.atleast_1d(axes):
         labels = [re.sub(r"(?<![\w.])\d+(?![\w.])", hide, t.get_text()) for t in extra.get_xticklabels()]
         extra.set_xticks(extra.get_xticks(), labels)
+
+
+def plot_against_published_landmarks(
+    df: pd.DataFrame, study, landmarks: dict, *, title_suffix: str = "before matching"
+):
+    """Kaplan-Meier curves of PFS and OS by arm with the paper's landmarks marked (crosses);
+    ``landmarks``: endpoint -> arm -> months -> % (:func:`psmbook.cohort.calibration.published_landmarks`)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
+    for ax, endpoint in zip(axes, ["pfs", "os"]):
+        outcome = study.outcome(endpoint)
+        fits = fit_by_arm(df, study, outcome.time, outcome.event)
+        plot_by_arm(
+            ax,
+            fits,
+            study,
+            ylabel=f"{outcome.label} (probability)",
+            xmax=60,
+            landmarks=landmarks[endpoint],
+            xticks=range(0, 61, 12),
+        )
+        ax.set_title(f"{outcome.label}, {title_suffix}")
+    fig.tight_layout()
+    return fig

@@ -23,12 +23,23 @@ from psmbook.analysis.association import (
     run_test,
 )
 from psmbook.present import privacy
-from psmbook.present.format import format_p
+from psmbook.present.format import format_p, p_statement
 from psmbook.study.codes import as_code
 from psmbook.study.description import Study, Variable
 from psmbook.study.ids import frame_values
+from psmbook.study.published import select
 
-__all__ = ["crosstab", "categorical_rows", "table1_display", "table1_values", "percent", "published_id", "TESTS"]
+__all__ = [
+    "crosstab",
+    "categorical_rows",
+    "table1_display",
+    "table1_values",
+    "table1_before",
+    "recovered_tests",
+    "percent",
+    "published_id",
+    "TESTS",
+]
 
 #: Accepted values of ``categorical_rows(test=...)``.
 TESTS: tuple[str, ...] = ("infer", "rule") + TEST_CHOICES
@@ -445,3 +456,43 @@ def table1_values(rows: pd.DataFrame, study: Study, period: str) -> dict[str, An
     values = frame_values(rows, f"table1.{period}", keys=["variable", "level"], fields=fields)
     values.update(frame_values(rows, f"table1.{period}", keys=["variable"], fields={"p": "p"}))
     return values
+
+
+def table1_before(cohort: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Table 1 before matching. For the paper's study each p comes from the test whose p prints as the
+    paper's (recovered from its own numbers); for another study, Pearson's χ² or Fisher's exact test by
+    the usual expected-count rule."""
+    if study.paper:
+        return categorical_rows(cohort, study, test="infer", published=select("table1.before."), period="before")
+    return categorical_rows(cohort, study, test="rule", period="before")
+
+
+def recovered_tests(rows: pd.DataFrame, named: Sequence[str] = ()) -> dict[str, Any]:
+    """The tests recovered from the paper's p-values, for the prose: how many characteristics, how many
+    p print as the paper's, how many by Pearson's χ², ``p_<column>`` statements for the ``named``
+    characteristics, and the table of the test behind each p (``tests_used``)."""
+    first = rows[rows["test"].notna()].set_index("variable")
+    tests_used = pd.DataFrame(
+        {
+            "test": first["test_label"],
+            "p (computed)": first["p"].map(format_p),
+            "p (published)": first["published_p"],
+            "reproduced": first["p_reproduces"].map({True: "yes", False: "no"}),
+        }
+    )
+    tests_used.index = pd.Index(first["variable_label"], name="characteristic")
+    numbers: dict[str, Any] = {
+        "n_characteristics": len(first),
+        "n_p_reproduced": int(first["p_reproduces"].sum()),
+        "n_pearson": int((first["test"] == "pearson").sum()),
+    }
+    numbers.update({f"p_{column}": p_statement(first.loc[column, "p"]) for column in named})
+    numbers.update({f"{column}_test": first.loc[column, "test_label"] for column in named})
+    numbers["tests_used"] = tests_used
+    return numbers
+
+
+def smallest_p(rows: pd.DataFrame, name: str = "min_p") -> dict[str, str]:
+    """The smallest p of a Table 1 as printed, and the characteristic it belongs to, for the prose."""
+    first = rows[rows["test"].notna()].set_index("variable")
+    return {name: format_p(first["p"].min()), f"{name}_label": first.loc[first["p"].idxmin(), "variable_label"]}

@@ -15,7 +15,8 @@ import pandas as pd
 from psmbook.analysis.association import TEST_LABELS, infer_paper_test, reproduces, run_test
 from psmbook.analysis.tables import percent
 from psmbook.present import privacy
-from psmbook.present.format import format_p
+from psmbook.present.format import format_p, p_statement
+from psmbook.study.published import published_value
 
 
 def _flag(df: pd.DataFrame, column: str) -> pd.Series:
@@ -225,3 +226,124 @@ def deaths_during_treatment(df: pd.DataFrame, study) -> pd.DataFrame:
     table = table.reindex(columns=list(study.treatment.arms), fill_value=0).rename(columns=study.arm_label)
     table.columns.name = None
     return table
+
+
+# ----------------------------------------------------------------------------------------------------
+# For the chapter's prose and results
+
+
+def grade34_numbers(severe: pd.DataFrame, *, name: str = "g34") -> dict[str, object]:
+    """The overall grade 3-4 rates and their p for the prose (``<name>_treated``, ``<name>_control``,
+    ``<name>_p``); for a table computed beside the paper, also how many p-values print as the paper's,
+    which rows needed a test other than Pearson's, and the most frequent event."""
+    overall = severe.loc["any_grade3_4"]
+    numbers: dict[str, object] = {
+        f"{name}_treated": f"{overall['pct_treated']:.1f}%",
+        f"{name}_control": f"{overall['pct_control']:.1f}%",
+        f"{name}_p": p_statement(overall["p"]),
+    }
+    if "p_reproduces" in severe:
+        not_pearson = severe[severe["test"] != "pearson"]
+        most = severe.drop(index="any_grade3_4")["pct_treated"].idxmax()
+        numbers.update(
+            n_severe_reproduced=int(severe["p_reproduces"].sum()),
+            n_severe_rows=len(severe),
+            non_pearson="; ".join(
+                f"{label} needed the {test}" for label, test in zip(not_pearson["label"], not_pearson["test_label"])
+            )
+            or "none needed another test",
+            most_common=severe.loc[most, "label"].lower(),
+        )
+    return numbers
+
+
+def drug_specific_display(specific: pd.DataFrame, study) -> pd.DataFrame:
+    """The added drug's own events, any grade and grade 3-4, n (%) beside the paper's."""
+    n_treated = int(specific["N"].iloc[0])
+
+    def cells(n, pct, fmt):
+        return ["–" if pd.isna(a) else fmt(a, b) for a, b in zip(n, pct)]
+
+    return pd.DataFrame(
+        {
+            "any grade": cells(specific["n_any"], specific["pct_any"], lambda n, p: f"{n} ({p:.1f}%)"),
+            "any grade, published": cells(
+                specific["published_n_any"], specific["published_pct_any"], lambda n, p: f"{n:g} ({p:g}%)"
+            ),
+            "grade 3–4": cells(specific["n_g34"], specific["pct_g34"], lambda n, p: f"{n} ({p:.1f}%)"),
+            "grade 3–4, published": cells(
+                specific["published_n_g34"], specific["published_pct_g34"], lambda n, p: f"{n:g} ({p:g}%)"
+            ),
+        },
+        index=pd.Index(specific["label"], name=f"{study.arm_label(study.treatment.treated)} (n={n_treated})"),
+    )
+
+
+def drug_exposure(df: pd.DataFrame, study) -> dict[str, object]:
+    """Treated patients with any event of the added drug (n, of, %), the share of those events of grade
+    1-2, and the dose reductions by reason."""
+    treated = df[df[study.treatment.column] == study.treatment.treated]
+    any_event = int(treated[study.toxicity.drug_any_event].sum())
+    grades = treated[[item.column for item in study.toxicity.drug_specific.values()]]
+    events_total = int((grades > 0).sum().sum())
+    mild = int(((grades > 0) & (grades < 3)).sum().sum())
+    return {
+        "any_event": any_event,
+        "treated": len(treated),
+        "any_event_pct": percent(any_event, len(treated)),
+        "mild_pct": percent(mild, events_total),
+        "reductions": dose_reductions(df, study),
+    }
+
+
+def drug_numbers(exposure: dict[str, object]) -> dict[str, object]:
+    """:func:`drug_exposure` for the prose, beside the paper's any-event rate and reduced dose."""
+    reductions = exposure["reductions"]
+    return {
+        "any_event": f"{exposure['any_event']} of {exposure['treated']} ({exposure['any_event_pct']:.1f}%)",
+        "any_event_published": f"{published_value('text.anlotinib.any_event.pct'):g}%",
+        "mild_share": f"{exposure['mild_pct']:.1f}%",
+        "n_reduced": int(reductions.sum()),
+        "reductions": ", ".join(f"{n} for {reason.replace('_', '-')}" for reason, n in reductions.items()),
+        "reduction_dose": f"{published_value('text.anlotinib.dose_reduction.dose'):g} mg",
+    }
+
+
+def toxicity_values(
+    severe: pd.DataFrame, specific: pd.DataFrame, exposure: dict[str, object], severe_matched: pd.DataFrame, study
+) -> dict[str, object]:
+    """The toxicity chapter's results under the paper's ids (Table 4, the text) and ``toxicity.*`` ids
+    for what the paper does not print (the overall counts, the matched cohort)."""
+    values: dict[str, object] = {}
+    sides = ((study.treatment.treated, "treated"), (study.treatment.control, "control"))
+    for event, row in severe.iterrows():
+        for code, side in sides:
+            if event == "any_grade3_4":
+                values[f"text.toxicity.g34_overall.{code}.pct"] = row[f"pct_{side}"]
+                values[f"toxicity.g34_overall.{code}.n"] = row[f"n_{side}"]
+            else:
+                values[f"table4.{event}.{code}.n"] = row[f"n_{side}"]
+                values[f"table4.{event}.{code}.pct"] = row[f"pct_{side}"]
+                values[f"text.toxicity.g34.{event}.{code}.pct"] = row[f"pct_{side}"]
+        if event == "any_grade3_4":
+            values["text.toxicity.g34_overall.p"] = row["p"]
+        else:
+            values[f"table4.{event}.p"] = row["p"]
+            values[f"text.toxicity.g34.{event}.p"] = row["p"]
+    for event, row in specific.iterrows():
+        values[f"text.anlotinib.any_grade.{event}.n"] = row["n_any"]
+        values[f"text.anlotinib.any_grade.{event}.pct"] = row["pct_any"]
+        if pd.notna(row.get("published_n_g34")):
+            values[f"table4.anlotinib_g34.{event}.anlotinib.n"] = row["n_g34"]
+            values[f"table4.anlotinib_g34.{event}.anlotinib.pct"] = row["pct_g34"]
+            values[f"text.anlotinib.g34.{event}.pct"] = row["pct_g34"]
+    values["text.anlotinib.any_event.pct"] = exposure["any_event_pct"]
+    values["text.anlotinib.dose_reduction.n"] = int(exposure["reductions"].sum())
+    for reason, n in exposure["reductions"].items():
+        values[f"text.anlotinib.dose_reduction.{reason}.n"] = int(n)
+    for event, row in severe_matched.iterrows():
+        for code, side in sides:
+            values[f"toxicity.after.{event}.{code}.n"] = row[f"n_{side}"]
+            values[f"toxicity.after.{event}.{code}.pct"] = row[f"pct_{side}"]
+        values[f"toxicity.after.{event}.p"] = row["p"]
+    return values

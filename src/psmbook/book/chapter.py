@@ -151,7 +151,7 @@ def setup_chapter(
     folder: Path | str = ".",
     **parameters: Any,
 ) -> Chapter:
-    """Set up a chapter: the book's plot style and table options, its study and declared inputs.
+    """Set up a chapter: the book's plot style, its study and declared inputs.
 
     ``description``: the study description to use (the cohort chapter passes the one it loads); otherwise the one
     the cohort chapter left in ``data/study.yaml``. ``reads``: the declared inputs (default: read from
@@ -160,7 +160,6 @@ def setup_chapter(
     ``min_cell`` (none for synthetic data).
     """
     use_book_style()
-    pd.set_option("display.max_colwidth", None)
     folder = Path(folder)
     reads = tuple(notebook_reads(name, folder) if reads is None else reads)
     if description is None:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from psmbook.study.description import load_study
-from psmbook.study.published import published_value
+from psmbook.study.published import landmark_months, published_value
 
 __all__ = ["calibration_report", "LANDMARK_TOLERANCE_PP"]
 
@@ -40,7 +40,6 @@ def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
     "no previous treatment" count, n minus the printed rows; counts implied by a printed percentage).
     """
     from psmbook.cohort.synthetic.targets import count_from_pct
-    from psmbook.study.published import landmark_months
 
     study = load_study()
     arm_col = study.treatment.column
@@ -289,3 +288,23 @@ def calibration_summary(report: pd.DataFrame) -> pd.DataFrame:
             "largest |difference|": grouped["difference"].agg(lambda d: float(np.abs(d).max())).round(2),
         }
     ).rename_axis("calibrated quantities")
+
+
+def calibration_numbers(report: pd.DataFrame) -> dict[str, object]:
+    """The calibration for the prose: quantities checked, those meeting their target, and the largest
+    landmark difference in percentage points."""
+    landmarks = report[report["tolerance"] != "exact"]
+    return {
+        "n_calibrated": len(report),
+        "n_calibrated_pass": int(report["passed"].sum()),
+        "worst_landmark_pp": f"{landmarks['difference'].abs().max():.1f}",
+    }
+
+
+def published_landmarks(report: pd.DataFrame) -> dict[str, dict[str, dict[int, float]]]:
+    """The paper's Kaplan-Meier landmarks among the calibrated quantities: endpoint -> arm -> months -> %."""
+    found: dict[str, dict[str, dict[int, float]]] = {}
+    for _, row in report[report["tolerance"] != "exact"].iterrows():
+        endpoint, _, when, code = row["published_id"].split(".")[2:6]
+        found.setdefault(endpoint, {}).setdefault(code, {})[landmark_months(when)] = row["published"]
+    return found

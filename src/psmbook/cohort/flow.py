@@ -97,3 +97,44 @@ def plot_patient_flow(
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def arm_counts(cohort, study) -> dict[str, int]:
+    """Patients in the cohort and in each arm, and those not evaluable for response (0 without response data)."""
+    arm = cohort[study.treatment.column]
+    treated, control = arm.eq(study.treatment.treated), arm.eq(study.treatment.control)
+    counts = {"n_total": len(cohort), "n_treated": int(treated.sum()), "n_control": int(control.sum())}
+    not_evaluable = (
+        cohort[study.response.column].eq(study.response.not_evaluable) if study.has_response else arm.ne(arm)
+    )
+    counts["ne_treated"] = int((not_evaluable & treated).sum())
+    counts["ne_control"] = int((not_evaluable & control).sum())
+    counts["evaluable_treated"] = counts["n_treated"] - counts["ne_treated"]
+    counts["evaluable_control"] = counts["n_control"] - counts["ne_control"]
+    return counts
+
+
+def flow_numbers(counts: dict[str, int], study) -> dict[str, object]:
+    """:func:`arm_counts` for the prose, with the arms' labels (evaluability only with response data)."""
+    shown = ("n_total", "n_treated", "n_control")
+    if study.has_response:
+        shown += ("ne_treated", "ne_control", "evaluable_treated", "evaluable_control")
+    numbers: dict[str, object] = {k: counts[k] for k in shown}
+    numbers["treated_label"] = study.arm_label(study.treatment.treated)
+    numbers["control_label"] = study.arm_label(study.treatment.control)
+    return numbers
+
+
+def arm_flows(counts: dict[str, int], study, matched: dict[str, int] | None = None) -> tuple[ArmFlow, ArmFlow]:
+    """The two arms' boxes of the flow diagram (``matched``: arm code -> matched patients, once known)."""
+    reason = study.response.not_evaluable_reason if study.has_response else "not evaluable"
+    return tuple(
+        ArmFlow(
+            study.arm_label(code),
+            counts[f"n_{side}"],
+            counts[f"ne_{side}"],
+            reason,
+            matched=None if matched is None else matched[code],
+        )
+        for code, side in ((study.treatment.treated, "treated"), (study.treatment.control, "control"))
+    )

@@ -106,3 +106,79 @@ def compare_pairings(result: MatchResult, other: pd.DataFrame, distance: pd.Seri
         "differ": len(differ),
         "differ_by_tie": len(ties),
     }
+
+
+def _balance_of(cohort, pairs, study, logit: pd.Series) -> dict:
+    from psmbook.matching import balance
+
+    levels = {v.column: list(v.levels) for v in study.covariates}
+    columns = [v.column for v in study.covariates]
+    arm, treated = study.treatment.column, study.treatment.treated
+    ids = list(pairs["treated_id"]) + list(pairs["control_id"])
+    sample = cohort.loc[ids]
+    before = balance.indicators(cohort, columns, levels).assign(logit_ps=logit)
+    after = balance.indicators(sample, columns, levels).assign(logit_ps=logit.loc[ids])
+    table = balance.balance_table(before, cohort[arm].eq(treated), after, sample[arm].eq(treated))
+    smds = table.loc[table.index != "logit_ps", "smd_after"].abs()
+    return {
+        "treated matched": pairs["treated_id"].nunique(),
+        "controls matched": pairs["control_id"].nunique(),
+        "max |SMD|": round(float(smds.max()), 3),
+        "levels with |SMD| ≥ 0.1": int((smds >= balance.THRESHOLD).sum()),
+    }
+
+
+def psmpy_comparison(
+    cohort: pd.DataFrame,
+    study,
+    model,
+    result: MatchResult,
+    covariates: list[str],
+    *,
+    caliper,
+    ratio: int,
+    replace: bool,
+) -> dict[str, object]:
+    """What psmpy would have done with this cohort, beside the book's match: its defaults (its own
+    penalised score, no caliper), its caliper taken literally (an absolute width), and, for 1:1 matching,
+    its k-d tree matcher given the book's score, treated order and caliper. Returns the comparison table
+    (``psmpy_comparison``) and sentences for the prose."""
+    arm, treated = study.treatment.column, study.treatment.treated
+    default_pairs, default_logit = psmpy_default_match(cohort, arm, treated, covariates, caliper=None)
+    literal_pairs, _ = psmpy_default_match(cohort, arm, treated, covariates, caliper=caliper or None)
+    book = f"This book: ML score, caliper {caliper} SD" if caliper else "This book: ML score, no caliper"
+    rows = [
+        (book, result.pairs),
+        ("psmpy defaults: penalised score, no caliper", default_pairs),
+        (f"psmpy, caliper={caliper} taken literally (absolute)", literal_pairs),
+    ]
+    table = pd.DataFrame([{"analysis": name, **_balance_of(cohort, pairs, study, model.logit)} for name, pairs in rows])
+    numbers: dict[str, object] = {
+        "psmpy_comparison": table.set_index("analysis"),
+        "score_correlation": f"{float(np.corrcoef(default_logit.loc[cohort.index], model.logit)[0, 1]):.3f}",
+    }
+    if caliper and result.caliper is not None:
+        wider = caliper > result.caliper
+        numbers["literal_caliper"] = (
+            f"an absolute width of {caliper:g} on the logit scale is {caliper / result.caliper:.1f} times "
+            f"the textbook's {caliper:g} SD ({result.caliper:.3f}) here: a {'looser' if wider else 'tighter'} limit"
+        )
+    else:
+        numbers["literal_caliper"] = "with no caliper there is nothing to compare"
+    if ratio == 1:
+        kd_pairs = psmpy_kdtree_match(
+            model.logit, model.treated, caliper=result.caliper, replace=replace, order=result.treated_ids
+        )
+        agreement = compare_pairings(result, kd_pairs, model.logit)
+        numbers["kd_agreement"] = (
+            f"given the book's score, the same treated order and the caliper converted to an absolute width "
+            f"({result.caliper:.3f}), psmpy's `kdtree_matched` matches "
+            f"{'the same' if agreement['same_treated'] else 'different'} treated patients; "
+            f"{agreement['differ']} of {agreement['pairs']} pairs differ, "
+            f"{agreement['differ_by_tie']} of them only by a tie (another control exactly as close)"
+        )
+    else:
+        numbers["kd_agreement"] = (
+            "for 1:k matching psmpy's `kdtree_matched_12n` misaligns ids for k ≥ 2, so it is not used as a check here"
+        )
+    return numbers

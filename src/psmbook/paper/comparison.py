@@ -14,6 +14,7 @@ from typing import Mapping
 
 import pandas as pd
 
+from psmbook.analysis.sensitivity import e_value
 from psmbook.study.published import load_published
 
 #: kind -> (stated tolerance, test of agreement between computed c and published v)
@@ -37,6 +38,11 @@ def load_results(results_dir: Path | str = "results") -> dict[str, tuple[str, ob
         for key, value in payload["values"].items():
             merged[key] = (payload["chapter"], value)
     return merged
+
+
+def merge_results(results: Mapping[str, Mapping[str, object]]) -> dict[str, tuple[str, object]]:
+    """Every chapter's computed numbers, given as {chapter: {id: value}}: id -> (chapter, value)."""
+    return {key: (chapter, value) for chapter, values in results.items() for key, value in values.items()}
 
 
 def aliases(pid: str) -> list[str]:
@@ -107,3 +113,68 @@ def summary(comparison: pd.DataFrame) -> pd.DataFrame:
             "tolerance": grouped["tolerance"].first(),
         }
     )
+
+
+def mark_calibrated(table: pd.DataFrame, calibrated_ids) -> pd.DataFrame:
+    """The comparison with a column ``calibrated``: the number is one the synthetic cohort was built to
+    reproduce (an id the cohort chapter wrote from its calibration report)."""
+    return table.assign(calibrated=table["computed_as"].isin(set(calibrated_ids)))
+
+
+def agreement(table: pd.DataFrame) -> pd.DataFrame:
+    """Numbers compared and agreeing, by section of the paper and kind of number, with the tolerance."""
+    grouped = table.groupby(["section", "kind"], sort=False)
+    return pd.DataFrame(
+        {
+            "numbers": grouped.size(),
+            "agree": grouped["agrees"].sum().astype(int),
+            "tolerance": grouped["tolerance"].first(),
+        }
+    )
+
+
+def agreement_numbers(table: pd.DataFrame) -> dict[str, object]:
+    """The comparison's headline numbers for the prose, calibrated and free numbers apart."""
+    free = table[~table["calibrated"]]
+    return {
+        "n_compared": len(table),
+        "n_agree": int(table["agrees"].sum()),
+        "n_calibrated": int(table["calibrated"].sum()),
+        "n_free": len(free),
+        "n_free_agree": int(free["agrees"].sum()),
+        "free_agreement": agreement(free),
+        "calibrated_agreement": agreement(table[table["calibrated"]]),
+    }
+
+
+def audit_numbers(audit_frame: pd.DataFrame) -> dict[str, object]:
+    """The audit's headline numbers for the prose: checks, inconsistencies, unstated choices, and the
+    table of checks by kind and verdict."""
+    return {
+        "audit_by_verdict": audit_frame.groupby(["check", "verdict"]).size().unstack(fill_value=0),
+        "n_checks": len(audit_frame),
+        "n_inconsistent": int((audit_frame["verdict"] == "inconsistent").sum()),
+        "n_unstated": int((audit_frame["verdict"] == "needs an unstated choice").sum()),
+    }
+
+
+def discussion_values(table: pd.DataFrame, audit_frame: pd.DataFrame, estimates) -> dict[str, object]:
+    """The discussion chapter's results (``discussion.*`` ids): the comparison, the audit, each
+    sensitivity analysis in order and the E-value of the main (first) estimate."""
+    compared, audited = agreement_numbers(table), audit_numbers(audit_frame)
+    e_values = e_value(estimates[0].hr, estimates[0].ci_low, estimates[0].ci_high)
+    values = {
+        "discussion.compared.n": compared["n_compared"],
+        "discussion.compared.agree": compared["n_agree"],
+        "discussion.compared.not_calibrated.n": compared["n_free"],
+        "discussion.compared.not_calibrated.agree": compared["n_free_agree"],
+        "discussion.audit.checks": audited["n_checks"],
+        "discussion.audit.inconsistent": audited["n_inconsistent"],
+        "discussion.audit.unstated_choice": audited["n_unstated"],
+        "discussion.e_value.point": e_values[0],
+        "discussion.e_value.ci": e_values[1],
+    }
+    for i, e in enumerate(estimates):
+        for key in ("hr", "ci_low", "ci_high", "p", "treated", "controls"):
+            values[f"discussion.sensitivity.{i:02d}.{key}"] = getattr(e, key)
+    return values

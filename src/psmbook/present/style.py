@@ -62,3 +62,14 @@ def glue_text(name: str, text: str) -> None:
     from myst_nb import glue
 
     glue(name, Markdown(str(text)), display=False)
+
+
+def glue_all(values: dict) -> None:
+    """Glue every value for the prose, by name: text as {glue:md}`name`, numbers and tables as {glue:}`name`."""
+    from myst_nb import glue
+
+    for name, value in values.items():
+        if isinstance(value, str):
+            glue_text(name, value)
+        else:
+            glue(name, value, display=False)
