@@ -100,3 +100,101 @@ def test_psmpy_comparison(match):
     table = numbers["psmpy_comparison"]
     assert isinstance(table, pd.DataFrame) and table.iloc[0]["treated matched"] == 68
     assert "pairs differ" in numbers["kd_agreement"] and "times" in numbers["literal_caliper"]
+
+
+def test_response_prose_numbers_and_results(cohort, match):
+    from psmbook.analysis import response, response_prose
+    from psmbook.study.published import select
+
+    matched = match[4].reset_index()
+    not_evaluable = {p: response.not_evaluable_counts(d, STUDY) for p, d in (("before", cohort), ("after", matched))}
+    numbers = response_prose.evaluability_numbers(not_evaluable, matched, STUDY)
+    assert numbers["n_matched_treated"] == 68 and numbers["pub_ne_treated"] == not_evaluable["before"]["anlotinib"]
+    assert numbers["pub_unmatched_treated"] == 76 - published_value("table1.after.n.anlotinib")
+    rows = {
+        p: response.response_table(d, STUDY, p, published=select("table2."), test="infer")
+        for p, d in (("before", cohort), ("after", matched))
+    }
+    prose = response_prose.table2_numbers(rows)
+    assert prose["n_categories"] == len(rows["before"]) and prose["before_counts_sentence"].startswith("The synthetic")
+    assert prose["pub_before_pd_p"] == rows["before"].set_index("category").at["pd", "published_p"]
+    rounding = response_prose.rounding_numbers(STUDY)
+    assert rounding["pub_orr_after_N"] == published_value("table2.after.n.anlotinib")
+    values = response_prose.response_values(rows, not_evaluable, STUDY)
+    assert values["table2.before.pr.anlotinib.n"] == published_value("table2.before.pr.anlotinib.n")
+    assert values["text.response.not_evaluable.n"] == sum(not_evaluable["before"].values())
+
+
+def test_survival_chapter_functions(cohort, match):
+    from psmbook.analysis import survival
+    from psmbook.analysis.survival import cox_report, km_report
+    from psmbook.analysis.survival import results as survival_results
+    from psmbook.study.published import load_published, select
+
+    pub = load_published()
+    matched = match[4].reset_index()
+    cohorts = {"before": cohort, "after": matched}
+    assert km_report.endpoints_of(STUDY) == ("pfs", "os") and km_report.primary_endpoint(STUDY) == "os"
+    fits, logrank = km_report.fit_all(cohorts, STUDY)
+    assert set(logrank) == {(e, p) for e in ("pfs", "os") for p in ("before", "after")}
+    numbers = km_report.logrank_numbers(logrank)
+    assert numbers["p_logrank_os_after"] == f"{logrank[('os', 'after')].p:.3f}" or "<" in numbers["p_logrank_os_after"]
+    events, event_numbers = km_report.event_numbers(cohorts, STUDY, pub)
+    assert event_numbers["n_event_counts_equal"] <= event_numbers["n_event_counts"] == events["paper"].notna().sum()
+    medians = km_report.median_rows(fits, STUDY)
+    assert len(medians) == 8 and list(km_report.shown(medians, ["Median, months (95% CI)"]).columns) == [
+        "Median, months (95% CI)"
+    ]
+    assert "months" in km_report.median_numbers(medians, STUDY)["os_median_after"]
+    assert km_report.paper_p_numbers(fits, logrank, medians, STUDY, pub)["p_table"].shape[0] == 4
+    pair_models = {
+        e: survival.pair_aware_cox(matched, STUDY, STUDY.outcome(e).time, STUDY.outcome(e).event, pair="pair")
+        for e in ("pfs", "os")
+    }
+    table = cox_report.pair_table(pair_models, STUDY, with_se=True)
+    assert list(table.index) == list(cox_report.METHOD_LABELS.values())
+    assert table[("Overall survival", "SE of log HR")].iloc[0] == f"{pair_models['os']['se'].iloc[0]:.3f}"
+    assert cox_report.pair_numbers(pair_models["os"])["os_pairs"] == 68
+    factors = survival.table3_factors(STUDY)
+    t3 = select("table3.")
+    paper_selected = cox_report.paper_selection(factors, t3, 0.05)
+    assert "arm" in paper_selected
+    assert cox_report.selection_text(paper_selected, paper_selected, factors, 0.05).endswith(
+        f"the same factors as the paper's ({cox_report.factor_names(paper_selected, factors)})"
+    )
+    assert cox_report.factor_names([], factors) == "none"
+    values = survival_results.other_study_values(
+        logrank, pair_models, km_report.median_rows(fits, STUDY), *_cox_pair(matched, factors)
+    )
+    assert values["survival.os.after.hr_robust"] == pair_models["os"].loc["robust", "hr"]
+
+
+def _cox_pair(matched, factors):
+    from psmbook.analysis import survival
+
+    univariate = survival.cox_univariate(matched, factors, "os_months", "os_event")
+    return univariate, survival.cox_multivariable(
+        matched, [f for f in factors if f.column == "arm"], "os_months", "os_event"
+    )
+
+
+def test_lab_report_functions(cohort, match):
+    import pandas as pd
+
+    from psmbook.lab import report as lab_report
+
+    grid = pd.DataFrame(
+        [
+            {"caliper": c, "ratio": r, "replace": rep, "treated": t, "controls": t, "max_smd": 0.1, "hr": 0.6,
+             "ci_low": 0.4, "ci_high": 0.9, "truth": 0.62}
+            for c, t in ((0.05, 60), (0.1, 66), (0.2, 68), (None, 76))
+            for r in (1, 2)
+            for rep in (False, True)
+        ]
+    )  # fmt: skip
+    settings = type("S", (), {"caliper": 0.2})()
+    numbers = lab_report.grid_numbers(grid, settings)
+    assert numbers["treated_tight_lost"] == 16 and numbers["truth_moves"] == "hardly moves"
+    assert numbers["ratio_effect"].startswith("a second control per treated patient hardly changes the interval")
+    values = lab_report.lab_values((0.6, 0.62), 40, grid, pd.DataFrame(columns=["method"]), {})
+    assert values["lab.truth.conditional"] == 0.6 and values["lab.grid.00.treated"] == 60

@@ -1,15 +1,14 @@
 """Reproduced against published: every number the book computed beside the number the paper printed.
 
-The computed values come from the chapters' ``results/<chapter>.json`` files, the published ones from
-``published.yaml``; they meet on their shared id. A number printed in several places (abstract, table,
-text) is compared in each place, through the id of the same quantity where the book computed it.
+The computed values are the chapters' results, read through the discussion chapter's ``Chapter`` and merged
+by :func:`merge_results`; the published ones come from ``published.yaml``; they meet on their shared id. A
+number printed in several places (abstract, table, text) is compared in each place, through the id of the
+same quantity where the book computed it.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Mapping
 
 import pandas as pd
@@ -28,16 +27,6 @@ TOLERANCES = {
     "months": ("within ±20%", lambda c, v: abs(c - v) <= 0.2 * abs(v)),
     "weeks": ("within ±20%", lambda c, v: abs(c - v) <= 0.2 * abs(v)),
 }
-
-
-def load_results(results_dir: Path | str = "results") -> dict[str, tuple[str, object]]:
-    """Every chapter's computed numbers: id -> (chapter, value)."""
-    merged: dict[str, tuple[str, object]] = {}
-    for path in sorted(Path(results_dir).glob("*.json")):
-        payload = json.loads(path.read_text())
-        for key, value in payload["values"].items():
-            merged[key] = (payload["chapter"], value)
-    return merged
 
 
 def merge_results(results: Mapping[str, Mapping[str, object]]) -> dict[str, tuple[str, object]]:
@@ -101,18 +90,6 @@ def compare(results: Mapping[str, tuple[str, object]], published: Mapping | None
             }
         )
     return pd.DataFrame(rows)
-
-
-def summary(comparison: pd.DataFrame) -> pd.DataFrame:
-    """Agreement by section and kind of number."""
-    grouped = comparison.groupby(["section", "kind"], sort=False)
-    return pd.DataFrame(
-        {
-            "numbers": grouped.size(),
-            "agree": grouped["agrees"].sum().astype(int),
-            "tolerance": grouped["tolerance"].first(),
-        }
-    )
 
 
 def mark_calibrated(table: pd.DataFrame, calibrated_ids) -> pd.DataFrame:

@@ -157,7 +157,30 @@ def denominator_id(pct_id: str) -> Optional[str]:
 
 
 def percentage_checks(pub: PrintedNumbers, dups: Mapping[str, list[str]]) -> list[Finding]:
-    duplicate_ids = {i for v in dups.values() for i in v}
+    """Every printed percentage against its count and denominator (or, with no count printed, the whole counts
+    it implies); a percentage printed again elsewhere (`dups`) is checked once, with its repeats."""
+    pairs = _percentage_pairs(pub, {i for v in dups.values() for i in v})
+    rounded_up = _rounded_up(pub, pairs)
+    out = []
+    for pct_id, n_id, den in pairs:
+        others = dups.get(pct_id, [])
+        printed_vals = {i: float(pub.v(i)) for i in [pct_id, *others]}
+        where = where_of(pub, pct_id, others)
+        printed = pub.text(pct_id) + (
+            f" (also {len(others)}× elsewhere"
+            + (", same value)" if all(same_value(v, printed_vals[pct_id]) for v in printed_vals.values()) else ")")
+            if others
+            else ""
+        )
+        if n_id is None:  # implied count
+            out.append(_implied_count_check(pub, pct_id, den, others, where, printed))
+        else:
+            out.append(_count_check(pub, (pct_id, n_id, den), others, where, printed, printed_vals, rounded_up))
+    return out
+
+
+def _percentage_pairs(pub: PrintedNumbers, duplicate_ids: set[str]) -> list[tuple[str, Optional[str], str]]:
+    """(pct_id, n_id or None, den_id) of every percentage with a known denominator, repeats left out."""
     pairs = []  # (pct_id, n_id or None, den_id)
     for i in pub.m:
         if not i.endswith(".pct") or i in duplicate_ids:
@@ -167,7 +190,12 @@ def percentage_checks(pub: PrintedNumbers, dups: Mapping[str, list[str]]) -> lis
             continue
         n_id = i[:-4] + ".n"
         pairs.append((i, n_id if pub.has(n_id) else None, den))
-    # How the paper rounds: cases that rounding half up prints and truncation would not.
+    return pairs
+
+
+def _rounded_up(pub: PrintedNumbers, pairs) -> list[tuple[int, int, float, float]]:
+    """How the paper rounds: (n, N, exact, printed) of the cases that rounding half up prints and truncation
+    would not."""
     rounded_up = []
     for pct_id, n_id, den in pairs:
         if n_id is None:
@@ -175,107 +203,99 @@ def percentage_checks(pub: PrintedNumbers, dups: Mapping[str, list[str]]) -> lis
         n, N = int(pub.v(n_id)), int(pub.v(den))
         if N and same_value(pub.v(pct_id), pct_of(n, N)) and not same_value(truncated(n, N), pct_of(n, N)):
             rounded_up.append((n, N, pct_exact_of(n, N), pct_of(n, N)))
-    out = []
-    for pct_id, n_id, den in pairs:
-        others = dups.get(pct_id, [])
-        printed_vals = {i: float(pub.v(i)) for i in [pct_id, *others]}
-        N = int(pub.v(den))
-        where = where_of(pub, pct_id, others)
-        printed = pub.text(pct_id) + (
-            f" (also {len(others)}× elsewhere"
-            + (", same value)" if all(same_value(v, printed_vals[pct_id]) for v in printed_vals.values()) else ")")
-            if others
-            else ""
+    return rounded_up
+
+
+def _implied_count_check(
+    pub: PrintedNumbers, pct_id: str, den: str, others: list[str], where: str, printed: str
+) -> Finding:
+    """A percentage printed without a count: some whole number of the N patients must give it."""
+    N = int(pub.v(den))
+    value = float(pub.v(pct_id))
+    ks = implied_counts(value, N)
+    ids = (pct_id, den, *others)
+    if ks:
+        recomputed = " or ".join(f"{k}/{N} = {pct_exact_of(k, N):.3f}%" for k in ks)
+        verdict, expl = (
+            "consistent",
+            (
+                f"No count is printed; {ks[0] if len(ks) == 1 else ks} of {N} "
+                f"gives {pub.text(pct_id)}, a whole number of patients."
+            ),
         )
-        if n_id is None:  # implied count
-            ks = implied_counts(printed_vals[pct_id], N)
-            ids = (pct_id, den, *others)
-            if ks:
-                recomputed = " or ".join(f"{k}/{N} = {pct_exact_of(k, N):.3f}%" for k in ks)
-                verdict, expl = (
-                    "consistent",
-                    (
-                        f"No count is printed; {ks[0] if len(ks) == 1 else ks} of {N} "
-                        f"gives {pub.text(pct_id)}, a whole number of patients."
-                    ),
-                )
-            else:
-                lo = math.floor(printed_vals[pct_id] * N / 100)
-                recomputed = f"no whole k: {lo}/{N} = {pct_of(lo, N)}%, {lo + 1}/{N} = {pct_of(lo + 1, N)}%"
-                verdict, expl = (
-                    "inconsistent",
-                    f"No whole number of the {N} patients gives {pub.text(pct_id)}.",
-                )
-            out.append(
-                Finding(
-                    "percentage",
-                    where,
-                    ids,
-                    printed,
-                    recomputed,
-                    verdict,
-                    expl,
-                    f"pct.{pct_id[:-4]}",
-                    {"implied_counts": ks, "N": N},
-                )
-            )
-            continue
-        n = int(pub.v(n_id))
-        exact = pct_exact_of(n, N) if N else float("nan")
-        expected = pct_of(n, N)
-        wrong = [i for i, v in printed_vals.items() if not same_value(v, expected)]
-        ids = (pct_id, n_id, den, *others)
-        recomputed = f"{n}/{N} = {exact:.3f}% → {expected:.1f}%"
-        values = {
-            "n": n,
-            "N": N,
-            "exact": exact,
-            "rounded": expected,
-            "truncated": truncated(n, N),
-            "printed": printed_vals[pct_id],
-            "wrong": wrong,
-        }
-        if not wrong:
-            out.append(
-                Finding(
-                    "percentage",
-                    where,
-                    ids,
-                    printed,
-                    recomputed,
-                    "consistent",
-                    f"{n} of {N} is {exact:.3f}%, printed {pub.text(pct_id)}.",
-                    f"pct.{pct_id[:-4]}",
-                    values,
-                )
-            )
-            continue
-        places = list(dict.fromkeys(place_of(pub.where(i)) for i in wrong))
-        expl = f"{n} of {N} is {exact:.3f}%, which rounds to {expected:.1f}%, not {pub.text(pct_id)}" + (
-            f" (printed so {len(wrong)} times: {'; '.join(places)})." if len(wrong) > 1 else "."
+    else:
+        lo = math.floor(value * N / 100)
+        recomputed = f"no whole k: {lo}/{N} = {pct_of(lo, N)}%, {lo + 1}/{N} = {pct_of(lo + 1, N)}%"
+        verdict, expl = (
+            "inconsistent",
+            f"No whole number of the {N} patients gives {pub.text(pct_id)}.",
         )
-        if same_value(truncated(n, N), printed_vals[pct_id]) and rounded_up:
-            ex = rounded_up[0]
-            expl += (
-                f" Truncating would give {pub.text(pct_id)}, but the paper rounds elsewhere "
-                f"({len(rounded_up)} percentages are rounded up, e.g. {ex[0]}/{ex[1]} = {ex[2]:.3f}% "
-                f"printed {ex[3]:.1f}%)."
-            )
-            values["rounded_up_elsewhere"] = len(rounded_up)
-        out.append(
-            Finding(
-                "percentage",
-                where,
-                ids,
-                printed,
-                recomputed,
-                "inconsistent",
-                expl,
-                f"pct.{pct_id[:-4]}",
-                values,
-            )
+    return Finding(
+        "percentage",
+        where,
+        ids,
+        printed,
+        recomputed,
+        verdict,
+        expl,
+        f"pct.{pct_id[:-4]}",
+        {"implied_counts": ks, "N": N},
+    )
+
+
+def _count_check(
+    pub: PrintedNumbers,
+    ids3: tuple[str, str, str],
+    others: list[str],
+    where: str,
+    printed: str,
+    printed_vals: dict[str, float],
+    rounded_up: list[tuple[int, int, float, float]],
+) -> Finding:
+    """A percentage against its printed count n and denominator N (n / N rounded half up to one decimal), in
+    every place it is printed; a truncated value is noted against the paper's rounding elsewhere."""
+    pct_id, n_id, den = ids3
+    N = int(pub.v(den))
+    n = int(pub.v(n_id))
+    exact = pct_exact_of(n, N) if N else float("nan")
+    expected = pct_of(n, N)
+    wrong = [i for i, v in printed_vals.items() if not same_value(v, expected)]
+    ids = (pct_id, n_id, den, *others)
+    recomputed = f"{n}/{N} = {exact:.3f}% → {expected:.1f}%"
+    values = {
+        "n": n,
+        "N": N,
+        "exact": exact,
+        "rounded": expected,
+        "truncated": truncated(n, N),
+        "printed": printed_vals[pct_id],
+        "wrong": wrong,
+    }
+    if not wrong:
+        return Finding(
+            "percentage",
+            where,
+            ids,
+            printed,
+            recomputed,
+            "consistent",
+            f"{n} of {N} is {exact:.3f}%, printed {pub.text(pct_id)}.",
+            f"pct.{pct_id[:-4]}",
+            values,
         )
-    return out
+    places = list(dict.fromkeys(place_of(pub.where(i)) for i in wrong))
+    expl = f"{n} of {N} is {exact:.3f}%, which rounds to {expected:.1f}%, not {pub.text(pct_id)}" + (
+        f" (printed so {len(wrong)} times: {'; '.join(places)})." if len(wrong) > 1 else "."
+    )
+    if same_value(truncated(n, N), printed_vals[pct_id]) and rounded_up:
+        ex = rounded_up[0]
+        expl += (
+            f" Truncating would give {pub.text(pct_id)}, but the paper rounds elsewhere "
+            f"({len(rounded_up)} percentages are rounded up, e.g. {ex[0]}/{ex[1]} = {ex[2]:.3f}% "
+            f"printed {ex[3]:.1f}%)."
+        )
+        values["rounded_up_elsewhere"] = len(rounded_up)
+    return Finding("percentage", where, ids, printed, recomputed, "inconsistent", expl, f"pct.{pct_id[:-4]}", values)
 
 
 def listing_thresholds(pub: PrintedNumbers) -> list[Finding]:

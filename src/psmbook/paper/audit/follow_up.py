@@ -6,6 +6,7 @@ import calendar
 import datetime as dt
 import math
 import re
+from typing import Optional
 
 from psmbook.paper.audit.common import (
     ARM_WORDS,
@@ -48,88 +49,105 @@ def _landmark_ids(pub: PrintedNumbers) -> list[tuple[str, str, str, str]]:
 
 
 def landmark_checks(pub: PrintedNumbers) -> list[Finding]:
-    out: list[Finding] = []
+    """Survival landmarks: the premise of complete follow-up, then (when it holds) each landmark rate as k/N,
+    the curves' order over time (PFS below OS) and the survivors against the patients without an event."""
     lms = _landmark_ids(pub)
     if not lms:
-        return out
+        return []
+    premise = _follow_up_premise(pub, lms)
+    if premise is None or premise.verdict != "consistent":
+        return [premise] if premise is not None else []
+    rates = [_landmark_rate_check(pub, *lm) for lm in lms]
+    return [
+        premise,
+        *(f for f in rates if f is not None),
+        *_landmark_order_checks(pub, lms),
+        *_event_free_checks(pub, lms),
+    ]
+
+
+def _follow_up_premise(pub: PrintedNumbers, lms: list[tuple[str, str, str, str]]) -> Optional[Finding]:
+    """Complete follow-up past the longest landmark (the last start of treatment against the censoring date):
+    consistent when every landmark rate must be k/N for a whole k."""
     longest = max(landmark_months(x[3].split("|")[0]) for x in lms)
     premise_ids = ("text.methods.period.end", "text.methods.censoring_date")
-    complete = False
-    if pub.has(*premise_ids):
-        last_start = _parse_date(pub.v(premise_ids[0]))[1]
-        censor = _parse_date(pub.v(premise_ids[1]))[0]
-        min_fu = _months_between(last_start, censor)
-        complete = min_fu >= longest
-        out.append(
-            Finding(
-                "landmark",
-                where_of(pub, premise_ids[1], [premise_ids[0]]),
-                premise_ids,
-                f"treatment until {pub.text(premise_ids[0])}; censoring {pub.text(premise_ids[1])}",
-                f"minimum follow-up = {censor.isoformat()} − {last_start.isoformat()} ≈ {min_fu:.0f} months "
-                f"≥ {longest} months (longest landmark)",
-                "consistent" if complete else "needs an unstated choice",
-                (
-                    f"Every patient was followed at least {min_fu:.0f} months and patients lost to follow-up were "
-                    f"excluded, so nobody is censored before the {longest}-month landmark: each landmark rate must be "
-                    f"k/N for a whole k."
-                    if complete
-                    else "Follow-up is not complete past the longest landmark, so landmark rates need not be k/N."
-                ),
-                "landmark.premise",
-                {"min_follow_up_months": min_fu, "longest_landmark_months": longest},
-            )
+    if not pub.has(*premise_ids):
+        return None
+    last_start = _parse_date(pub.v(premise_ids[0]))[1]
+    censor = _parse_date(pub.v(premise_ids[1]))[0]
+    min_fu = _months_between(last_start, censor)
+    complete = min_fu >= longest
+    return Finding(
+        "landmark",
+        where_of(pub, premise_ids[1], [premise_ids[0]]),
+        premise_ids,
+        f"treatment until {pub.text(premise_ids[0])}; censoring {pub.text(premise_ids[1])}",
+        f"minimum follow-up = {censor.isoformat()} − {last_start.isoformat()} ≈ {min_fu:.0f} months "
+        f"≥ {longest} months (longest landmark)",
+        "consistent" if complete else "needs an unstated choice",
+        (
+            f"Every patient was followed at least {min_fu:.0f} months and patients lost to follow-up were "
+            f"excluded, so nobody is censored before the {longest}-month landmark: each landmark rate must be "
+            f"k/N for a whole k."
+            if complete
+            else "Follow-up is not complete past the longest landmark, so landmark rates need not be k/N."
+        ),
+        "landmark.premise",
+        {"min_follow_up_months": min_fu, "longest_landmark_months": longest},
+    )
+
+
+def _landmark_rate_check(pub: PrintedNumbers, i: str, ep: str, period: str, lm_arm: str) -> Optional[Finding]:
+    """One landmark rate of the text (id `i`): a whole number k of the N patients of its arm and period."""
+    lm, arm = lm_arm.split("|")
+    n_id = f"table1.{period}.n.{arm}"
+    if not pub.has(n_id):
+        return None
+    N = int(pub.v(n_id))
+    rate = float(pub.v(i))
+    ks = implied_counts(rate, N)
+    lo = math.floor(rate * N / 100)
+    dups = [
+        d
+        for d in pub.m
+        if d != i
+        and d.startswith("abstract.survival.")
+        and re.fullmatch(rf"abstract\.survival\.{ep}\.{period}\.{lm}\.{arm}", d)
+    ]
+    if ks:
+        verdict = "consistent"
+        recomputed = f"{ks[0]}/{N} = {pct_exact_of(ks[0], N):.3f}%"
+        expl = (
+            f"{ks[0]} of {N} patients {'alive' if ep == 'os' else 'alive and progression-free'} at "
+            f"{landmark_months(lm)} months, a whole number."
         )
-    if not complete:
-        return out
-    for i, ep, period, lm_arm in lms:
-        lm, arm = lm_arm.split("|")
-        n_id = f"table1.{period}.n.{arm}"
-        if not pub.has(n_id):
-            continue
-        N = int(pub.v(n_id))
-        rate = float(pub.v(i))
-        ks = implied_counts(rate, N)
-        lo = math.floor(rate * N / 100)
-        dups = [
-            d
-            for d in pub.m
-            if d != i
-            and d.startswith("abstract.survival.")
-            and re.fullmatch(rf"abstract\.survival\.{ep}\.{period}\.{lm}\.{arm}", d)
-        ]
-        if ks:
-            verdict = "consistent"
-            recomputed = f"{ks[0]}/{N} = {pct_exact_of(ks[0], N):.3f}%"
-            expl = (
-                f"{ks[0]} of {N} patients {'alive' if ep == 'os' else 'alive and progression-free'} at "
-                f"{landmark_months(lm)} months, a whole number."
-            )
-        else:
-            verdict = "inconsistent"
-            recomputed = (
-                f"no whole k: {lo}/{N} = {pct_of(lo, N):.1f}%, {lo + 1}/{N} = {pct_of(lo + 1, N):.1f}% "
-                f"({rate * N / 100:.2f} patients)"
-            )
-            expl = (
-                f"With complete follow-up a {landmark_months(lm)}-month {ep.upper()} rate is k/{N}, but "
-                f"{pub.text(i)} is {rate * N / 100:.2f} of {N} patients; only censoring before "
-                f"{landmark_months(lm)} months, which the paper rules out, could give it."
-            )
-        out.append(
-            Finding(
-                "landmark",
-                where_of(pub, i, dups),
-                (i, n_id, *dups),
-                pub.text(i),
-                recomputed,
-                verdict,
-                expl,
-                f"landmark.{ep}.{period}.{lm}.{arm}",
-                {"N": N, "k": ks, "neighbours": (lo, lo + 1), "patients": rate * N / 100},
-            )
+    else:
+        verdict = "inconsistent"
+        recomputed = (
+            f"no whole k: {lo}/{N} = {pct_of(lo, N):.1f}%, {lo + 1}/{N} = {pct_of(lo + 1, N):.1f}% "
+            f"({rate * N / 100:.2f} patients)"
         )
-    # Ordering: later landmarks lower, PFS below OS.
+        expl = (
+            f"With complete follow-up a {landmark_months(lm)}-month {ep.upper()} rate is k/{N}, but "
+            f"{pub.text(i)} is {rate * N / 100:.2f} of {N} patients; only censoring before "
+            f"{landmark_months(lm)} months, which the paper rules out, could give it."
+        )
+    return Finding(
+        "landmark",
+        where_of(pub, i, dups),
+        (i, n_id, *dups),
+        pub.text(i),
+        recomputed,
+        verdict,
+        expl,
+        f"landmark.{ep}.{period}.{lm}.{arm}",
+        {"N": N, "k": ks, "neighbours": (lo, lo + 1), "patients": rate * N / 100},
+    )
+
+
+def _landmark_order_checks(pub: PrintedNumbers, lms: list[tuple[str, str, str, str]]) -> list[Finding]:
+    """Ordering: later landmarks lower, PFS below OS, per period and arm."""
+    out: list[Finding] = []
     for period in PERIODS:
         for arm in ARMS:
             series = {}
@@ -169,7 +187,12 @@ def landmark_checks(pub: PrintedNumbers) -> list[Finding]:
                     {"problems": problems},
                 )
             )
-    # Before matching: survivors at each landmark are at least those who never had the event.
+    return out
+
+
+def _event_free_checks(pub: PrintedNumbers, lms: list[tuple[str, str, str, str]]) -> list[Finding]:
+    """Before matching: survivors at each landmark are at least those who never had the event."""
+    out: list[Finding] = []
     for ep, ev_key in (("os", "os"), ("pfs", "pfs")):
         for arm in ARMS:
             ev_id = f"text.survival.{ev_key}.before.events.{arm}.n"
@@ -208,7 +231,20 @@ def landmark_checks(pub: PrintedNumbers) -> list[Finding]:
 
 
 def date_checks(pub: PrintedNumbers) -> list[Finding]:
-    out = []
+    """The study's and the article's dates against each other: the article's order, the treatment period, the
+    censoring date, the references' years and the guidelines' edition."""
+    return [
+        *_article_order_check(pub),
+        *_period_before_submission_check(pub),
+        *_censoring_date_check(pub),
+        *_reference_date_checks(pub),
+        *_guidelines_date_check(pub),
+    ]
+
+
+def _article_order_check(pub: PrintedNumbers) -> list[Finding]:
+    """The article's own dates in order: received, revised, accepted, then the citation year."""
+    out: list[Finding] = []
     art = (
         "article.dates.received",
         "article.dates.revised",
@@ -233,6 +269,12 @@ def date_checks(pub: PrintedNumbers) -> list[Finding]:
                 {"days_to_revision": (rev - rec).days},
             )
         )
+    return out
+
+
+def _period_before_submission_check(pub: PrintedNumbers) -> list[Finding]:
+    """The treatment period ends before the article was submitted."""
+    out: list[Finding] = []
     per = ("text.methods.period.start", "text.methods.period.end")
     if pub.has(*per, "article.dates.received"):
         s, e = _parse_date(pub.v(per[0]))[0], _parse_date(pub.v(per[1]))[1]
@@ -253,6 +295,12 @@ def date_checks(pub: PrintedNumbers) -> list[Finding]:
                 {},
             )
         )
+    return out
+
+
+def _censoring_date_check(pub: PrintedNumbers) -> list[Finding]:
+    """Follow-up is censored before the article was accepted."""
+    out: list[Finding] = []
     ids = (
         "text.methods.censoring_date",
         "article.dates.accepted",
@@ -288,6 +336,12 @@ def date_checks(pub: PrintedNumbers) -> list[Finding]:
                 {"days_after_acceptance": after, "months_after_acceptance": _months_between(acc, cens)},
             )
         )
+    return out
+
+
+def _reference_date_checks(pub: PrintedNumbers) -> list[Finding]:
+    """Each reference's year can predate acceptance."""
+    out: list[Finding] = []
     for ref_id in pub.ids(r"article\.references\.ref\d+\.year"):
         if not pub.has("article.dates.accepted", "article.citation.year"):
             continue
@@ -315,6 +369,12 @@ def date_checks(pub: PrintedNumbers) -> list[Finding]:
                 {"days_after_acceptance": (ry[0] - acc).days},
             )
         )
+    return out
+
+
+def _guidelines_date_check(pub: PrintedNumbers) -> list[Finding]:
+    """The guidelines the introduction cites could have appeared before the last revision."""
+    out: list[Finding] = []
     ids = ("text.intro.csco_guidelines.year", "article.dates.revised", "article.dates.accepted")
     if pub.has(*ids):
         gy = _parse_date(pub.v(ids[0]))

@@ -55,44 +55,14 @@ def _p_finding(
         test = inf.test
         values.update(test=test, p=inf.p, matching=inf.matching)
         recomputed = f"{_test_phrase(test)} p = {fmt_num(inf.p)} (candidates: {cands_text(inf.candidates)})"
-        if test in NAMED_TESTS:
-            verdict = "consistent"
-            also = [TEST_LABELS[m] for m in inf.matching[1:]]
-            expl = f"The {_test_phrase(test)} test of {what} prints as {printed}" + (
-                f" (as does the {' and the '.join(also)})." if also else "."
-            )
-        else:
-            verdict = "needs an unstated choice"
-            expl = (
-                f"Only the {_test_phrase(test)} test of {what} prints as {printed} (smallest expected "
-                f"count {inf.min_expected:.2f}); the Methods name only the χ² test and Fisher's exact test"
-            )
-            if "pearson" in inf.candidates and test != "pearson":
-                expl += f", and the uncorrected χ² used elsewhere would print {format_p(inf.candidates['pearson'])}"
-            expl += "."
+        verdict, expl = _reproduced_verdict(inf, what, printed)
         return Finding("p-value", where, ids, f"p = {printed}", recomputed, verdict, expl, key, values)
     if printed_rows_only is not None:
         inf2 = infer_paper_test(printed_rows_only, printed)
         values.update(candidates_printed_rows=dict(inf2.candidates))
         if inf2.reproduces:
             values.update(test=inf2.test, p=inf2.p, matching=inf2.matching, rows="printed", p_all_rows=inf.candidates)
-            recomputed = (
-                f"with the unprinted {omitted_label!r} row: {cands_text(inf.candidates)}; "
-                f"printed rows only: {_test_phrase(inf2.test)} p = {fmt_num(inf2.p)} "
-                f"({cands_text(inf2.candidates)})"
-            )
-            if inf2.test in NAMED_TESTS:
-                expl = (
-                    f"No test reproduces {printed} on all patients; leaving out the unprinted "
-                    f"{omitted_label!r} row, the {_test_phrase(inf2.test)} test does, a choice the paper "
-                    f"does not state."
-                )
-            else:
-                expl = (
-                    f"No test reproduces {printed} on all patients; only the {_test_phrase(inf2.test)} "
-                    f"test on the printed rows (without the unprinted {omitted_label!r} row) does: two "
-                    f"choices the Methods do not state."
-                )
+            recomputed, expl = _printed_rows_reading(inf, inf2, printed, omitted_label)
             return Finding(
                 "p-value",
                 where,
@@ -111,6 +81,47 @@ def _p_finding(
         f"the closest is {_test_phrase(inf.test)} {fmt_num(inf.p)}."
     )
     return Finding("p-value", where, ids, f"p = {printed}", recomputed, "inconsistent", expl, key, values)
+
+
+def _reproduced_verdict(inf, what: str, printed: str) -> tuple[str, str]:
+    """A printed p that a candidate test reproduces: consistent when the Methods name that test, else it needs
+    the unstated choice of another test."""
+    test = inf.test
+    if test in NAMED_TESTS:
+        also = [TEST_LABELS[m] for m in inf.matching[1:]]
+        return "consistent", f"The {_test_phrase(test)} test of {what} prints as {printed}" + (
+            f" (as does the {' and the '.join(also)})." if also else "."
+        )
+    expl = (
+        f"Only the {_test_phrase(test)} test of {what} prints as {printed} (smallest expected "
+        f"count {inf.min_expected:.2f}); the Methods name only the χ² test and Fisher's exact test"
+    )
+    if "pearson" in inf.candidates and test != "pearson":
+        expl += f", and the uncorrected χ² used elsewhere would print {format_p(inf.candidates['pearson'])}"
+    return "needs an unstated choice", expl + "."
+
+
+def _printed_rows_reading(inf, inf2, printed: str, omitted_label: str) -> tuple[str, str]:
+    """Recomputed text and explanation of a p reproduced only without the unprinted row (`inf2`), where all
+    rows (`inf`) reproduce nothing."""
+    recomputed = (
+        f"with the unprinted {omitted_label!r} row: {cands_text(inf.candidates)}; "
+        f"printed rows only: {_test_phrase(inf2.test)} p = {fmt_num(inf2.p)} "
+        f"({cands_text(inf2.candidates)})"
+    )
+    if inf2.test in NAMED_TESTS:
+        expl = (
+            f"No test reproduces {printed} on all patients; leaving out the unprinted "
+            f"{omitted_label!r} row, the {_test_phrase(inf2.test)} test does, a choice the paper "
+            f"does not state."
+        )
+    else:
+        expl = (
+            f"No test reproduces {printed} on all patients; only the {_test_phrase(inf2.test)} "
+            f"test on the printed rows (without the unprinted {omitted_label!r} row) does: two "
+            f"choices the Methods do not state."
+        )
+    return recomputed, expl
 
 
 def table1_levels(pub: PrintedNumbers, period: str, var: str) -> list[str]:

@@ -95,6 +95,15 @@ def audit_summary(findings: Sequence[Finding]) -> pd.DataFrame:
 def not_checkable(published: Optional[Mapping[str, Any]] = None) -> list[tuple[str, str]]:
     """What the printed numbers cannot settle, and why: (what, why) pairs."""
     pub = PrintedNumbers(published)
+    return [
+        *_models_not_checkable(pub),
+        *_pairing_and_exposure_not_checkable(pub),
+        *_cohort_and_references_not_checkable(pub),
+    ]
+
+
+def _models_not_checkable(pub: PrintedNumbers) -> list[tuple[str, str]]:
+    """The matching, the survival tests, Figure 1, the Cox models, the medians and numbers at risk."""
     out: list[tuple[str, str]] = []
     out.append(
         (
@@ -104,34 +113,7 @@ def not_checkable(published: Optional[Mapping[str, Any]] = None) -> list[tuple[s
             "after matching.",
         )
     )
-    # Survival p-values: show that tests of the event proportions do not give them.
-    evidence = []
-    for ep, word in (("pfs", "progression"), ("os", "death")):
-        ids = [f"text.survival.{ep}.before.events.{a}.n" for a in ARMS]
-        ns = [f"table1.before.n.{a}" for a in ARMS]
-        p_id = f"text.survival.{ep}.before.p"
-        if pub.has(*ids, *ns, p_id):
-            e = [int(pub.v(i)) for i in ids]
-            n = [int(pub.v(i)) for i in ns]
-            inf = infer_paper_test([[e[0], e[1]], [n[0] - e[0], n[1] - e[1]]], pub.p_text(p_id))
-            evidence.append(
-                f"{word} {e[0]}/{n[0]} vs {e[1]}/{n[1]}: {cands_text(inf.candidates)} "
-                f"against the printed {pub.p_text(p_id)}" + ("" if not inf.reproduces else " (reproduced)")
-            )
-    ids = [f"text.survival.pfs.after.12m.{a}" for a in ARMS]
-    if pub.has(*ids, "table1.after.n.anlotinib", "table1.after.n.crt", "text.survival.pfs.after.p"):
-        ns = [int(pub.v(f"table1.after.n.{a}")) for a in ARMS]
-        ks = [implied_counts(float(pub.v(i)), n) for i, n in zip(ids, ns)]
-        if all(len(k) == 1 for k in ks):
-            k = [x[0] for x in ks]
-            inf = infer_paper_test(
-                [[k[0], k[1]], [ns[0] - k[0], ns[1] - k[1]]], pub.p_text("text.survival.pfs.after.p")
-            )
-            evidence.append(
-                f"12-month PFS {k[0]}/{ns[0]} vs {k[1]}/{ns[1]}: {cands_text(inf.candidates)} against "
-                f"the printed {pub.p_text('text.survival.pfs.after.p')}"
-                + ("" if not inf.reproduces else " (reproduced)")
-            )
+    evidence = _survival_test_evidence(pub)
     out.append(
         (
             "The survival p-values (PFS and OS, before and after matching)",
@@ -163,6 +145,45 @@ def not_checkable(published: Optional[Mapping[str, Any]] = None) -> list[tuple[s
             "quoted landmarks cannot be checked.",
         )
     )
+    return out
+
+
+def _survival_test_evidence(pub: PrintedNumbers) -> list[str]:
+    """Tests of the printed event proportions (and 12-month PFS after matching) against the printed survival
+    p-values: none of them gives those p-values."""
+    evidence = []
+    for ep, word in (("pfs", "progression"), ("os", "death")):
+        ids = [f"text.survival.{ep}.before.events.{a}.n" for a in ARMS]
+        ns = [f"table1.before.n.{a}" for a in ARMS]
+        p_id = f"text.survival.{ep}.before.p"
+        if pub.has(*ids, *ns, p_id):
+            e = [int(pub.v(i)) for i in ids]
+            n = [int(pub.v(i)) for i in ns]
+            inf = infer_paper_test([[e[0], e[1]], [n[0] - e[0], n[1] - e[1]]], pub.p_text(p_id))
+            evidence.append(
+                f"{word} {e[0]}/{n[0]} vs {e[1]}/{n[1]}: {cands_text(inf.candidates)} "
+                f"against the printed {pub.p_text(p_id)}" + ("" if not inf.reproduces else " (reproduced)")
+            )
+    ids = [f"text.survival.pfs.after.12m.{a}" for a in ARMS]
+    if pub.has(*ids, "table1.after.n.anlotinib", "table1.after.n.crt", "text.survival.pfs.after.p"):
+        ns = [int(pub.v(f"table1.after.n.{a}")) for a in ARMS]
+        ks = [implied_counts(float(pub.v(i)), n) for i, n in zip(ids, ns)]
+        if all(len(k) == 1 for k in ks):
+            k = [x[0] for x in ks]
+            inf = infer_paper_test(
+                [[k[0], k[1]], [ns[0] - k[0], ns[1] - k[1]]], pub.p_text("text.survival.pfs.after.p")
+            )
+            evidence.append(
+                f"12-month PFS {k[0]}/{ns[0]} vs {k[1]}/{ns[1]}: {cands_text(inf.candidates)} against "
+                f"the printed {pub.p_text('text.survival.pfs.after.p')}"
+                + ("" if not inf.reproduces else " (reproduced)")
+            )
+    return evidence
+
+
+def _pairing_and_exposure_not_checkable(pub: PrintedNumbers) -> list[tuple[str, str]]:
+    """The pairing of the matched comparisons, anlotinib exposure and the overlap of grade 3–4 events."""
+    out: list[tuple[str, str]] = []
     after_p = [f for f in table1_p_checks(pub) + table2_p_checks(pub) if ".after." in f.key]
     unpaired = sum(1 for f in after_p if f.values.get("test") is not None)
     out.append(
@@ -200,6 +221,12 @@ def not_checkable(published: Optional[Mapping[str, Any]] = None) -> list[tuple[s
                 f"patients' data.",
             )
         )
+    return out
+
+
+def _cohort_and_references_not_checkable(pub: PrintedNumbers) -> list[tuple[str, str]]:
+    """Nodal stations and the surgery-to-recurrence interval; the references' dates against acceptance."""
+    out: list[tuple[str, str]] = []
     out.append(
         (
             "Nodal stations (2R, 7, supraclavicular) and the surgery-to-recurrence interval",

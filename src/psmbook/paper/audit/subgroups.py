@@ -46,64 +46,74 @@ def _sum_finding(
     )
 
 
-def subgroup_checks(pub: PrintedNumbers) -> list[Finding]:
+def _table1_level_checks(pub: PrintedNumbers) -> list[Optional[Finding]]:
+    """Table 1 rows against the arm sizes, per period."""
+    return [_table1_level_finding(pub, period, var) for period in PERIODS for var in table1_vars(pub, period)]
+
+
+def _table1_level_finding(pub: PrintedNumbers, period: str, var: str) -> Optional[Finding]:
+    """One Table 1 characteristic: its printed levels against the arm sizes of the period."""
+    levels = table1_levels(pub, period, var)
+    ids = [f"table1.{period}.{var}.{lv}.{a}.n" for lv in levels for a in ARMS]
+    n_ids = [f"table1.{period}.n.{a}" for a in ARMS]
+    if not levels or not pub.has(*ids, *n_ids):
+        return None
+    sums = {a: sum(int(pub.v(f"table1.{period}.{var}.{lv}.{a}.n")) for lv in levels) for a in ARMS}
+    ns = {a: int(pub.v(f"table1.{period}.n.{a}")) for a in ARMS}
+    rec = "; ".join(
+        f"{ARM_WORDS[a]} "
+        + " + ".join(str(int(pub.v(f"table1.{period}.{var}.{lv}.{a}.n"))) for lv in levels)
+        + f" = {sums[a]} of {ns[a]}"
+        for a in ARMS
+    )
+    verdict, expl = _table1_level_verdict(pub, period, len(levels), sums, ns)
+    label = section_of(pub.where(f"table1.{period}.{var}.p")).replace(", p-value", "")
+    return Finding(
+        "subgroup total",
+        label,
+        (*ids, *n_ids),
+        f"n = {ns['anlotinib']} / {ns['crt']}",
+        rec,
+        verdict,
+        expl,
+        f"sum.table1.{period}.{var}",
+        {"sums": sums, "n": ns},
+    )
+
+
+def _table1_level_verdict(
+    pub: PrintedNumbers, period: str, n_levels: int, sums: dict[str, int], ns: dict[str, int]
+) -> tuple[str, str]:
+    """Verdict and explanation of a row's level sums `sums` against the arm sizes `ns`: all patients covered,
+    some in a level the table does not print (checked against the text's adjuvant-treated patients before
+    matching), or more than the arms hold."""
+    if all(sums[a] == ns[a] for a in ARMS):
+        return "consistent", f"The {n_levels} printed levels cover every patient of both arms."
+    if not all(sums[a] < ns[a] for a in ARMS):
+        return "inconsistent", "The printed levels do not add up to the arm sizes."
+    rest = {a: ns[a] - sums[a] for a in ARMS}
+    verdict = "consistent"
+    expl = (
+        f"The printed levels cover {sums['anlotinib']} and {sums['crt']} patients; the other "
+        f"{rest['anlotinib']} and {rest['crt']} are in a level the table does not print "
+        f"(no previous treatment)."
+    )
+    if period == "before" and pub.has("text.cohort.adjuvant.n"):
+        adj = int(pub.v("text.cohort.adjuvant.n"))
+        tot = sums["anlotinib"] + sums["crt"]
+        expl += (
+            f" Together {tot}, the {adj} adjuvant-treated patients of the text."
+            if tot == adj
+            else f" Together {tot}, not the {adj} adjuvant-treated patients of the text."
+        )
+        if tot != adj:
+            verdict = "inconsistent"
+    return verdict, expl
+
+
+def _arm_and_response_checks(pub: PrintedNumbers) -> list[Optional[Finding]]:
+    """Arm sizes against the cohort; Table 2's response categories against the evaluable patients, ORR = CR + PR."""
     out: list[Optional[Finding]] = []
-    # Table 1 rows against the arm sizes, per period.
-    for period in PERIODS:
-        for var in table1_vars(pub, period):
-            levels = table1_levels(pub, period, var)
-            ids = [f"table1.{period}.{var}.{lv}.{a}.n" for lv in levels for a in ARMS]
-            n_ids = [f"table1.{period}.n.{a}" for a in ARMS]
-            if not levels or not pub.has(*ids, *n_ids):
-                continue
-            sums = {a: sum(int(pub.v(f"table1.{period}.{var}.{lv}.{a}.n")) for lv in levels) for a in ARMS}
-            ns = {a: int(pub.v(f"table1.{period}.n.{a}")) for a in ARMS}
-            rec = "; ".join(
-                f"{ARM_WORDS[a]} "
-                + " + ".join(str(int(pub.v(f"table1.{period}.{var}.{lv}.{a}.n"))) for lv in levels)
-                + f" = {sums[a]} of {ns[a]}"
-                for a in ARMS
-            )
-            if all(sums[a] == ns[a] for a in ARMS):
-                verdict, expl = (
-                    "consistent",
-                    f"The {len(levels)} printed levels cover every patient of both arms.",
-                )
-            elif all(sums[a] < ns[a] for a in ARMS):
-                rest = {a: ns[a] - sums[a] for a in ARMS}
-                verdict = "consistent"
-                expl = (
-                    f"The printed levels cover {sums['anlotinib']} and {sums['crt']} patients; the other "
-                    f"{rest['anlotinib']} and {rest['crt']} are in a level the table does not print "
-                    f"(no previous treatment)."
-                )
-                if period == "before" and pub.has("text.cohort.adjuvant.n"):
-                    adj = int(pub.v("text.cohort.adjuvant.n"))
-                    tot = sums["anlotinib"] + sums["crt"]
-                    expl += (
-                        f" Together {tot}, the {adj} adjuvant-treated patients of the text."
-                        if tot == adj
-                        else f" Together {tot}, not the {adj} adjuvant-treated patients of the text."
-                    )
-                    if tot != adj:
-                        verdict = "inconsistent"
-            else:
-                verdict, expl = "inconsistent", "The printed levels do not add up to the arm sizes."
-            label = section_of(pub.where(f"table1.{period}.{var}.p")).replace(", p-value", "")
-            out.append(
-                Finding(
-                    "subgroup total",
-                    label,
-                    (*ids, *n_ids),
-                    f"n = {ns['anlotinib']} / {ns['crt']}",
-                    rec,
-                    verdict,
-                    expl,
-                    f"sum.table1.{period}.{var}",
-                    {"sums": sums, "n": ns},
-                )
-            )
-    # Arm sizes against the cohort.
     out.append(
         _sum_finding(
             pub,
@@ -135,7 +145,12 @@ def subgroup_checks(pub: PrintedNumbers) -> list[Finding]:
                     f"CR and PR counts ({ARM_WORDS[a]}, {period} PSM), whose sum is the ORR count,",
                 )
             )
-    # Evaluable = treated − not evaluable.
+    return out
+
+
+def _evaluable_checks(pub: PrintedNumbers) -> list[Optional[Finding]]:
+    """Evaluable = treated − not evaluable; after matching every matched patient is evaluable."""
+    out: list[Optional[Finding]] = []
     ne_ids = [f"text.response.not_evaluable.{a}.n" for a in ARMS]
     out.append(
         _sum_finding(
@@ -187,7 +202,12 @@ def subgroup_checks(pub: PrintedNumbers) -> list[Finding]:
                     {"matched": m, "evaluable": e, "not_evaluable_before": ne},
                 )
             )
-    # Matching: 1:1, and how many treated patients were left unmatched.
+    return out
+
+
+def _matching_check(pub: PrintedNumbers) -> list[Optional[Finding]]:
+    """Matching: 1:1, and how many treated patients were left unmatched."""
+    out: list[Optional[Finding]] = []
     ids = (
         "table1.before.n.anlotinib",
         "table1.before.n.crt",
@@ -226,7 +246,12 @@ def subgroup_checks(pub: PrintedNumbers) -> list[Finding]:
                 {"unmatched_treated": unmatched, "unmatched_controls": int(bc) - int(ac)},
             )
         )
-    # Chemotherapy: weekly + three-weekly against docetaxel + cisplatin; and against Table 1.
+    return out
+
+
+def _chemotherapy_checks(pub: PrintedNumbers) -> list[Optional[Finding]]:
+    """Chemotherapy: weekly + three-weekly against docetaxel + cisplatin; and against Table 1."""
+    out: list[Optional[Finding]] = []
     out.append(
         _sum_finding(
             pub,
@@ -246,7 +271,12 @@ def subgroup_checks(pub: PrintedNumbers) -> list[Finding]:
             where_id="text.treatment.concurrent_chemo.docetaxel_cisplatin.n",
         )
     )
-    # Cohort description.
+    return out
+
+
+def _cohort_description_checks(pub: PrintedNumbers) -> list[Optional[Finding]]:
+    """Cohort description."""
+    out: list[Optional[Finding]] = []
     out.append(
         _sum_finding(
             pub,
@@ -294,7 +324,12 @@ def subgroup_checks(pub: PrintedNumbers) -> list[Finding]:
             "patients by number of involved nodes (1, 2, 3, ≥ 4)",
         )
     )
-    # Supraclavicular involvement (a station, not exclusive) against Table 1's exclusive sites.
+    return out
+
+
+def _supraclavicular_check(pub: PrintedNumbers) -> list[Optional[Finding]]:
+    """Supraclavicular involvement (a station, not exclusive) against Table 1's exclusive sites."""
+    out: list[Optional[Finding]] = []
     ids = (
         "text.cohort.nodal_stations.supraclavicular.n",
         *(f"table1.before.recurrence_site.supraclavicular.{a}.n" for a in ARMS),
@@ -323,7 +358,12 @@ def subgroup_checks(pub: PrintedNumbers) -> list[Finding]:
                 {"station": st, "only": only, "multiple": multi},
             )
         )
-    # Deaths during CRT and dose reductions.
+    return out
+
+
+def _death_and_dose_reduction_checks(pub: PrintedNumbers) -> list[Optional[Finding]]:
+    """Deaths during CRT and dose reductions."""
+    out: list[Optional[Finding]] = []
     for a in ARMS:
         out.append(
             _sum_finding(
@@ -361,7 +401,12 @@ def subgroup_checks(pub: PrintedNumbers) -> list[Finding]:
             "dose reductions by reason",
         )
     )
-    # Grade 3–4 against any grade, and any grade 3–4 against the single events.
+    return out
+
+
+def _grade_checks(pub: PrintedNumbers) -> list[Optional[Finding]]:
+    """Grade 3–4 against any grade, and any grade 3–4 against the single events."""
+    out: list[Optional[Finding]] = []
     for ev_id in pub.ids(r"table4\.anlotinib_g34\.\w+\.anlotinib\.n"):
         ev = ev_id.split(".")[2]
         any_id = f"text.anlotinib.any_grade.{ev}.n"
@@ -405,6 +450,24 @@ def subgroup_checks(pub: PrintedNumbers) -> list[Finding]:
                         {"any": ks[0], "largest": int(pub.v(top))},
                     )
                 )
+    return out
+
+
+def subgroup_checks(pub: PrintedNumbers) -> list[Finding]:
+    """Parts against their whole: Table 1's levels, arms, response categories, evaluable and matched patients,
+    treatment and cohort subgroups, deaths, dose reductions, toxicity grades and the radiation dose."""
+    steps = (
+        _table1_level_checks,
+        _arm_and_response_checks,
+        _evaluable_checks,
+        _matching_check,
+        _chemotherapy_checks,
+        _cohort_description_checks,
+        _supraclavicular_check,
+        _death_and_dose_reduction_checks,
+        _grade_checks,
+    )
+    out = [finding for step in steps for finding in step(pub)]
     # Radiation dose: Table 1 and the Methods put everyone at ≥ 50 Gy, the Results do not.
     out.append(_radiation_dose_check(pub))
     return [f for f in out if f is not None]

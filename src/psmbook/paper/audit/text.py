@@ -8,9 +8,9 @@ from psmbook.analysis.association import parse_printed_p
 from psmbook.paper.audit.common import ARMS, Finding, PrintedNumbers, same_value, t1_label, where_of
 
 
-def text_vs_table_checks(pub: PrintedNumbers, p_findings: Sequence[Finding]) -> list[Finding]:
-    out = []
-    # "larger primary lesions (p = 0.007)": which Table 1 row carries that p?
+def _primary_lesion_check(pub: PrintedNumbers) -> list[Finding]:
+    """The text's "larger primary lesions (p = ...)": which Table 1 row carries that p?"""
+    out: list[Finding] = []
     pl = "text.cohort.before.primary_lesion_size.p"
     if pub.has(pl):
         val = pub.v(pl)
@@ -47,7 +47,12 @@ def text_vs_table_checks(pub: PrintedNumbers, p_findings: Sequence[Finding]) -> 
                     {"rows_with_same_p": rows},
                 )
             )
-    # The Results' list of significant before-PSM differences against Table 1.
+    return out
+
+
+def _significant_before_check(pub: PrintedNumbers) -> list[Finding]:
+    """The Results' list of significant before-PSM differences against Table 1."""
+    out: list[Finding] = []
     text_ps = pub.ids(r"text\.cohort\.before\.[^.]+\.p")
     table_ps = pub.ids(r"table1\.before\.[^.]+\.p")
     if text_ps and table_ps and pub.has("text.methods.alpha.p"):
@@ -80,7 +85,12 @@ def text_vs_table_checks(pub: PrintedNumbers, p_findings: Sequence[Finding]) -> 
                 {"table_significant": sig, "text_named": sorted(named), "unnamed": missing},
             )
         )
-    # "all p > 0.4" after matching.
+    return out
+
+
+def _after_matching_p_check(pub: PrintedNumbers, p_findings: Sequence[Finding]) -> list[Finding]:
+    """The text's bound on every after-matching p of Table 1 ("all p > ..."), against the printed and recomputed p."""
+    out: list[Finding] = []
     a_id = "text.cohort.after.all_covariates.p"
     after_ps = pub.ids(r"table1\.after\.[^.]+\.p")
     if pub.has(a_id) and after_ps:
@@ -111,7 +121,12 @@ def text_vs_table_checks(pub: PrintedNumbers, p_findings: Sequence[Finding]) -> 
                 {},
             )
         )
-    # Multivariate model: entry rule and the count of significant factors.
+    return out
+
+
+def _cox_entry_checks(pub: PrintedNumbers) -> list[Finding]:
+    """Multivariate model: entry rule and the count of significant factors."""
+    out: list[Finding] = []
     if pub.has("text.methods.univariate_entry.p", "text.methods.alpha.p"):
         entry = float(pub.v("text.methods.univariate_entry.p"))
         alpha = float(pub.v("text.methods.alpha.p"))
@@ -163,7 +178,12 @@ def text_vs_table_checks(pub: PrintedNumbers, p_findings: Sequence[Finding]) -> 
                             {"significant": sig},
                         )
                     )
-    # Figure 1 caption against the survival p-values of the text.
+    return out
+
+
+def _figure1_check(pub: PrintedNumbers) -> list[Finding]:
+    """Figure 1 caption against the survival p-values of the text."""
+    out: list[Finding] = []
     f_id = "text.figure1.p"
     surv_ps = pub.ids(r"text\.survival\.(os|pfs)\.(before|after)\.p")
     if pub.has(f_id) and surv_ps:
@@ -184,7 +204,12 @@ def text_vs_table_checks(pub: PrintedNumbers, p_findings: Sequence[Finding]) -> 
                 {},
             )
         )
-    # Median radiation dose against Table 1's dose levels.
+    return out
+
+
+def _median_dose_check(pub: PrintedNumbers) -> list[Finding]:
+    """Median radiation dose against Table 1's dose levels."""
+    out: list[Finding] = []
     med = "text.treatment.radiotherapy.dose.median"
     std = [f"table1.before.radiation_dose.standard.{a}.n" for a in ARMS]
     esc = [f"table1.before.radiation_dose.escalated.{a}.n" for a in ARMS]
@@ -208,7 +233,12 @@ def text_vs_table_checks(pub: PrintedNumbers, p_findings: Sequence[Finding]) -> 
                 {"lowest_level": s, "total": s + e},
             )
         )
-    # "Grade 3–4 rates for these toxicities were 11.8%, 6.6%, and 3.9%, respectively".
+    return out
+
+
+def _respectively_check(pub: PrintedNumbers) -> list[Finding]:
+    """The toxicities listed, then their grade 3–4 rates "respectively", against Table 4."""
+    out: list[Finding] = []
     listed = pub.ids(r"text\.anlotinib\.any_grade\.\w+\.n")
     rates = pub.ids(r"text\.anlotinib\.g34\.\w+\.pct")
     if listed and rates:
@@ -250,3 +280,19 @@ def text_vs_table_checks(pub: PrintedNumbers, p_findings: Sequence[Finding]) -> 
             )
         )
     return out
+
+
+def text_vs_table_checks(pub: PrintedNumbers, p_findings: Sequence[Finding]) -> list[Finding]:
+    """The same quantity in the text and in a table: the primary lesion's p, the significant differences before
+    matching, the after-matching bound, the Cox model's entry rule and significant factors, Figure 1's bound,
+    the median radiation dose and the grade 3–4 rates listed "respectively"; `p_findings` are the p-value
+    checks (their recomputed p)."""
+    return [
+        *_primary_lesion_check(pub),
+        *_significant_before_check(pub),
+        *_after_matching_p_check(pub, p_findings),
+        *_cox_entry_checks(pub),
+        *_figure1_check(pub),
+        *_median_dose_check(pub),
+        *_respectively_check(pub),
+    ]
