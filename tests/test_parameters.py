@@ -151,3 +151,11 @@ def test_lab_parameters_are_checked(known):
         "n_jobs": -1,
         "scheduler": "tcp://127.0.0.1:8786",
     }
+
+
+def test_the_cache_key_hashes_every_stage_of_the_package():
+    """A change anywhere in the package re-executes the chapters, not only in the book stage."""
+    from psmbook.book.pipeline import package_files
+
+    names = {p.relative_to(ROOT / "src" / "psmbook").as_posix() for p in package_files()}
+    assert {"analysis/tables.py", "cohort/synthetic/generate.py", "data/published.yaml", "book/pipeline.py"} <= names

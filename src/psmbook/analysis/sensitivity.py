@@ -18,6 +18,7 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from psmbook.matching.nearest import nearest_neighbour_match
 from psmbook.matching.result import matched_cohort
 from psmbook.matching.score import fit_propensity
+from psmbook.present.format import hr_ci_p_text
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ def sensitivity_numbers(estimates: list[Estimate], truth: float | None = None) -
         "not a bull's-eye."
     )
     return {
-        "main_hr": f"{first.hr:.2f} (95% CI {first.ci_low:.2f}–{first.ci_high:.2f})",
+        "main_hr": hr_ci_p_text(first.hr, first.ci_low, first.ci_high, digits=2),
         "hr_range": f"{min(hrs):.2f} to {max(hrs):.2f}",
         "n_analyses": len(estimates),
         "n_significant": sum(e.ci_high < 1 for e in estimates),

@@ -299,14 +299,23 @@ def chapter_inputs(notebook: Path, earlier: list[str]) -> list[str]:
     return [name for name in earlier if name in declared]
 
 
+def package_files() -> list[Path]:
+    """The package's code and data files (every stage, not only this one): what the cache keys hash."""
+    package = Path(__file__).resolve().parents[1]  # psmbook/, above psmbook/book/
+    return [
+        path
+        for path in sorted(package.rglob("*"))
+        if path.suffix in {".py", ".yaml", ".csv", ".bib"} and "__pycache__" not in path.parts
+    ]
+
+
 def _package_fingerprint() -> str:
     """The package's code and data: a change there re-executes every chapter."""
     digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*")):
-        if path.suffix in {".py", ".yaml", ".csv", ".bib"} and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(package).as_posix().encode())
-            digest.update(path.read_bytes())
+    package = Path(__file__).resolve().parents[1]
+    for path in package_files():
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

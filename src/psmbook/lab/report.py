@@ -15,11 +15,7 @@ import pandas as pd
 from psmbook.cohort.synthetic import true_hazard_ratios
 from psmbook.lab import simulation
 from psmbook.lab.explorer import Exploration, MatchSettings
-from psmbook.present.format import hr_ci_text
-
-
-def _ci_text(hr: float, low: float, high: float) -> str:
-    return f"{hr:.3f} (95% CI {low:.3f}–{high:.3f})"
+from psmbook.present.format import hr_ci_p_text, hr_ci_text
 
 
 def truth_numbers(truth_conditional: float, truth_marginal: float, cohort: pd.DataFrame, study) -> dict[str, object]:
@@ -91,8 +87,8 @@ def nodes_numbers(base: Exploration, with_nodes: Exploration, nodes_level: str) 
         "nodes_smd_before": f"{base.balance.loc[nodes_level, 'smd_before']:+.2f}",
         "nodes_smd_base": f"{base.balance.loc[nodes_level, 'smd_after']:+.2f}",
         "nodes_smd_with": f"{with_nodes.balance.loc[nodes_level, 'smd_after']:+.2f}",
-        "hr_base": _ci_text(base.estimate.hr, base.estimate.ci_low, base.estimate.ci_high),
-        "hr_with_nodes": _ci_text(with_nodes.estimate.hr, with_nodes.estimate.ci_low, with_nodes.estimate.ci_high),
+        "hr_base": hr_ci_p_text(base.estimate.hr, base.estimate.ci_low, base.estimate.ci_high),
+        "hr_with_nodes": hr_ci_p_text(with_nodes.estimate.hr, with_nodes.estimate.ci_low, with_nodes.estimate.ci_high),
         "truth_base": f"{base.truth:.3f}",
         "truth_with_nodes": f"{with_nodes.truth:.3f}",
         "treated_with_nodes": with_nodes.treated,
@@ -135,8 +131,8 @@ def methods_numbers(methods: pd.DataFrame) -> dict[str, object]:
         f"({methods.loc[closest, 'hr'] / methods.loc[closest, 'truth']:.2f} times its truth)",
         "farthest": f"{methods.loc[farthest, 'short']} "
         f"({methods.loc[farthest, 'hr'] / methods.loc[farthest, 'truth']:.2f} times)",
-        "naive_hr": _ci_text(m.loc["naive", "hr"], m.loc["naive", "ci_low"], m.loc["naive", "ci_high"]),
-        "mv_hr": _ci_text(
+        "naive_hr": hr_ci_p_text(m.loc["naive", "hr"], m.loc["naive", "ci_low"], m.loc["naive", "ci_high"]),
+        "mv_hr": hr_ci_p_text(
             m.loc["multivariable", "hr"], m.loc["multivariable", "ci_low"], m.loc["multivariable", "ci_high"]
         ),
         "psmpy_pairs": f"{int(m.loc['psm_psmpy', 'treated'])}",

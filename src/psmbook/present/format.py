@@ -38,6 +38,7 @@ def hr_ci_text(hr: float, low: float, high: float, digits: int = 3, *, nowrap: b
     return f"{hr:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
 
 
-def hr_ci_p_text(hr: float, low: float, high: float, p: float, digits: int = 3) -> str:
-    """'0.679 (95% CI 0.468–0.985, p = 0.042)', for the prose."""
-    return f"{hr:.{digits}f} (95% CI {low:.{digits}f}–{high:.{digits}f}, {p_statement(p)})"
+def hr_ci_p_text(hr: float, low: float, high: float, p: float | None = None, digits: int = 3) -> str:
+    """'0.679 (95% CI 0.468–0.985, p = 0.042)' for the prose; without ``p``, '0.679 (95% CI 0.468–0.985)'."""
+    p_part = "" if p is None else f", {p_statement(p)}"
+    return f"{hr:.{digits}f} (95% CI {low:.{digits}f}–{high:.{digits}f}{p_part})"
