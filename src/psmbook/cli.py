@@ -3,7 +3,11 @@
 python -m psmbook build -p seed=7 -p caliper=0.1
 python -m psmbook params
 python -m psmbook cohort --seed 7 --out cohort.parquet
+python -m psmbook match --out matched.csv --caliper 0.1     # the matched data, as MatchIt's match.data()
 python -m psmbook schema --out examples/study.schema.json
+
+Exit status: 0 done, 1 the data or a chapter failed (nothing published), 2 a usage error (an unknown
+option, a bad parameter value, an output format that is not supported).
 """
 
 from __future__ import annotations
@@ -14,6 +18,17 @@ from pathlib import Path
 
 from psmbook.book import parameters as params_mod
 from psmbook.book import pipeline
+from psmbook.cohort.validation import DataError, MatchingError
+from psmbook.matching.result import ORDERS
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("psmbook")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -40,6 +55,48 @@ def _cohort(args: argparse.Namespace) -> int:
     return 0
 
 
+def _caliper(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"the caliper must be positive or none, got {text}")
+    return value
+
+
+def _match(args: argparse.Namespace) -> int:
+    from psmbook.cohort import reading, validation
+    from psmbook.cohort.synthetic import DEFAULT_SEED, generate_cohort
+    from psmbook.matching.export import SUFFIXES, match_data, write_match_data
+    from psmbook.study.description import load_study
+
+    if args.out.suffix not in SUFFIXES:  # refused before any work
+        raise ValueError(f"--out {args.out}: the matched data are written as {' or '.join(SUFFIXES)}")
+    if bool(args.data) != bool(args.study):
+        raise ValueError("--data and --study go together: your cohort's file and its study description")
+    study = load_study(args.study)
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    cohort = validation.prepare_cohort(reading.read_data(args.data), study) if args.data else generate_cohort(seed)
+    covariates = [c.strip() for c in args.covariates.split(",") if c.strip()] if args.covariates else None
+    for column in covariates or []:
+        study.variable(column)  # ValueError naming the covariate the description does not know
+    matched = match_data(
+        cohort, study, covariates=covariates, ps_formula=args.ps_formula or None, caliper=args.caliper,
+        ratio=args.ratio, replace=args.replace, order=args.order, seed=seed,
+    )  # fmt: skip
+    treated = matched[study.treatment.column].eq(study.treatment.treated)
+    n_treated = int(cohort[study.treatment.column].eq(study.treatment.treated).sum())
+    validation.check_matchable(
+        int(treated.sum()), n_treated, "none" if args.caliper is None else f"{args.caliper:g} SD"
+    )
+    path = write_match_data(matched, args.out)
+    print(
+        f"{int(treated.sum())} of {n_treated} treated patients matched to {int((~treated).sum())} controls "
+        f"in {matched['subclass'].nunique()} sets; written to {path}"
+    )
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     import json
 
@@ -58,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="psmbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="execute every chapter and build the site")
@@ -91,6 +149,21 @@ def main(argv: list[str] | None = None) -> int:
     cohort.add_argument("--out", type=Path, required=True, help="output file, .csv or .parquet")
     cohort.set_defaults(run=_cohort)
 
+    match = commands.add_parser(
+        "match", help="match as the matching chapter does and write the matched data (MatchIt's match.data())"
+    )
+    match.add_argument("--out", type=Path, required=True, help="output file, .csv or .parquet")
+    match.add_argument("--data", default="", help="your cohort's data file (default: the synthetic cohort)")
+    match.add_argument("--study", default=None, help="your cohort's study description (YAML), with --data")
+    match.add_argument("--seed", type=int, default=None, help="seed of the synthetic cohort and of a random order")
+    match.add_argument("--covariates", default="", help="comma-separated covariates (default: those with psm: true)")
+    match.add_argument("--ps-formula", default="", help="a formula replacing the main-effects score model")
+    match.add_argument("--caliper", type=_caliper, default=0.2, help="caliper in SD of the logit score, or none")
+    match.add_argument("--ratio", type=int, default=1, help="controls per treated patient (1:k)")
+    match.add_argument("--replace", action="store_true", help="match with replacement")
+    match.add_argument("--order", default="largest", choices=ORDERS, help="order in which treated patients choose")
+    match.set_defaults(run=_match)
+
     schema = commands.add_parser("schema", help="write the JSON Schema of a study description (for editors)")
     schema.add_argument("--out", type=Path, default=None, help="output file (default: print it)")
     schema.set_defaults(run=_schema)
@@ -98,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (params_mod.ParameterError, pipeline.BuildError, ValueError, FileNotFoundError) as error:
+    except (DataError, MatchingError, pipeline.BuildError) as error:  # the data or a chapter failed
+        print(f"psmbook: error: {error}", file=sys.stderr)
+        return 1
+    except (params_mod.ParameterError, ValueError, FileNotFoundError) as error:  # the call's words are off
         print(f"psmbook: error: {error}", file=sys.stderr)
         return 2
 
