@@ -11,16 +11,21 @@ STAMP  := $(VENV)/.installed
 PARAMS ?=
 FORCE  ?=
 
-.PHONY: book test lint lab params cohort setup browser lock clean
+.PHONY: help book test lint serve lab params cohort setup browser lock clean
 
-book: setup
+PORT ?= 8000
+
+help:  ## list the targets and what each does
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
+
+book: setup  ## set up, execute every chapter, build the site (PARAMS="name=value ...", FORCE=1)
 	$(PY) -m psmbook build $(foreach p,$(PARAMS),-p $(p)) $(if $(FORCE),--force)
 
-test: setup browser
+test: setup browser  ## set up, run every test (unit, layout and ruff, the whole book, the browser)
 	$(PY) -m pytest
 
 # ruff: fix what it can, format, then list what is left (make test checks the same, without fixing).
-lint: setup
+lint: setup  ## ruff: fix what it can, format, list what is left
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
@@ -32,18 +37,18 @@ browser:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "==> could not install chromium: the browser test will be skipped"; }
 
-params: setup
+params: setup  ## every parameter, its default and meaning
 	$(PY) -m psmbook params
 
 # The PSM lab live in JupyterLab (widgets call Python): the executed book, beside its data and results.
-lab: book
+lab: book  ## the PSM lab live in JupyterLab
 	$(VENV)/bin/jupyter lab --notebook-dir=book book/07_lab.ipynb
 
 
 # make cohort SEED=7 OUT=cohort.csv
 SEED ?= 20250531
 OUT  ?= cohort.csv
-cohort: setup
+cohort: setup  ## export the synthetic cohort (SEED=7 OUT=cohort.csv)
 	$(PY) -m psmbook cohort --seed $(SEED) --out $(OUT)
 
 setup: $(STAMP)
@@ -63,5 +68,11 @@ lock:
 	{ head -n 2 requirements.txt; .lockvenv/bin/pip freeze | grep -v '^-e'; } > requirements.lock.tmp
 	mv requirements.lock.tmp requirements.txt && rm -rf .lockvenv
 
-clean:
+# The built site on http://127.0.0.1:$(PORT)/ (builds the book first if there is none).
+serve: setup  ## view the built site in a browser, on this machine only (PORT=8000)
+	@test -f book/_build/html/index.html || $(MAKE) book
+	@echo "==> the book on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
+	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory book/_build/html
+
+clean:  ## remove the built book and the test artefacts
 	rm -rf book/_build book/*.ipynb book/results book/data book/*.md book/*.bib .build test-artifacts
