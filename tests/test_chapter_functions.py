@@ -195,6 +195,12 @@ def test_lab_report_functions(cohort, match):
     settings = type("S", (), {"caliper": 0.2})()
     numbers = lab_report.grid_numbers(grid, settings)
     assert numbers["treated_tight_lost"] == 16 and numbers["truth_moves"] == "hardly moves"
+    assert (numbers["grid_calipers"], numbers["tight_caliper"], numbers["next_caliper"]) == (
+        "0.05 to 0.2",
+        "0.05",
+        "0.1",
+    )
+    assert numbers["treated_01"] == 66 and numbers["smd_threshold"] == "0.1"
     assert numbers["ratio_effect"].startswith("a second control per treated patient hardly changes the interval")
     values = lab_report.lab_values((0.6, 0.62), 40, grid, pd.DataFrame(columns=["method"]), {})
     assert values["lab.truth.conditional"] == 0.6 and values["lab.grid.00.treated"] == 60

@@ -15,6 +15,7 @@ import pandas as pd
 from psmbook.cohort.synthetic import true_hazard_ratios
 from psmbook.lab import simulation
 from psmbook.lab.explorer import Exploration, MatchSettings
+from psmbook.matching.balance import THRESHOLD
 from psmbook.present.format import hr_ci_p_text, hr_ci_text
 
 
@@ -43,11 +44,14 @@ def _change(before: float, after: float) -> str:
 
 
 def grid_numbers(grid: pd.DataFrame, settings: MatchSettings) -> dict[str, object]:
-    """The grid of matching settings for the prose: patients kept at the tightest caliper and with none,
+    """The grid of matching settings for the prose: the calipers it spans, patients kept at the tightest
+    caliper (and the next) and with none,
     the range of estimates and of their truths, interval widths, and what a second control or
     replacement does to the interval at the book's caliper."""
-    tight, loose = _grid_row(grid, 0.05), _grid_row(grid, None)
-    tight_r = _grid_row(grid, 0.05, replace=True)
+    calipers = sorted(c for c in grid["caliper"].unique() if c is not None and not pd.isna(c))
+    tightest, next_tightest = calipers[0], calipers[1]
+    tight, loose = _grid_row(grid, tightest), _grid_row(grid, None)
+    tight_r = _grid_row(grid, tightest, replace=True)
     book = settings.caliper
     w11, w12, w11r = (
         _width(_grid_row(grid, book, 1)),
@@ -61,9 +65,13 @@ def grid_numbers(grid: pd.DataFrame, settings: MatchSettings) -> dict[str, objec
         "treated_tight": int(tight["treated"]),
         "treated_tight_lost": int(loose["treated"] - tight["treated"]),
         "treated_tight_replace": int(tight_r["treated"]),
-        "treated_01": int(_grid_row(grid, 0.1)["treated"]),
-        "treated_01_replace": int(_grid_row(grid, 0.1, replace=True)["treated"]),
-        "controls_01_replace": int(_grid_row(grid, 0.1, replace=True)["controls"]),
+        "treated_01": int(_grid_row(grid, next_tightest)["treated"]),
+        "treated_01_replace": int(_grid_row(grid, next_tightest, replace=True)["treated"]),
+        "controls_01_replace": int(_grid_row(grid, next_tightest, replace=True)["controls"]),
+        "grid_calipers": f"{calipers[0]:g} to {calipers[-1]:g}",
+        "tight_caliper": f"{tightest:g}",
+        "next_caliper": f"{next_tightest:g}",
+        "smd_threshold": f"{THRESHOLD:g}",
         "grid_hr_range": f"{grid['hr'].min():.2f} to {grid['hr'].max():.2f}",
         "grid_truth_range": f"{grid['truth'].min():.3f} to {grid['truth'].max():.3f}",
         "truth_none": f"{loose['truth']:.3f}",
