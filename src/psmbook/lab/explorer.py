@@ -27,6 +27,8 @@ __all__ = [
     "MatchSettings",
     "Exploration",
     "EXTRA_COVARIATES",
+    "NODES_LEVEL",
+    "extra_covariates",
     "CALIPER_CHOICES",
     "GRID_CALIPERS",
     "lab_covariates",
@@ -167,6 +169,13 @@ class Exploration:
 #: Baseline factors outside Table 1 that the lab offers for the score: the number of recurrent nodes,
 #: which the paper's Table 3 uses as a prognostic factor but its score model leaves out.
 EXTRA_COVARIATES = ("nodes_group",)
+#: The level of the number of nodes whose balance the lab follows (an index of :func:`explore`'s balance).
+NODES_LEVEL = "nodes_group=multiple"
+
+
+def extra_covariates(settings: MatchSettings, cohort: pd.DataFrame) -> tuple[str, ...]:
+    """The extra baseline factors (:data:`EXTRA_COVARIATES`) the cohort holds and the score leaves out."""
+    return tuple(c for c in EXTRA_COVARIATES if c in cohort.columns and c not in settings.covariates)
 
 
 def lab_covariates(study, cohort: pd.DataFrame | None = None) -> dict[str, tuple[str, dict]]:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from psmbook.cohort.synthetic import true_hazard_ratios
 from psmbook.lab import simulation
-from psmbook.lab.explorer import Exploration, MatchSettings
+from psmbook.lab.explorer import NODES_LEVEL, Exploration, MatchSettings
 from psmbook.matching.balance import THRESHOLD
 from psmbook.present.format import hr_ci_p_text, hr_ci_text
 
@@ -88,7 +88,7 @@ def grid_numbers(grid: pd.DataFrame, settings: MatchSettings) -> dict[str, objec
     return numbers
 
 
-def nodes_numbers(base: Exploration, with_nodes: Exploration, nodes_level: str) -> dict[str, object]:
+def nodes_numbers(base: Exploration, with_nodes: Exploration, nodes_level: str = NODES_LEVEL) -> dict[str, object]:
     """The book's match against the same match with the number of nodes added to the score: the nodes'
     SMD before and after, the two estimates and their truths, and the treated patients kept."""
     return {

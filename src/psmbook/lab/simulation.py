@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from psmbook.lab.explorer import EXTRA_COVARIATES, MatchSettings, explore
+from psmbook.lab.explorer import MatchSettings, explore, extra_covariates
 
 __all__ = [
     "METHODS",
@@ -230,7 +230,7 @@ def estimate_methods(
             truth_treated,
         )
 
-    nodes = [c for c in EXTRA_COVARIATES if c in cohort.columns and c not in settings.covariates]
+    nodes = list(extra_covariates(settings, cohort))
     runners = {
         "naive": naive,
         "multivariable": multivariable,

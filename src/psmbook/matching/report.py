@@ -1,15 +1,19 @@
-"""What the matching chapter reports: the score model's odds ratios, the match in numbers, balance before
-and after matching with its verdict, and the matching chapter's results."""
+"""What the matching chapter reports: the score model's odds ratios, the match in numbers, the matched
+sample and the flow of patients, balance before and after matching with its verdict and its figures,
+and the matching chapter's results."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from psmbook.cohort import flow
+from psmbook.cohort.validation import check_matchable
 from psmbook.matching import balance
 from psmbook.matching.nearest import MATCHER_LABELS
-from psmbook.matching.result import MatchResult
+from psmbook.matching.result import MatchResult, matched_cohort
 from psmbook.matching.score import PropensityModel
 from psmbook.present.format import format_p
+from psmbook.present.style import CONTROL_COLOUR, TREATED_COLOUR
 
 
 def odds_ratio_display(model: PropensityModel):
@@ -44,6 +48,32 @@ def match_numbers(result: MatchResult, *, caliper, ratio: int, replace: bool, ma
     }
 
 
+def matched_sample(cohort: pd.DataFrame, model: PropensityModel, result: MatchResult, caliper) -> pd.DataFrame:
+    """The matched patients with their score (``ps``) and its logit (``logit_ps``), as the later chapters
+    read them; a MatchingError naming the caliper (``caliper``: SD of the logit score, None for none)
+    when no treated patient found a control."""
+    caliper_text = "none" if caliper is None else f"{caliper:g} SD of the logit score"
+    check_matchable(matched_counts(result)["n_matched_treated"], int(model.treated.sum()), caliper_text)
+    return matched_cohort(cohort.assign(ps=model.scores, logit_ps=model.logit), result)
+
+
+def plot_flow(cohort: pd.DataFrame, study, result: MatchResult, ratio: int):
+    """The flow of patients from the cohort through the arms to the matched sample (a Figure)."""
+    counts = matched_counts(result)
+    matched = {
+        study.treatment.treated: counts["n_matched_treated"],
+        study.treatment.control: counts["n_matched_control"],
+    }
+    arms = flow.arm_flows(flow.arm_counts(cohort, study), study, matched=matched)
+    return flow.plot_patient_flow(
+        len(cohort),
+        *arms,
+        matching_note=f"1:{ratio} propensity-score matching",
+        population=study.population or study.name,
+        evaluable=study.has_response,
+    )
+
+
 def level_labels(study) -> dict[str, str]:
     """``column=level`` -> 'Covariate: level' for every covariate level, and the logit score's label."""
     labels = {f"{v.column}={code}": f"{v.label}: {label}" for v in study.covariates for code, label in v.levels.items()}
@@ -61,6 +91,24 @@ def balance_before_after(cohort: pd.DataFrame, matched: pd.DataFrame, logit: pd.
     after = balance.indicators(matched, columns, levels).assign(logit_ps=matched["logit_ps"])
     return balance.balance_table(
         before, cohort[arm].eq(treated), after, matched[arm].eq(treated), weights_after=matched["match_weight"]
+    )
+
+
+def balance_display(smd: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """The balance table shown: SMD and variance ratio before and after, per labelled level, to 3 decimals."""
+    shown = smd.rename(index=labels)[["smd_before", "smd_after", "variance_ratio_before", "variance_ratio_after"]]
+    return shown.round(3)
+
+
+def plot_overlap(model: PropensityModel, matched: pd.DataFrame, study):
+    """Mirrored histograms of the logit score per arm, all patients and the matched ones (a Figure)."""
+    logit = model.logit
+    return balance.overlap_plot(
+        logit,
+        model.treated,
+        pd.Series(logit.index.isin(matched.index), index=logit.index),
+        colours=(TREATED_COLOUR, CONTROL_COLOUR),
+        labels=(study.arm_label(study.treatment.treated), study.arm_label(study.treatment.control)),
     )
 
 
