@@ -60,3 +60,19 @@ def test_numbers_at_risk_below_min_cell_are_hidden():
     assert "<5" in labels and "6" in labels  # 6 at risk at time 0 shown, 3 and 0 ...
     assert "\n3" not in labels  # ... 3 at risk hidden
     plt.close(fig)
+
+
+def test_complementary_mask_by_group():
+    # a: 2 is small and alone, so the next smallest of its group (10, not 40) goes too; b: nothing small
+    hidden = privacy.complementary_mask([2, 40, 10, 30, 0], ["a", "a", "a", "b", "b"], 5)
+    assert hidden == [True, False, True, False, False]
+    # two small counts in a group protect each other; a group of one has nothing to protect it with
+    assert privacy.complementary_mask([1, 4, 50, 3], ["a", "a", "a", "b"], 5) == [True, True, False, True]
+    assert privacy.complementary_mask([2, 40], ["a", "a"], 0) == [False, False]
+    with pytest.raises(ValueError, match="2 counts but 1 group"):
+        privacy.complementary_mask([2, 40], ["a"], 5)
+
+
+def test_n_pct_cells_print_suppressed_and_complementary_cells_apart():
+    cells = privacy.n_pct_cells([2, 10, 64], [2.6, 13.2, 84.2], [True, True, False], 5)
+    assert cells == ["< 5", privacy.COMPLEMENT_TEXT, "64 (84.2%)"]

@@ -14,6 +14,7 @@ from psmbook.analysis.response import (  # noqa: E402
     RESPONSE_COLOURS,
     categories,
     not_evaluable_counts,
+    not_evaluable_display,
     paper_tests,
     plot_response,
     published_counts,
@@ -21,6 +22,7 @@ from psmbook.analysis.response import (  # noqa: E402
     response_table,
     short_label,
     table2_display,
+    table2_suppression,
     two_by_two,
 )
 from psmbook.study import published  # noqa: E402
@@ -332,3 +334,45 @@ def test_plot_response_bars_add_to_100_and_mark_the_papers_orr(study, table2):
     markers = [line.get_xdata()[0] for line in ax.lines if line.get_marker() == "v"]
     assert sorted(markers) == [69.5, 86.5]  # the paper's ORR of each arm
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Small-cell suppression
+
+
+def test_table2_suppression_protects_a_lone_small_level_and_the_orr():
+    rows = pd.DataFrame(
+        {
+            "category": ["cr", "pr", "sd", "pd", OBJECTIVE],
+            "n_treated": [21, 40, 10, 3, 61],
+            "n_control": [2, 50, 30, 20, 52],
+        }
+    )
+    rows.attrs["objective"] = ("cr", "pr")
+    # treated: PD 3 alone -> SD (10, the next smallest level) too; CR and PR shown, so the ORR may be
+    assert table2_suppression(rows, "treated", 5) == [False, False, True, True, False]
+    # control: CR 2 alone -> PD 20 too; CR = ORR - PR would give it away, so the ORR is hidden
+    assert table2_suppression(rows, "control", 5) == [True, False, False, True, True]
+    assert table2_suppression(rows, "control", 0) == [False] * 5
+    rows.attrs.clear()  # without the objective codes, the ORR goes whenever a level does
+    assert table2_suppression(rows, "treated", 5) == [False, False, True, True, True]
+
+
+def test_table2_display_hides_small_counts_and_their_complement(study):
+    rows = response_table(hand_cohort(), study, "before", test="pearson")
+    shown = table2_display(rows, short_labels=True, min_cell=3)
+    treated, control = shown[("CRT + Anlotinib", "Computed")], shown[("CRT", "Computed")]
+    # treated 3 / 4 / 2 / 1 of 10: the two small ones protect each other
+    assert treated.tolist() == ["10", "3 (30.0%)", "4 (40.0%)", "< 3", "< 3", "7 (70.0%)"]
+    # control 2 / 3 / 4 / 3 of 12: CR 2 alone, so PR (the first smallest other) is hidden; CR + PR = 5 tells neither
+    assert control.tolist() == ["12", "< 3", "hidden", "4 (33.3%)", "3 (25.0%)", "5 (41.7%)"]
+
+
+def test_not_evaluable_display_by_period_and_arm(study):
+    counts = {"before": not_evaluable_counts(hand_cohort(), study), "after": {"anlotinib": 0, "crt": 7}}
+    table = not_evaluable_display(counts, study)
+    assert table.index.name == "Not evaluable (died before assessment)"
+    assert list(table.columns) == ["Before matching", "After matching"]
+    assert table.loc["CRT + Anlotinib"].tolist() == [1, 0] and table.loc["CRT"].tolist() == [2, 7]
+    hidden = not_evaluable_display(counts, study, min_cell=5)
+    assert hidden.loc["CRT + Anlotinib"].tolist() == ["< 5", "0"] and hidden.loc["CRT"].tolist() == ["< 5", "7"]

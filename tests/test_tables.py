@@ -6,7 +6,19 @@ import math
 import pandas as pd
 import pytest
 
-from psmbook.analysis.tables import TESTS, categorical_rows, crosstab, percent, published_id, table1_display
+from psmbook.analysis.tables import (
+    TESTS,
+    arm_codes,
+    categorical_rows,
+    counts_by_arm,
+    crosstab,
+    level_codes,
+    percent,
+    published_id,
+    published_number_value,
+    published_p_text,
+    table1_display,
+)
 from psmbook.study.description import GENERATED_ID, Study, load_study
 
 # Table 1 before PSM, typed from the paper: level code -> (CRT + anlotinib, CRT), and printed p.
@@ -386,3 +398,23 @@ def test_table1_values_names_every_count_percentage_and_p():
     n_levels = len(rows)
     assert len([k for k in values if k.endswith(".n")]) == 2 * n_levels
     assert len([k for k in values if k.endswith(".p")]) == p.index.nunique()
+
+
+def test_counts_by_arm_keeps_empty_levels_in_order(study):
+    df = tiny(study)
+    arms = arm_codes(df, study)
+    codes = level_codes(df, "previous_treatment", study.variable("previous_treatment").codes, study, "previous")
+    tab = counts_by_arm(codes, arms, ["chemoradiotherapy", "none", "radiotherapy", "chemotherapy"], study, "prev")
+    assert tab.index.name == "prev" and tab.columns.name == "arm" and list(tab.columns) == ["anlotinib", "crt"]
+    assert tab.to_numpy().tolist() == [[0, 0], [2, 2], [1, 0], [0, 1]]
+    bad = df.assign(arm=["anlotinib"] * (len(df) - 1) + ["placebo"])
+    with pytest.raises(ValueError, match=r"'arm' \(treatment arm\).*'placebo'"):
+        arm_codes(bad, study)
+
+
+def test_published_number_value_and_p_text():
+    pub = {"a": {"value": 61.8}, "b": {"value": None, "printed": "61.8%"}, "p": {"value": 0.0004}, "q": "0.04"}
+    assert published_number_value(pub, "a") == 61.8 and published_number_value(pub, "b") == 61.8
+    assert math.isnan(published_number_value(pub, "missing")) and math.isnan(published_number_value(None, "a"))
+    assert published_p_text(pub, "p") == "<0.001" and published_p_text(pub, "q") == "0.04"
+    assert published_p_text(pub, "missing") is None

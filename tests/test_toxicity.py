@@ -117,7 +117,34 @@ def test_prose_numbers_and_results_of_the_toxicity_chapter():
     specific = toxicity.drug_specific_table(cohort, study, published=load_published())
     shown = toxicity.drug_specific_display(specific, study)
     assert shown.index.name == "CRT + Anlotinib (n=76)" and len(shown) == len(specific)
+    assert list(shown.columns) == ["any grade", "any grade, published", "grade 3–4", "grade 3–4, published"]
+    hypertension = specific.loc["hypertension"]
+    assert shown.loc["Hypertension", "any grade"] == f"{hypertension['n_any']} ({hypertension['pct_any']:.1f}%)"
+    assert shown.loc["Hypertension", "any grade, published"] == (
+        f"{published_value('text.anlotinib.any_grade.hypertension.n'):g} "
+        f"({published_value('text.anlotinib.any_grade.hypertension.pct'):g}%)"
+    )
     values = toxicity.toxicity_values(severe, specific, exposure, severe, study)
     assert values["table4.anemia.anlotinib.n"] == severe.loc["anemia", "n_treated"]
     assert values["text.toxicity.g34_overall.p"] == overall["p"]
     assert values["text.anlotinib.dose_reduction.n"] == text["n_reduced"]
+
+
+def test_event_cell_prints_counts_percentages_and_suppression():
+    assert toxicity.event_cell(12, 15.79) == "12 (15.8%)"
+    assert toxicity.event_cell(float("nan"), 38.2) == "38.2%"  # the paper prints the overall rate as a %
+    assert toxicity.event_cell(None, None) == "–" and toxicity.event_cell(3, float("nan")) == "–"
+    assert toxicity.event_cell(3, 3.9, 5) == "< 5" and toxicity.event_cell(0, 0.0, 5) == "0 (0.0%)"
+
+
+def test_small_counts_are_hidden_in_every_toxicity_table(study):
+    df = small_cohort()
+    rows = toxicity.grade34_table(df, study, tests={})
+    shown = toxicity.grade34_display(rows, study, show_published=False, min_cell=3)
+    assert shown.loc["Leukopenia", ("CRT + Anlotinib (n=4)", "Computed")] == "< 3"  # 2 of 4
+    assert shown.loc["Any grade 3–4 event", ("CRT (n=6)", "Computed")] == "< 3"  # 2 of 6
+    specific = toxicity.drug_specific_display(toxicity.drug_specific_table(df, study), study, min_cell=3)
+    # hypertension: 3 of 4 at any grade, 1 of 4 at grade 3-4
+    assert specific.loc["Hypertension"].to_dict() == {"any grade": "3 (75.0%)", "grade 3–4": "< 3"}
+    deaths = toxicity.deaths_during_treatment(df, study, min_cell=3)
+    assert deaths.loc["Stroke"].tolist() == ["0", "< 3"]

@@ -36,6 +36,7 @@ from psmbook.analysis.association import (
 from psmbook.analysis.tables import (
     TESTS,
     arm_codes,
+    counts_by_arm,
     display_frames,
     level_codes,
     percent,
@@ -58,6 +59,8 @@ __all__ = [
     "published_counts",
     "paper_tests",
     "response_table",
+    "not_evaluable_display",
+    "table2_suppression",
     "table2_display",
     "short_label",
     "plot_response",
@@ -119,17 +122,7 @@ def response_counts(df: pd.DataFrame, study: Study) -> pd.DataFrame:
     """Patients per response level (rows, the study's order: CR, PR, SD, PD, not evaluable) and arm
     (columns, treated first). Levels nobody has are kept with zero counts."""
     _, levels, _, _ = _response_spec(study)
-    codes = response_codes(df, study)
-    arms = arm_codes(df, study)
-    tab = pd.crosstab(
-        pd.Categorical(codes, categories=list(levels)),
-        pd.Categorical(arms, categories=list(study.treatment.arms)),
-        dropna=False,
-    )
-    tab = tab.reindex(index=list(levels), columns=list(study.treatment.arms), fill_value=0).astype(int)
-    tab.index.name = "response"
-    tab.columns.name = study.treatment.column
-    return tab
+    return counts_by_arm(response_codes(df, study), arm_codes(df, study), list(levels), study, "response")
 
 
 def not_evaluable_counts(df: pd.DataFrame, study: Study) -> dict[str, int]:
@@ -281,7 +274,7 @@ def response_table(
             "test='infer' recovers the paper's test from its printed p-values: pass "
             "published=... (e.g. psmbook.study.published.select('table2.')) or choose a fixed test"
         )
-    _, _, ne, _ = _response_spec(study)
+    _, _, ne, objective = _response_spec(study)
     treated, control = study.treatment.arms
     counts = response_counts(df, study)
     evaluable = counts.drop(index=ne).sum(axis=0)
@@ -345,6 +338,7 @@ def response_table(
             "arm_labels": (study.arm_label(treated), study.arm_label(control)),
             "N": (N[treated], N[control]),
             "not_evaluable": {treated: int(counts.at[ne, treated]), control: int(counts.at[ne, control])},
+            "objective": objective,
         }
     )
     return rows
@@ -352,6 +346,44 @@ def response_table(
 
 # ----------------------------------------------------------------------------------------------------
 # Display
+
+
+def not_evaluable_display(
+    not_evaluable: Mapping[str, Mapping[str, int]], study: Study, *, min_cell: int = 0
+) -> pd.DataFrame:
+    """The patients who could not be evaluated, per arm (rows) and period (columns, named as in
+    :data:`PERIODS`): ``not_evaluable`` maps a period to :func:`not_evaluable_counts`. Counts from 1 to
+    ``min_cell`` - 1 print as "< min_cell"."""
+    table = pd.DataFrame(
+        {
+            PERIODS.get(period, period): {study.arm_label(arm): n for arm, n in counts.items()}
+            for period, counts in not_evaluable.items()
+        }
+    ).rename_axis("Not evaluable (died before assessment)")
+    if min_cell:
+        table = table.map(lambda n: privacy.count_text(n, min_cell))
+    return table
+
+
+def table2_suppression(rows: pd.DataFrame, side: str, min_cell: int) -> list[bool]:
+    """Which of one arm's Table 2 counts to hide (``side``: ``"treated"`` or ``"control"``; `rows` from
+    :func:`response_table`, in its order).
+
+    Counts from 1 to ``min_cell`` - 1 are hidden. The response levels add up to the evaluable patients,
+    who are printed, so a level hidden alone would be their difference: the next smallest level is
+    hidden with it (:func:`~psmbook.present.privacy.complementary_mask`). The ORR is the sum of the
+    objective levels (CR + PR), so it is hidden too when exactly one of them is (without
+    ``rows.attrs["objective"]``, whenever a level is).
+    """
+    cats = rows["category"].tolist()
+    groups = ["objective rate" if c == OBJECTIVE else "levels" for c in cats]
+    mask = privacy.complementary_mask(rows[f"n_{side}"].tolist(), groups, min_cell)
+    objective = rows.attrs.get("objective")
+    if objective is None:
+        protect_orr = any(m for m, c in zip(mask, cats) if c != OBJECTIVE)
+    else:
+        protect_orr = sum(m for m, c in zip(mask, cats) if c in objective) == 1
+    return [m or (protect_orr and c == OBJECTIVE) for m, c in zip(mask, cats)]
 
 
 def short_label(label: str) -> str:
@@ -375,9 +407,10 @@ def _one_period(
     index = ["Evaluable"] + labels
     data: dict[tuple[str, str], list] = {}
     for head, side in zip(heads, ("treated", "control")):
-        data[(head, "Computed")] = [privacy.count_text(rows[f"N_{side}"].iloc[0], min_cell)] + [
-            privacy.n_pct_text(n, p, min_cell) for n, p in zip(rows[f"n_{side}"], rows[f"pct_{side}"])
-        ]
+        hidden = table2_suppression(rows, side, min_cell)
+        data[(head, "Computed")] = [privacy.count_text(rows[f"N_{side}"].iloc[0], min_cell)] + privacy.n_pct_cells(
+            rows[f"n_{side}"], rows[f"pct_{side}"], hidden, min_cell
+        )
         if show_published:
             N_pub = rows[f"published_N_{side}"].iloc[0]
             data[(head, "Published")] = [privacy.n_pct_text(N_pub, None)] + [
@@ -415,7 +448,8 @@ def table2_display(
     `rows` (and `after`) come from :func:`response_table`. With `after` the two periods sit side by
     side under "Before matching" / "After matching" as in the paper, or one above the other with
     ``stacked=True`` (narrower: better on a phone). ``short_labels`` names the rows by their
-    abbreviations (CR, PR, SD, PD, ORR). Computed counts from 1 to ``min_cell`` - 1 print as "< min_cell".
+    abbreviations (CR, PR, SD, PD, ORR). Computed counts from 1 to ``min_cell`` - 1 print as "< min_cell",
+    and the counts hidden to protect them as "hidden" (see :func:`table2_suppression`).
     """
     frames, arm_labels, show_published = display_frames(rows, after, study, show_published, "response_table")
     parts = [_one_period(f, arm_labels, show_published, show_test, short_labels, min_cell) for f in frames]

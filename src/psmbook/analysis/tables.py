@@ -38,6 +38,14 @@ __all__ = [
     "recovered_tests",
     "percent",
     "published_id",
+    "published_number_value",
+    "published_p_text",
+    "arm_codes",
+    "level_codes",
+    "counts_by_arm",
+    "suppression_mask",
+    "display_frames",
+    "smallest_p",
     "TESTS",
 ]
 
@@ -78,11 +86,27 @@ def level_codes(df: pd.DataFrame, column: str, allowed: Sequence[str], study: St
 
 
 def arm_codes(df: pd.DataFrame, study: Study) -> pd.Series:
+    """The treatment arm of every patient as an arm code; ValueError naming the bad values and rows."""
     return level_codes(df, study.treatment.column, study.treatment.arms, study, "treatment arm")
 
 
 # ----------------------------------------------------------------------------------------------------
 # Counting
+
+
+def counts_by_arm(codes: pd.Series, arms: pd.Series, levels: Sequence[str], study: Study, name: str) -> pd.DataFrame:
+    """Patients per level (rows, in the order of ``levels``, levels nobody has kept with zero counts)
+    and arm (columns, treated first), from validated level and arm codes (:func:`level_codes`,
+    :func:`arm_codes`); the rows are named ``name``."""
+    tab = pd.crosstab(
+        pd.Categorical(codes, categories=list(levels)),
+        pd.Categorical(arms, categories=list(study.treatment.arms)),
+        dropna=False,
+    )
+    tab = tab.reindex(index=list(levels), columns=list(study.treatment.arms), fill_value=0).astype(int)
+    tab.index.name = name
+    tab.columns.name = study.treatment.column
+    return tab
 
 
 def crosstab(df: pd.DataFrame, column: str, study: Study) -> pd.DataFrame:
@@ -94,15 +118,7 @@ def crosstab(df: pd.DataFrame, column: str, study: Study) -> pd.DataFrame:
     var = study.variable(column)
     arms = arm_codes(df, study)
     codes = level_codes(df, column, var.codes, study, var.label)
-    tab = pd.crosstab(
-        pd.Categorical(codes, categories=list(var.codes)),
-        pd.Categorical(arms, categories=list(study.treatment.arms)),
-        dropna=False,
-    )
-    tab = tab.reindex(index=list(var.codes), columns=list(study.treatment.arms), fill_value=0)
-    tab.index.name = column
-    tab.columns.name = study.treatment.column
-    return tab.astype(int)
+    return counts_by_arm(codes, arms, var.codes, study, column)
 
 
 def percent(n: int, total: int, decimals: int = 1) -> float:
@@ -147,6 +163,8 @@ def _pub_fields(published: Optional[Mapping], key: str) -> tuple[Any, Optional[s
 
 
 def published_number_value(published: Optional[Mapping], key: str) -> float:
+    """A published number as a float: its value, else its printed text read as a number ("61.8%" ->
+    61.8); NaN when ``published`` lacks ``key`` or prints no number there."""
     value, printed = _pub_fields(published, key)
     for raw in (value, printed):
         if raw is None or isinstance(raw, bool):
@@ -308,19 +326,11 @@ _PERIOD_LABELS = {"before": "Before Propensity Score Matching", "after": "After 
 
 
 def suppression_mask(rows: pd.DataFrame, column: str, min_cell: int) -> pd.Series:
-    """Cells of one arm's counts to suppress: counts 1..min_cell-1, and, where a characteristic has
-    exactly one such cell, its next smallest count too (else the arm total minus the others gives it
-    away: complementary suppression)."""
-    small = rows[column].map(lambda n: privacy.is_suppressed(n, min_cell)).astype(bool)
-    if not min_cell or not small.any():
-        return small
-    mask = small.copy()
-    for _, part in rows.groupby("variable", sort=False):
-        hit = small.loc[part.index]
-        if int(hit.sum()) == 1 and len(part) > 1:
-            others = part.loc[~hit, column].astype(float)
-            mask.loc[others.idxmin()] = True
-    return mask
+    """Cells of one arm's counts (``column`` of :func:`categorical_rows`) to suppress: counts 1 to
+    ``min_cell`` - 1, and, where a characteristic has exactly one such cell, its next smallest count too
+    (else the arm total minus the others gives it away; see :func:`psmbook.present.privacy.complementary_mask`)."""
+    mask = privacy.complementary_mask(rows[column].tolist(), rows["variable"].tolist(), min_cell)
+    return pd.Series(mask, index=rows.index, dtype=bool)
 
 
 def _one_period(
@@ -338,12 +348,7 @@ def _one_period(
 
     def cells(side: str) -> list[str]:
         hidden = suppression_mask(rows, f"n_{side}", min_cell)
-        return [
-            privacy.n_pct_text(n, p, min_cell)
-            if not h or privacy.is_suppressed(n, min_cell)
-            else privacy.COMPLEMENT_TEXT
-            for n, p, h in zip(rows[f"n_{side}"], rows[f"pct_{side}"], hidden)
-        ]
+        return privacy.n_pct_cells(rows[f"n_{side}"], rows[f"pct_{side}"], hidden, min_cell)
 
     data: dict[tuple[str, str], list] = {
         (head_t, computed_label): cells("treated"),

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from psmbook.analysis.association import TEST_LABELS, infer_paper_test, reproduces, run_test
-from psmbook.analysis.tables import percent
+from psmbook.analysis.tables import percent, published_number_value, published_p_text
 from psmbook.present import privacy
 from psmbook.present.format import format_p, p_statement
+from psmbook.study.description import Study
 from psmbook.study.published import published_value
 
 
@@ -30,20 +31,6 @@ def _flag(df: pd.DataFrame, column: str) -> pd.Series:
             f"found {sorted(map(str, values[bad].unique()))[:5]}"
         )
     return values.astype(bool)
-
-
-def _value(published: Mapping | None, key: str):
-    if not published or key not in published:
-        return None
-    entry = published[key]
-    return getattr(entry, "value", entry)
-
-
-def _printed_p(published: Mapping | None, key: str) -> str | None:
-    if not published or key not in published:
-        return None
-    entry = published[key]
-    return getattr(entry, "printed", None) or f"{getattr(entry, 'value', entry):.3f}"
 
 
 def compare_event(
@@ -84,7 +71,7 @@ def compare_event(
 
 
 def grade34_table(
-    df: pd.DataFrame, study, published: Mapping | None = None, tests: Mapping[str, str] | None = None
+    df: pd.DataFrame, study: Study, published: Mapping | None = None, tests: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
     """Grade 3-4 events per arm (Table 4 layout), with the overall "any grade 3-4" row last.
 
@@ -104,7 +91,7 @@ def grade34_table(
     for event, (column, label) in events.items():
         flags = _flag(df, column)
         p_id = "text.toxicity.g34_overall.p" if event == "any_grade3_4" else f"table4.{event}.p"
-        published_p = _printed_p(published, p_id) if tests is None else None
+        published_p = published_p_text(published, p_id) if tests is None else None
         row = {
             "event": event,
             "label": label,
@@ -113,16 +100,18 @@ def grade34_table(
         if published:
             for code, side in zip(arms, ("treated", "control")):
                 if event == "any_grade3_4":
-                    row[f"published_n_{side}"] = None
-                    row[f"published_pct_{side}"] = _value(published, f"text.toxicity.g34_overall.{code}.pct")
+                    row[f"published_n_{side}"] = float("nan")  # the paper prints the overall % only
+                    row[f"published_pct_{side}"] = published_number_value(
+                        published, f"text.toxicity.g34_overall.{code}.pct"
+                    )
                 else:
-                    row[f"published_n_{side}"] = _value(published, f"table4.{event}.{code}.n")
-                    row[f"published_pct_{side}"] = _value(published, f"table4.{event}.{code}.pct")
+                    row[f"published_n_{side}"] = published_number_value(published, f"table4.{event}.{code}.n")
+                    row[f"published_pct_{side}"] = published_number_value(published, f"table4.{event}.{code}.pct")
         rows.append(row)
     return pd.DataFrame(rows).set_index("event")
 
 
-def drug_specific_table(df: pd.DataFrame, study, published: Mapping | None = None) -> pd.DataFrame:
+def drug_specific_table(df: pd.DataFrame, study: Study, published: Mapping | None = None) -> pd.DataFrame:
     """Events specific to the added drug in the treated arm: any grade and grade 3-4, n (%)."""
     spec = study.toxicity.drug_specific if study.toxicity else {}
     treated = df[df[study.treatment.column] == study.treatment.treated]
@@ -143,21 +132,29 @@ def drug_specific_table(df: pd.DataFrame, study, published: Mapping | None = Non
             "N": total,
         }
         if published:
-            row["published_n_any"] = _value(published, f"text.anlotinib.any_grade.{event}.n")
-            row["published_pct_any"] = _value(published, f"text.anlotinib.any_grade.{event}.pct")
-            row["published_n_g34"] = _value(published, f"table4.anlotinib_g34.{event}.anlotinib.n")
-            row["published_pct_g34"] = _value(published, f"table4.anlotinib_g34.{event}.anlotinib.pct")
+            any_id, g34_id = f"text.anlotinib.any_grade.{event}", f"table4.anlotinib_g34.{event}.anlotinib"
+            row["published_n_any"] = published_number_value(published, f"{any_id}.n")
+            row["published_pct_any"] = published_number_value(published, f"{any_id}.pct")
+            row["published_n_g34"] = published_number_value(published, f"{g34_id}.n")
+            row["published_pct_g34"] = published_number_value(published, f"{g34_id}.pct")
         rows.append(row)
     return pd.DataFrame(rows).set_index("event")
 
 
-def _n_pct(n, pct) -> str:
-    if pct is None or (isinstance(pct, float) and np.isnan(pct)):
+def event_cell(n, pct, min_cell: int = 0) -> str:
+    """One arm's cell of Table 4: "12 (15.8%)"; "15.8%" where only the percentage is known (the paper
+    prints the overall rate as a percentage); "–" without a percentage; "< 5" for a count from 1 to
+    ``min_cell`` - 1 (no percentage, which would give it away)."""
+    if privacy.is_suppressed(n, min_cell):
+        return privacy.hidden_text(min_cell)
+    if pd.isna(pct):
         return "–"
-    return f"{pct:.1f}%" if n is None or (isinstance(n, float) and np.isnan(n)) else f"{int(n)} ({pct:.1f}%)"
+    return f"{pct:.1f}%" if pd.isna(n) else f"{int(n)} ({pct:.1f}%)"
 
 
-def grade34_display(rows: pd.DataFrame, study, *, show_published: bool = True, min_cell: int = 0) -> pd.DataFrame:
+def grade34_display(
+    rows: pd.DataFrame, study: Study, *, show_published: bool = True, min_cell: int = 0
+) -> pd.DataFrame:
     """Table 4 as the paper prints it: n (%) per arm and p, computed beside published; computed counts
     from 1 to ``min_cell`` - 1 print as "< min_cell"."""
     treated, control = study.treatment.arms
@@ -166,12 +163,11 @@ def grade34_display(rows: pd.DataFrame, study, *, show_published: bool = True, m
     for side, code, n in (("treated", treated, n_t), ("control", control, n_c)):
         head = f"{study.arm_label(code)} (n={n})"
         columns[(head, "Computed")] = [
-            privacy.hidden_text(min_cell) if privacy.is_suppressed(a, min_cell) else _n_pct(a, b)
-            for a, b in zip(rows[f"n_{side}"], rows[f"pct_{side}"])
+            event_cell(a, b, min_cell) for a, b in zip(rows[f"n_{side}"], rows[f"pct_{side}"])
         ]
         if show_published and f"published_pct_{side}" in rows:
             columns[(head, "Published")] = [
-                _n_pct(a, b) for a, b in zip(rows[f"published_n_{side}"], rows[f"published_pct_{side}"])
+                event_cell(a, b) for a, b in zip(rows[f"published_n_{side}"], rows[f"published_pct_{side}"])
             ]
     columns[("p-value", "Computed")] = [format_p(p) for p in rows["p"]]
     if show_published and "published_p" in rows:
@@ -182,7 +178,7 @@ def grade34_display(rows: pd.DataFrame, study, *, show_published: bool = True, m
     return table
 
 
-def plot_grade34(rows: pd.DataFrame, study, *, title: str):
+def plot_grade34(rows: pd.DataFrame, study: Study, *, title: str):
     """Diverging bars: % of patients with each grade 3-4 event, treated arm left, control arm right."""
     import matplotlib.pyplot as plt
 
@@ -208,7 +204,7 @@ def plot_grade34(rows: pd.DataFrame, study, *, title: str):
     return fig
 
 
-def dose_reductions(df: pd.DataFrame, study) -> pd.Series:
+def dose_reductions(df: pd.DataFrame, study: Study) -> pd.Series:
     """Number of treated patients whose dose was reduced, by reason."""
     spec = study.toxicity
     treated = df[df[study.treatment.column] == study.treatment.treated]
@@ -216,8 +212,9 @@ def dose_reductions(df: pd.DataFrame, study) -> pd.Series:
     return treated.loc[reduced, spec.dose_reduction_reason].value_counts().rename("patients")
 
 
-def deaths_during_treatment(df: pd.DataFrame, study) -> pd.DataFrame:
-    """Deaths during treatment per arm and cause."""
+def deaths_during_treatment(df: pd.DataFrame, study: Study, *, min_cell: int = 0) -> pd.DataFrame:
+    """Deaths during treatment per arm and cause; with ``min_cell``, counts from 1 to ``min_cell`` - 1
+    print as "< min_cell"."""
     spec = study.toxicity
     died = _flag(df, spec.death_during_treatment)
     causes = df.loc[died, spec.death_cause].fillna("not recorded").astype(str)
@@ -225,6 +222,8 @@ def deaths_during_treatment(df: pd.DataFrame, study) -> pd.DataFrame:
     table = pd.crosstab(causes, df.loc[died, study.treatment.column])
     table = table.reindex(columns=list(study.treatment.arms), fill_value=0).rename(columns=study.arm_label)
     table.columns.name = None
+    if min_cell:
+        table = table.map(lambda n: privacy.count_text(n, min_cell))
     return table
 
 
@@ -257,29 +256,24 @@ def grade34_numbers(severe: pd.DataFrame, *, name: str = "g34") -> dict[str, obj
     return numbers
 
 
-def drug_specific_display(specific: pd.DataFrame, study) -> pd.DataFrame:
-    """The added drug's own events, any grade and grade 3-4, n (%) beside the paper's."""
+def drug_specific_display(specific: pd.DataFrame, study: Study, *, min_cell: int = 0) -> pd.DataFrame:
+    """The added drug's own events, any grade and grade 3-4, n (%), beside the paper's (as it prints
+    them: "12 (15.8%)", "3 (4%)") when `specific` carries them (:func:`drug_specific_table` with
+    ``published``); computed counts from 1 to ``min_cell`` - 1 print as "< min_cell"."""
     n_treated = int(specific["N"].iloc[0])
-
-    def cells(n, pct, fmt):
-        return ["–" if pd.isna(a) else fmt(a, b) for a, b in zip(n, pct)]
-
-    return pd.DataFrame(
-        {
-            "any grade": cells(specific["n_any"], specific["pct_any"], lambda n, p: f"{n} ({p:.1f}%)"),
-            "any grade, published": cells(
-                specific["published_n_any"], specific["published_pct_any"], lambda n, p: f"{n:g} ({p:g}%)"
-            ),
-            "grade 3–4": cells(specific["n_g34"], specific["pct_g34"], lambda n, p: f"{n} ({p:.1f}%)"),
-            "grade 3–4, published": cells(
-                specific["published_n_g34"], specific["published_pct_g34"], lambda n, p: f"{n:g} ({p:g}%)"
-            ),
-        },
-        index=pd.Index(specific["label"], name=f"{study.arm_label(study.treatment.treated)} (n={n_treated})"),
-    )
+    columns = {}
+    for stat, name in (("any", "any grade"), ("g34", "grade 3–4")):
+        columns[name] = [
+            privacy.n_pct_text(n, p, min_cell) for n, p in zip(specific[f"n_{stat}"], specific[f"pct_{stat}"])
+        ]
+        if f"published_n_{stat}" in specific:
+            pairs = zip(specific[f"published_n_{stat}"], specific[f"published_pct_{stat}"])
+            columns[f"{name}, published"] = ["–" if pd.isna(n) else f"{n:g} ({p:g}%)" for n, p in pairs]
+    name = f"{study.arm_label(study.treatment.treated)} (n={n_treated})"
+    return pd.DataFrame(columns, index=pd.Index(specific["label"], name=name))
 
 
-def drug_exposure(df: pd.DataFrame, study) -> dict[str, object]:
+def drug_exposure(df: pd.DataFrame, study: Study) -> dict[str, object]:
     """Treated patients with any event of the added drug (n, of, %), the share of those events of grade
     1-2, and the dose reductions by reason."""
     treated = df[df[study.treatment.column] == study.treatment.treated]
@@ -310,7 +304,11 @@ def drug_numbers(exposure: dict[str, object]) -> dict[str, object]:
 
 
 def toxicity_values(
-    severe: pd.DataFrame, specific: pd.DataFrame, exposure: dict[str, object], severe_matched: pd.DataFrame, study
+    severe: pd.DataFrame,
+    specific: pd.DataFrame,
+    exposure: dict[str, object],
+    severe_matched: pd.DataFrame,
+    study: Study,
 ) -> dict[str, object]:
     """The toxicity chapter's results under the paper's ids (Table 4, the text) and ``toxicity.*`` ids
     for what the paper does not print (the overall counts, the matched cohort)."""
