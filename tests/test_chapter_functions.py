@@ -204,3 +204,13 @@ def test_lab_report_functions(cohort, match):
     assert numbers["ratio_effect"].startswith("a second control per treated patient hardly changes the interval")
     values = lab_report.lab_values((0.6, 0.62), 40, grid, pd.DataFrame(columns=["method"]), {})
     assert values["lab.truth.conditional"] == 0.6 and values["lab.grid.00.treated"] == 60
+
+
+def test_table1_after_uses_the_papers_tests_for_the_papers_study(match):
+    from psmbook.study.published import select
+
+    matched = match[4]
+    rows = tables.table1_after(matched, STUDY)
+    expected = tables.categorical_rows(matched, STUDY, test="infer", published=select("table1.after."), period="after")
+    pd.testing.assert_frame_equal(rows, expected)
+    assert rows.loc[rows["variable"] == "sex", "n_treated"].sum() == 68

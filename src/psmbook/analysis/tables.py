@@ -35,6 +35,7 @@ __all__ = [
     "table1_display",
     "table1_values",
     "table1_before",
+    "table1_after",
     "recovered_tests",
     "percent",
     "published_id",
@@ -470,6 +471,14 @@ def table1_before(cohort: pd.DataFrame, study: Study) -> pd.DataFrame:
     if study.paper:
         return categorical_rows(cohort, study, test="infer", published=select("table1.before."), period="before")
     return categorical_rows(cohort, study, test="rule", period="before")
+
+
+def table1_after(matched: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Table 1 after matching, each p from the test the paper's printed after-matching p reveals (the
+    paper's study), or by the usual expected-count rule (another study)."""
+    if study.paper:
+        return categorical_rows(matched, study, test="infer", published=select("table1.after."), period="after")
+    return categorical_rows(matched, study, test="rule", period="after")
 
 
 def recovered_tests(rows: pd.DataFrame, named: Sequence[str] = ()) -> dict[str, Any]:
