@@ -7,8 +7,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 KERNEL ?= psmbook
 STAMP  := $(VENV)/.installed
-# Parameter overrides for the book, e.g. make book PARAMS="seed=7"; FORCE=1 re-executes every chapter
+# Parameter overrides for the book, e.g. make book PARAMS="seed=7"; FORCE=1 re-executes every chapter.
+# Passed to the recipe through the environment and split as a shell would, so a value with spaces is
+# quoted inside: make book PARAMS='data="my data/cohort.csv" study=study.yaml'
 PARAMS ?=
+export PARAMS
 FORCE  ?=
 
 .PHONY: help book test lint serve lab params cohort setup browser lock clean
@@ -19,7 +22,7 @@ help:  ## list the targets and what each does
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
 
 book: setup  ## set up, execute every chapter, build the site (PARAMS="name=value ...", FORCE=1)
-	$(PY) -m psmbook build $(foreach p,$(PARAMS),-p $(p)) $(if $(FORCE),--force)
+	$(PY) -m psmbook build -p "$$PARAMS" $(if $(FORCE),--force)
 
 test: setup browser  ## set up, run every test (unit, layout and ruff, the whole book, the browser)
 	$(PY) -m pytest

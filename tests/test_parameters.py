@@ -159,3 +159,13 @@ def test_the_cache_key_hashes_every_stage_of_the_package():
 
     names = {p.relative_to(ROOT / "src" / "psmbook").as_posix() for p in package_files()}
     assert {"analysis/tables.py", "cohort/synthetic/generate.py", "data/published.yaml", "book/pipeline.py"} <= names
+
+
+def test_values_may_contain_spaces_quoted_or_not():
+    assert P.parse_assignments(['data="my data/cohort.csv" seed=7']) == {"data": "my data/cohort.csv", "seed": "7"}
+    assert P.parse_assignments(["data=my data/cohort.csv"]) == {"data": "my data/cohort.csv"}
+    formula = "_treated ~ C(age_group) * C(node_diameter) + C(sex)"
+    assert P.parse_assignments([f"ps_formula={formula}"]) == {"ps_formula": formula}
+    assert P.parse_assignments([""]) == {}
+    with pytest.raises(P.ParameterError, match="No closing quotation"):
+        P.parse_assignments(['data="my data'])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -223,16 +224,30 @@ def _study_problems(values: dict[str, Any]) -> list[str]:
 
 
 def parse_assignments(items: list[str] | None) -> dict[str, str]:
-    """``["seed=7", "caliper=0.1"]`` -> ``{"seed": "7", "caliper": "0.1"}``."""
+    """``["seed=7 caliper=0.1"]`` -> ``{"seed": "7", "caliper": "0.1"}``.
+
+    Each item is split as a shell would (``data="my file.csv"`` keeps its space); a word without ``=``
+    continues the value before it, so ``-p "data=my file.csv"`` and an unquoted formula such as
+    ``ps_formula=_treated ~ C(age_group) + C(sex)`` stay whole.
+    """
     parsed: dict[str, str] = {}
     problems = []
     for item in items or []:
-        for token in str(item).split():
-            name, sep, value = token.partition("=")
-            if not sep or not name:
-                problems.append(f"{token!r}: expected name=value")
+        try:
+            words = shlex.split(str(item))
+        except ValueError as error:  # an unclosed quote
+            problems.append(f"{item!r}: {error}")
+            continue
+        name = None
+        for word in words:
+            key, sep, value = word.partition("=")
+            if sep and key and key.isidentifier():
+                name = key.strip()
+                parsed[name] = value.strip()
+            elif name is not None:
+                parsed[name] = f"{parsed[name]} {word}".strip()
             else:
-                parsed[name.strip()] = value.strip()
+                problems.append(f"{word!r}: expected name=value")
     if problems:
         raise ParameterError(problems)
     return parsed
