@@ -29,6 +29,7 @@ from psmbook.analysis.survival.factors import (
     TABLE3,
     Factor,
     contrast_indicators,
+    covariate_factors,
     response_groups,
     table3_factors,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "TABLE3",
     "Factor",
     "table3_factors",
+    "covariate_factors",
     "response_groups",
     "event_table",
     "landmark_table",

@@ -12,6 +12,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from psmbook.analysis.survival.cox import pair_aware_cox
 from psmbook.present.format import format_p, hr_ci_p_text, hr_ci_text
 
 METHOD_LABELS = {
@@ -19,6 +20,18 @@ METHOD_LABELS = {
     "robust": "Robust SE, clustered on pairs",
     "stratified": "Stratified on pairs",
 }
+
+
+#: The multivariable lower limit the paper prints differently in its Table 3 and its text.
+PAPER_CI_TYPO = "nodes_group.multiple"
+
+
+def pair_models_by_endpoint(matched: pd.DataFrame, study, endpoints) -> dict[str, pd.DataFrame]:
+    """The treatment's Cox models of the matched cohort (:func:`pair_aware_cox`: independent, robust,
+    stratified on the pairs) for each endpoint."""
+    return {
+        e: pair_aware_cox(matched, study, study.outcome(e).time, study.outcome(e).event, pair="pair") for e in endpoints
+    }
 
 
 def pair_table(pair_models: Mapping[str, pd.DataFrame], study, *, with_se: bool = False) -> pd.DataFrame:
@@ -288,3 +301,51 @@ def truth_numbers(study, truth, marginal, os_pairs: pd.DataFrame, univariate, pa
         f"marginal hazard ratio are."
     )
     return {"truth_factors": pd.DataFrame(factor_rows).set_index("Factor"), "truth_text": text}
+
+
+def univariate_numbers(
+    pub: Mapping, study, matched: pd.DataFrame, response: pd.Series, factors, univariate, selected, entry_p: float
+) -> dict[str, object]:
+    """Table 3's univariate analysis beside the paper's, for the prose: the two entry levels, the patients
+    without a response assessment, the factors selected here and by the paper, and the treatment's HR."""
+    arm, treated, control = study.treatment.column, study.treatment.treated, study.treatment.control
+    paper_entry = pub["text.methods.univariate_entry.p"].value
+    paper_selected = paper_selection(factors, pub, paper_entry)
+    arm_uni = univariate.set_index("id").loc[f"{arm}.{treated}"]
+    return {
+        "entry_p_paper": format_p(paper_entry, 2),
+        "entry_p_text": f"{entry_p:g}",
+        "n_ne_matched": int(response.isna().sum()),
+        "n_ne_matched_treated": int((response.isna() & matched[arm].eq(treated)).sum()),
+        "n_ne_matched_control": int((response.isna() & matched[arm].eq(control)).sum()),
+        "n_paper_assessed": int(sum(pub[f"table2.after.n.{c}"].value for c in study.treatment.arms)),
+        "selection_text": selection_text(selected, paper_selected, factors, entry_p),
+        "arm_uni": row_hr_p(arm_uni),
+        "arm_uni_paper": paper_hr_p(pub, f"table3.univariate.{arm}.{treated}"),
+        "n_deaths_matched": int(matched[study.outcome("os").event].sum()),
+    }
+
+
+def treatment_rows(study, multivariable, paper_model) -> tuple[pd.Series | None, pd.Series]:
+    """The treatment's row in the model selected here (None without a model or when treatment did not
+    enter it) and in the model with the paper's factors."""
+    arm_id = f"{study.treatment.column}.{study.treatment.treated}"
+    arm_mv = None
+    if multivariable is not None and study.treatment.column in {f.column for f in multivariable.factors}:
+        arm_mv = multivariable.table.set_index("id").loc[arm_id]
+    return arm_mv, paper_model.table.set_index("id").loc[arm_id]
+
+
+def multivariable_numbers(pub: Mapping, study, arm_mv, arm_pm: pd.Series, multivariable, paper_model) -> dict:
+    """Table 3's multivariable analysis for the prose: the treatment's HR here and in the paper, the
+    patients the paper's model keeps and drops, and the paper's inconsistent CI limit (table vs text)."""
+    arm_id = f"{study.treatment.column}.{study.treatment.treated}"
+    return {
+        "arm_mv_text": treatment_text(arm_mv, arm_pm, multivariable),
+        "arm_mv_paper": paper_hr_p(pub, f"table3.multivariate.{arm_id}"),
+        "n_mv": int(paper_model.table["n"].iloc[0]),
+        "n_mv_dropped": int(paper_model.dropped),
+        "typo_table": f"{pub[f'table3.multivariate.{PAPER_CI_TYPO}.ci_low'].value:.3f}",
+        "typo_text": f"{pub[f'text.cox.multivariate.{PAPER_CI_TYPO}.ci_low'].value:.3f}",
+        "typo_hr": f"{pub[f'table3.multivariate.{PAPER_CI_TYPO}.hr'].value:.3f}",
+    }

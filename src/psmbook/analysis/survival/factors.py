@@ -89,6 +89,12 @@ def table3_factors(study, spec: Sequence = TABLE3) -> list[Factor]:
     return factors
 
 
+def covariate_factors(study) -> list[Factor]:
+    """The factors of a study other than the paper's: every covariate against its first level, then the
+    treatment against the control arm."""
+    return table3_factors(study, [(v.column, next(iter(v.levels))) for v in study.covariates] + [(None, None)])
+
+
 def response_groups(df: pd.DataFrame, study) -> pd.Series:
     """Response after CRT as 'cr' / 'less_than_cr', missing for patients not evaluable.
 
