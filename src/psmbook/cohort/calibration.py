@@ -32,25 +32,15 @@ def _km_percent(time: pd.Series, event: pd.Series, t: float) -> float:
     return 100.0 * float(km.survival_function_at_times(t).iloc[0])
 
 
-def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per calibrated quantity: quantity, published_id, published, synthetic, difference,
-    tolerance ("exact" or "±5 pp") and passed.
+class _Rows(list):
+    """The report's rows, one per calibrated quantity, in the order they are added."""
 
-    Rows whose published value is derived rather than printed say so in `published_id` (e.g. the
-    "no previous treatment" count, n minus the printed rows; counts implied by a printed percentage).
-    """
-    from psmbook.cohort.synthetic.targets import count_from_pct
-
-    study = load_study()
-    arm_col = study.treatment.column
-    rows: list[dict] = []
-
-    def add(quantity, pid, published, synthetic, tolerance=_EXACT):
+    def add(self, quantity, pid, published, synthetic, tolerance=_EXACT):
         published = float(published)
         synthetic = float(synthetic)
         diff = synthetic - published
         ok = diff == 0 if tolerance == _EXACT else abs(diff) <= LANDMARK_TOLERANCE_PP + 1e-9
-        rows.append(
+        self.append(
             {
                 "quantity": quantity,
                 "published_id": pid,
@@ -62,12 +52,34 @@ def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
             }
         )
 
-    arms = {a: df[df[arm_col] == a] for a in _ARMS}
-    n = {a: int(published_value(f"table1.before.n.{a}")) for a in _ARMS}
-    for a in _ARMS:
-        add(f"Table 1 before PSM: n ({a})", f"table1.before.n.{a}", n[a], len(arms[a]))
 
-    # Table 1, before PSM, every level of every characteristic
+def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per calibrated quantity: quantity, published_id, published, synthetic, difference,
+    tolerance ("exact" or "±5 pp") and passed.
+
+    Rows whose published value is derived rather than printed say so in `published_id` (e.g. the
+    "no previous treatment" count, n minus the printed rows; counts implied by a printed percentage).
+    """
+    study = load_study()
+    arms = {a: df[df[study.treatment.column] == a] for a in _ARMS}
+    n = {a: int(published_value(f"table1.before.n.{a}")) for a in _ARMS}
+    rows = _Rows()
+    _table1_rows(rows, arms, n, study)
+    _table2_rows(rows, arms)
+    _toxicity_rows(rows, arms, n)
+    _cohort_rows(rows, df)
+    _treatment_rows(rows, df, arms)
+    _survival_rows(rows, arms)
+    return pd.DataFrame(
+        rows,
+        columns=["quantity", "published_id", "published", "synthetic", "difference", "tolerance", "passed"],
+    )
+
+
+def _table1_rows(rows: _Rows, arms: dict, n: dict, study) -> None:
+    """Table 1, before PSM: n and every level of every characteristic."""
+    for a in _ARMS:
+        rows.add(f"Table 1 before PSM: n ({a})", f"table1.before.n.{a}", n[a], len(arms[a]))
     for var in study.covariates:
         for a in _ARMS:
             counts = arms[a][var.column].astype(str).value_counts()
@@ -81,106 +93,78 @@ def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
                 else:
                     pid = f"table1.before.{var.column}.{level}.{a}.n"
                     pub = published_value(pid)
-                add(f"Table 1 before PSM: {var.column} = {level} ({a})", pid, pub, int(counts.get(level, 0)))
+                rows.add(f"Table 1 before PSM: {var.column} = {level} ({a})", pid, pub, int(counts.get(level, 0)))
 
-    # Table 2, before PSM
+
+def _table2_rows(rows: _Rows, arms: dict) -> None:
+    """Table 2, before PSM, the not evaluable and the deaths during CRT by cause."""
+    from psmbook.study.published import select
+
     for a in _ARMS:
         d = arms[a]
-        add(
-            f"Table 2 before PSM: evaluable ({a})",
-            f"table2.before.n.{a}",
-            published_value(f"table2.before.n.{a}"),
-            int((d["response"] != "ne").sum()),
-        )
+        pid = f"table2.before.n.{a}"
+        rows.add(f"Table 2 before PSM: evaluable ({a})", pid, published_value(pid), int((d["response"] != "ne").sum()))
         for r in ("cr", "pr", "sd", "pd"):
             pid = f"table2.before.{r}.{a}.n"
-            add(
-                f"Table 2 before PSM: {r.upper()} ({a})",
-                pid,
-                published_value(pid),
-                int((d["response"] == r).sum()),
+            rows.add(
+                f"Table 2 before PSM: {r.upper()} ({a})", pid, published_value(pid), int((d["response"] == r).sum())
             )
         pid = f"text.response.not_evaluable.{a}.n"
-        add(
-            f"Not evaluable, died during CRT ({a})",
-            pid,
-            published_value(pid),
-            int(((d["response"] == "ne") & d["death_during_crt"]).sum()),
-        )
+        died = int(((d["response"] == "ne") & d["death_during_crt"]).sum())
+        rows.add(f"Not evaluable, died during CRT ({a})", pid, published_value(pid), died)
         prefix = f"text.toxicity.deaths_during_crt.{a}."
-        from psmbook.study.published import select
-
         for pid, entry in select(prefix).items():
             cause = pid[len(prefix) :]
             if cause.endswith(".n") and cause != "n":
                 cause = cause[:-2]
-                add(
-                    f"Death during CRT from {cause} ({a})",
-                    pid,
-                    entry.value,
-                    int((d["death_cause"] == cause).sum()),
+                rows.add(
+                    f"Death during CRT from {cause} ({a})", pid, entry.value, int((d["death_cause"] == cause).sum())
                 )
 
-    # Table 4 and the toxicity text
+
+def _toxicity_rows(rows: _Rows, arms: dict, n: dict) -> None:
+    """Table 4 and the toxicity and anlotinib facts of the text."""
+    from psmbook.cohort.synthetic.targets import count_from_pct
+
     for e in ("leukopenia", "neutropenia", "anemia", "nausea_vomiting", "esophagitis", "pneumonitis"):
         for a in _ARMS:
             pid = f"table4.{e}.{a}.n"
-            add(f"Table 4: grade 3-4 {e} ({a})", pid, published_value(pid), int(arms[a][f"g34_{e}"].sum()))
+            rows.add(f"Table 4: grade 3-4 {e} ({a})", pid, published_value(pid), int(arms[a][f"g34_{e}"].sum()))
     treated = arms["anlotinib"]
     for e in ("hypertension", "hand_foot", "diarrhea"):
         pid = f"table4.anlotinib_g34.{e}.anlotinib.n"
-        add(
-            f"Table 4: grade 3-4 anlotinib {e}",
-            pid,
-            published_value(pid),
-            int((treated[f"anl_{e}_grade"] >= 3).sum()),
+        rows.add(
+            f"Table 4: grade 3-4 anlotinib {e}", pid, published_value(pid), int((treated[f"anl_{e}_grade"] >= 3).sum())
         )
+    implied = "(count implied by the printed %)"
     for a in _ARMS:
         pid = f"text.toxicity.g34_overall.{a}.pct"
         pub = count_from_pct(published_value(pid), n[a], pid)
-        add(
-            f"Any grade 3-4 event ({a})",
-            f"{pid} (count implied by the printed %)",
-            pub,
-            int(arms[a]["g34_any"].sum()),
-        )
+        rows.add(f"Any grade 3-4 event ({a})", f"{pid} {implied}", pub, int(arms[a]["g34_any"].sum()))
     for e in ("hypertension", "hand_foot", "proteinuria", "hypothyroidism", "diarrhea"):
         pid = f"text.anlotinib.any_grade.{e}.n"
-        add(f"Anlotinib {e}, any grade", pid, published_value(pid), int((treated[f"anl_{e}_grade"] > 0).sum()))
+        rows.add(f"Anlotinib {e}, any grade", pid, published_value(pid), int((treated[f"anl_{e}_grade"] > 0).sum()))
     pid = "text.anlotinib.any_event.pct"
-    add(
-        "At least one anlotinib event",
-        f"{pid} (count implied by the printed %)",
-        count_from_pct(published_value(pid), n["anlotinib"], pid),
-        int(treated["anl_any_event"].sum()),
-    )
+    pub = count_from_pct(published_value(pid), n["anlotinib"], pid)
+    rows.add("At least one anlotinib event", f"{pid} {implied}", pub, int(treated["anl_any_event"].sum()))
     pid = "text.anlotinib.dose_reduction.n"
-    add("Anlotinib dose reductions", pid, published_value(pid), int(treated["anlotinib_dose_reduced"].sum()))
+    rows.add("Anlotinib dose reductions", pid, published_value(pid), int(treated["anlotinib_dose_reduced"].sum()))
     for r in ("hand_foot", "diarrhea", "proteinuria"):
         pid = f"text.anlotinib.dose_reduction.{r}.n"
-        add(
-            f"Dose reductions for {r}",
-            pid,
-            published_value(pid),
-            int((treated["dose_reduction_reason"] == r).sum()),
-        )
+        reduced = int((treated["dose_reduction_reason"] == r).sum())
+        rows.add(f"Dose reductions for {r}", pid, published_value(pid), reduced)
 
-    # Cohort facts of the Results text
+
+def _cohort_rows(rows: _Rows, df: pd.DataFrame) -> None:
+    """The cohort facts of the Results text: nodes, confirmation, stations, timing, previous treatment."""
     for k, word in ((1, "one"), (2, "two"), (3, "three"), (4, "four_plus")):
         pid = f"text.cohort.recurrent_nodes.{word}.n"
-        add(
-            f"Recurrent nodes: {word.replace('_plus', ' or more')}",
-            pid,
-            published_value(pid),
-            int((df["n_recurrent_nodes"] == k).sum()),
-        )
+        quantity = f"Recurrent nodes: {word.replace('_plus', ' or more')}"
+        rows.add(quantity, pid, published_value(pid), int((df["n_recurrent_nodes"] == k).sum()))
     for c in ("ct", "pet_ct", "histology"):
         pid = f"text.cohort.recurrence_confirmation.{c}.n"
-        add(
-            f"Recurrence confirmed by {c}",
-            pid,
-            published_value(pid),
-            int((df["recurrence_confirmed_by"] == c).sum()),
+        rows.add(
+            f"Recurrence confirmed by {c}", pid, published_value(pid), int((df["recurrence_confirmed_by"] == c).sum())
         )
     for col, key in (
         ("station_2r", "station_2r"),
@@ -188,76 +172,53 @@ def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
         ("station_supraclavicular", "supraclavicular"),
     ):
         pid = f"text.cohort.nodal_stations.{key}.n"
-        add(f"Nodal station {key}", pid, published_value(pid), int(df[col].sum()))
+        rows.add(f"Nodal station {key}", pid, published_value(pid), int(df[col].sum()))
     months = df["months_surgery_to_recurrence"]
     for stat, value in (("median", months.median()), ("min", months.min()), ("max", months.max())):
         pid = f"text.cohort.surgery_to_recurrence.{stat}"
-        add(f"Months surgery -> recurrence, {stat}", pid, published_value(pid), value)
+        rows.add(f"Months surgery -> recurrence, {stat}", pid, published_value(pid), value)
     pid = "text.cohort.surgery_only.n"
-    add(
-        "Surgery only (no adjuvant treatment)",
-        pid,
-        published_value(pid),
-        int((df["previous_treatment"] == "none").sum()),
-    )
+    none = int((df["previous_treatment"] == "none").sum())
+    rows.add("Surgery only (no adjuvant treatment)", pid, published_value(pid), none)
     for t in ("radiotherapy", "chemotherapy", "chemoradiotherapy"):
         pid = f"text.cohort.adjuvant.{t}.n"
-        add(f"Adjuvant {t}", pid, published_value(pid), int((df["previous_treatment"] == t).sum()))
+        rows.add(f"Adjuvant {t}", pid, published_value(pid), int((df["previous_treatment"] == t).sum()))
+
+
+def _treatment_rows(rows: _Rows, df: pd.DataFrame, arms: dict) -> None:
+    """The treatment facts of the text: concurrent chemotherapy, radiation dose."""
     pid = "text.treatment.concurrent_chemo.docetaxel_cisplatin.n"
-    add(
-        "Docetaxel + cisplatin",
-        pid,
-        published_value(pid),
-        int((df["concurrent_chemo"] == "docetaxel_cisplatin").sum()),
-    )
+    dp = int((df["concurrent_chemo"] == "docetaxel_cisplatin").sum())
+    rows.add("Docetaxel + cisplatin", pid, published_value(pid), dp)
     for sched in ("weekly", "three_weekly"):
         pid = f"text.treatment.concurrent_chemo.{sched}.n"
-        add(
-            f"Docetaxel + cisplatin, {sched.replace('_', '-')} schedule",
-            pid,
-            published_value(pid),
-            int((df["dp_schedule"] == sched).sum()),
-        )
+        quantity = f"Docetaxel + cisplatin, {sched.replace('_', '-')} schedule"
+        rows.add(quantity, pid, published_value(pid), int((df["dp_schedule"] == sched).sum()))
     dose = df["radiation_dose_gy"]
     for stat, value in (("median", dose.median()), ("min", dose.min()), ("max", dose.max())):
         pid = f"text.treatment.radiotherapy.dose.{stat}"
-        add(f"Prescribed radiation dose, {stat} (Gy)", pid, published_value(pid), value)
+        rows.add(f"Prescribed radiation dose, {stat} (Gy)", pid, published_value(pid), value)
     for a in _ARMS:
         pid = f"text.treatment.before.radiation_ge50gy.{a}.n"
-        add(
-            f"Delivered dose >= 50 Gy ({a})",
-            pid,
-            published_value(pid),
-            int(arms[a]["delivered_dose_ge50"].sum()),
-        )
+        rows.add(f"Delivered dose >= 50 Gy ({a})", pid, published_value(pid), int(arms[a]["delivered_dose_ge50"].sum()))
 
-    # Survival: totals (exact) and Kaplan-Meier landmarks (within 5 pp)
+
+def _survival_rows(rows: _Rows, arms: dict) -> None:
+    """Survival: event totals (exact) and Kaplan-Meier landmarks (within 5 pp)."""
     for endpoint, word in (("os", "deaths"), ("pfs", "progression or death")):
         for a in _ARMS:
             pid = f"text.survival.{endpoint}.before.events.{a}.n"
-            add(
-                f"{endpoint.upper()} events: {word} ({a})",
-                pid,
-                published_value(pid),
-                int(arms[a][f"{endpoint}_event"].sum()),
-            )
+            events = int(arms[a][f"{endpoint}_event"].sum())
+            rows.add(f"{endpoint.upper()} events: {word} ({a})", pid, published_value(pid), events)
     for endpoint, key in (("pfs", "6m"), ("pfs", "12m"), ("os", "1y"), ("os", "3y")):
         t = landmark_months(key)
         for a in _ARMS:
             pid = f"text.survival.{endpoint}.before.{key}.{a}"
             d = arms[a]
             km = _km_percent(d[f"{endpoint}_months"], d[f"{endpoint}_event"], t)
-            add(
-                f"Kaplan-Meier {endpoint.upper()} at {key} ({a}), %",
-                pid,
-                published_value(pid),
-                round(km, 2),
-                _LANDMARK,
+            rows.add(
+                f"Kaplan-Meier {endpoint.upper()} at {key} ({a}), %", pid, published_value(pid), round(km, 2), _LANDMARK
             )
-    return pd.DataFrame(
-        rows,
-        columns=["quantity", "published_id", "published", "synthetic", "difference", "tolerance", "passed"],
-    )
 
 
 _GROUPS = (
