@@ -14,7 +14,7 @@ PARAMS ?=
 export PARAMS
 FORCE  ?=
 
-.PHONY: help book test lint serve lab params cohort setup browser lock clean
+.PHONY: help book test lint serve lab params cohort setup browser r lock clean
 
 PORT ?= 8000
 
@@ -24,7 +24,7 @@ help:  ## list the targets and what each does
 book: setup  ## set up, execute every chapter, build the site (PARAMS="name=value ...", FORCE=1)
 	$(PY) -m psmbook build -p "$$PARAMS" $(if $(FORCE),--force)
 
-test: setup browser  ## set up, run every test (unit, layout and ruff, the whole book, the browser)
+test: setup browser r  ## set up, run every test (unit, layout and ruff, the whole book, the browser, R parity)
 	$(PY) -m pytest
 
 # ruff: fix what it can, format, then list what is left (make test checks the same, without fixing).
@@ -39,6 +39,16 @@ browser:
 	  echo "==> installing Debian's chromium for the browser test"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "==> could not install chromium: the browser test will be skipped"; }
+
+# The parity tests compare our numbers with R's survival and MatchIt (Debian's packages, with jsonlite to
+# hand results back); install them when missing, as for chromium (elsewhere those tests are skipped).
+R_PACKAGES := r-base-core r-cran-survival r-cran-matchit r-cran-jsonlite
+r:
+	@Rscript -e 'for (p in c("survival", "MatchIt", "jsonlite")) stopifnot(requireNamespace(p, quietly = TRUE))' \
+	  >/dev/null 2>&1 || { \
+	  echo "==> installing Debian's R, survival and MatchIt for the parity tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(R_PACKAGES) >/dev/null; } \
+	  || echo "==> could not install R: the R parity tests will be skipped"; }
 
 params: setup  ## every parameter, its default and meaning
 	$(PY) -m psmbook params
