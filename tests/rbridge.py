@@ -70,9 +70,7 @@ def run_r(code: str, packages: list[str] | tuple[str, ...] = (), timeout: float 
             lines.append(f'{name} <- read.csv("{path.as_posix()}", stringsAsFactors = FALSE)')
         lines.append(code)
         result = folder / "out.json"
-        lines.append(
-            f'writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null"), "{result.as_posix()}")'
-        )
+        lines.append(f'writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null"), "{result.as_posix()}")')
         script = folder / "script.R"
         script.write_text("\n".join(lines) + "\n")
         done = subprocess.run([RSCRIPT, "--vanilla", str(script)], capture_output=True, text=True, timeout=timeout)
