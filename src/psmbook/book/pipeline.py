@@ -187,7 +187,26 @@ def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any], *, redi
             f"chapter {params_mod.chapter_name(notebook)!r} failed in cell {cell}: "
             f"{error.ename}: {error.evalue}\n  the executed notebook, failing cell included: {target}"
         ) from None
+    scrub_timings(target)
     return target
+
+
+#: papermill's and nbclient's clock readings, which differ on every run and say nothing of the results
+_TIMING_KEYS = ("start_time", "end_time", "duration")
+
+
+def scrub_timings(notebook: Path) -> None:
+    """Remove the clock readings papermill and nbclient leave in an executed notebook (start, end and
+    duration of the run and of each cell), so that identical inputs give an identical notebook and site;
+    the chapter's provenance box keeps when it ran, and the build prints each chapter's time."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    for meta in [nb.metadata, *(cell.metadata for cell in nb.cells)]:
+        meta.pop("execution", None)
+        for key in _TIMING_KEYS:
+            meta.get("papermill", {}).pop(key, None)
+    nbformat.write(nb, str(notebook))
 
 
 @dataclass(frozen=True)

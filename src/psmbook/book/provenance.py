@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
@@ -70,7 +71,19 @@ def provenance(parameters: Mapping[str, Any], *, study, seed: int | None = None,
         source = "real cohort (file not recorded)"
     return {"parameters": dict(parameters), "data": source, "study": study.name,
             "versions": versions(), "commit": git_commit(),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "date": build_time().strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def build_time() -> datetime:
+    """When the chapter ran: ``SOURCE_DATE_EPOCH`` (seconds since 1970, UTC) when set, as reproducible
+    builds do, so that identical inputs give a byte-identical site; otherwise now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return datetime.now(timezone.utc)
+    try:
+        return datetime.fromtimestamp(int(epoch), timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds since 1970") from None
 
 
 def provenance_box(parameters: Mapping[str, Any], *, study, seed: int | None = None,
