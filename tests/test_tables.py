@@ -5,6 +5,7 @@ import math
 
 import pandas as pd
 import pytest
+import yaml
 
 from psmbook.analysis.tables import (
     TESTS,
@@ -19,7 +20,7 @@ from psmbook.analysis.tables import (
     published_p_text,
     table1_display,
 )
-from psmbook.study.description import GENERATED_ID, Study, load_study
+from psmbook.study.description import GENERATED_ID, Study, load_study, study_from_dict
 
 # Table 1 before PSM, typed from the paper: level code -> (CRT + anlotinib, CRT), and printed p.
 # "none" of previous treatment is not printed: 76 - 20 = 56 and 215 - 54 = 161.
@@ -149,9 +150,13 @@ def test_study_errors_name_the_key(tmp_path):
     path.write_text(MINIMAL.replace(", levels: {a: A, b: B}", ""))
     with pytest.raises(ValueError, match=r"covariates\[0\] \(x\)\.levels"):
         load_study(path)
+    # YAML is read as the text written: unquoted yes/no (and 0/10, 01) are codes, not booleans or numbers
     path.write_text(MINIMAL.replace("{a: A, b: B}", "{yes: Yes, no: No}"))
-    with pytest.raises(ValueError, match="quote it"):
-        load_study(path)
+    assert load_study(path).variable("x").levels == {"yes": "Yes", "no": "No"}
+    path.write_text(MINIMAL.replace("{a: A, b: B}", "{0: No, 10: Yes, 01: Once}"))
+    assert load_study(path).variable("x").levels == {"0": "No", "10": "Yes", "01": "Once"}
+    with pytest.raises(ValueError, match="boolean code True"):  # a description built in Python
+        study_from_dict({**yaml.safe_load(MINIMAL), "treatment": {"column": "arm", "treated": True, "control": "c"}})
     path.write_text(MINIMAL.replace("{a: A, b: B}}", "{a: A, b: B}, table1_omit: [z]}"))
     with pytest.raises(ValueError, match="table1_omit"):
         load_study(path)

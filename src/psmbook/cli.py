@@ -65,7 +65,7 @@ def _caliper(text: str) -> float | None:
 
 
 def _match(args: argparse.Namespace) -> int:
-    from psmbook.cohort import reading, validation
+    from psmbook.cohort import protocol, validation
     from psmbook.cohort.synthetic import DEFAULT_SEED, generate_cohort
     from psmbook.matching.export import SUFFIXES, match_data, write_match_data
     from psmbook.study.description import load_study
@@ -76,7 +76,7 @@ def _match(args: argparse.Namespace) -> int:
         raise ValueError("--data and --study go together: your cohort's file and its study description")
     study = load_study(args.study)
     seed = DEFAULT_SEED if args.seed is None else args.seed
-    cohort = validation.prepare_cohort(reading.read_data(args.data), study) if args.data else generate_cohort(seed)
+    cohort = protocol.load_cohort(args.data, study).cohort if args.data else generate_cohort(seed)
     covariates = [c.strip() for c in args.covariates.split(",") if c.strip()] if args.covariates else None
     for column in covariates or []:
         study.variable(column)  # ValueError naming the covariate the description does not know

@@ -19,24 +19,51 @@ NEEDS: dict[str, Callable[[Study], bool]] = {
     "paper": lambda s: s.paper,
     "synthetic": lambda s: s.synthetic,
     "response": lambda s: s.has_response,
+    "not_evaluable": lambda s: s.has_response and s.response.not_evaluable is not None,
     "toxicity": lambda s: s.has_toxicity,
     "pfs": lambda s: "pfs" in s.endpoints,
     "os": lambda s: "os" in s.endpoints,
     "survival": lambda s: bool(s.endpoints),
+    "protocol": lambda s: bool(s.inclusion) or any(v.missing == "exclude" for v in s.covariates),
+    "event_coding": lambda s: any(s.outcome(e).status for e in s.endpoints),
+    "drug_toxicity": lambda s: s.has_toxicity and bool(s.toxicity.drug_specific),
+    "treatment_deaths": lambda s: s.has_toxicity and bool(s.toxicity.death_during_treatment),
 }
 
 #: Why a need is not met, for the page of a skipped chapter.
 MISSING = {
-    "paper": "it compares every result with the paper's published numbers, and this study description "
-             "does not say it is the paper's study (`paper: true`)",
+    "paper": "it sets every result beside the paper's published numbers, so it runs only on the paper's own "
+             "study (its cohort in the paper's layout, described by the packaged `study_synthetic.yaml` or a "
+             "copy of it)",
     "synthetic": "it needs the synthetic cohort, whose true treatment effect is known; real data do not "
                  "know their truth",
     "response": "the study description has no `response` section (tumour response by arm)",
-    "toxicity": "the study description has no `toxicity` section (adverse events by arm)",
+    "not_evaluable": "the study description's `response` names no `not_evaluable` code",
+    "toxicity": "the study description has no `toxicity` section with `grade3_4` events (adverse events by arm)",
     "pfs": "the study description has no `pfs` endpoint under `outcomes`",
     "os": "the study description has no `os` endpoint under `outcomes`",
     "survival": "the study description names no time-to-event endpoint under `outcomes`",
+    "protocol": "the study description has no `inclusion` rules and no covariate with `missing: exclude`",
+    "event_coding": "no endpoint of the study description has a coded `status` column",
+    "drug_toxicity": "the study description lists no `toxicity.drug_specific` events",
+    "treatment_deaths": "the study description names no `toxicity.death_during_treatment` column",
 }
+
+#: What to do about an unmet need, for the page of a skipped chapter: advice that works.
+REMEDY = {
+    "paper": "Nothing in your study description can add this: the chapter is about the paper's own numbers. "
+             "It runs when the book runs on the synthetic cohort (no `data`), or on the paper's cohort in its "
+             "layout with the packaged description (see the README, *Running it on your own data*).",
+    "synthetic": "Nothing in your study description can add this: the chapter needs a cohort whose truth is "
+                 "known. Build the book without `data` and `study` to see it on the synthetic cohort.",
+    "response": "To run it, add a `response` section naming the response column, its level codes and labels in "
+                "order from best to worst, and, optionally, the `objective` levels and a `not_evaluable` code "
+                "(see `src/psmbook/data/study_synthetic.yaml`).",
+    "toxicity": "To run it, add a `toxicity` section whose `grade3_4` names a true/false column for each grade 3–4 "
+                "adverse event (see `src/psmbook/data/study_synthetic.yaml`).",
+}
+#: The comment of the `seed` parameter in a book on real data, where no cohort is generated.
+SEED_COMMENT = "# not used: the cohort is read from its data file"
 
 
 def _check(needs) -> list[str]:
@@ -71,10 +98,31 @@ def _keep(cell: dict, study: Study) -> bool:
 
 
 def tailor(notebook: dict, study: Study) -> dict:
-    """A copy of the notebook without the cells the study cannot support."""
+    """A copy of the notebook without the cells the study cannot support; for real data, the `seed`
+    parameter says that it generates nothing (:data:`SEED_COMMENT`)."""
     tailored = copy.deepcopy(notebook)
-    tailored["cells"] = [c for c in notebook["cells"] if _keep(c, study)]
+    tailored["cells"] = [c for c in tailored["cells"] if _keep(c, study)]
+    if not study.synthetic:
+        for cell in tailored["cells"]:
+            if "parameters" in cell.get("metadata", {}).get("tags", []):
+                cell["source"] = _seed_comment(cell["source"])
     return tailored
+
+
+def _seed_comment(source) -> list[str]:
+    """The parameters cell with the comment of its `seed` line replaced (the matching chapter's says what it
+    still does: order the treated patients of a random match order)."""
+    text = "".join(source) if isinstance(source, list) else source
+    lines = []
+    for line in text.split("\n"):
+        name, _, comment = line.partition("#")
+        if name.split("=")[0].strip() == "seed" and comment:
+            if "random" in comment:
+                line = f"{name.rstrip()}  # orders treated patients when match_order is random (no cohort is generated)"
+            else:
+                line = f"{name.rstrip()}  {SEED_COMMENT}"
+        lines.append(line)
+    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
 
 
 def chapter_title(notebook: dict) -> str:
@@ -90,10 +138,12 @@ def chapter_title(notebook: dict) -> str:
 def skipped_page(notebook: dict, study: Study, missing: list[str]) -> str:
     """The page that stands in for a chapter the study cannot run (MyST markdown)."""
     reasons = "\n".join(f"- {MISSING[n]}." for n in missing)
+    remedies = [REMEDY[n] for n in missing if n in REMEDY and not (n == "paper" and "synthetic" in missing)]
+    advice = " ".join(remedies) or ("To run it, add what is missing to the study description (see the README, "
+                                     "*Running it on your own data*).")
     return (f"# {chapter_title(notebook)}\n\n"
             f":::{{note}}\nThis chapter was not run for **{study.name}**, because:\n\n{reasons}\n\n"
-            "The other chapters ran. To run this one, add what is missing to the study description "
-            "(see the README, *Running the book on your own data*).\n:::\n")
+            f"The other chapters ran. {advice}\n:::\n")
 
 
 def intro_page(study: Study, min_cell: int, chapters: list[tuple[str, list[str]]]) -> str:

@@ -9,9 +9,10 @@ is not 0/1, progression-free survival longer than overall survival - each naming
 (data rows numbered from 1, as in the file without its header; with the patient ids) and what was
 expected. :func:`prepare_cohort` raises :class:`DataError` with all of them at once, or returns the
 analysis frame: the described columns only (every other column - names, dates, hospital numbers - is
-dropped), codes as text, numeric covariates cut into their levels, event flags as 0/1 and times as
-floats. :func:`read_data` reads the file, :func:`check_matchable` stops the analysis when the
-propensity-score caliper leaves no matched pair.
+dropped, unless `other_columns` keeps it, read as its type), codes as text, numeric covariates cut into
+their levels (continuous ones kept as numbers), event flags as 0/1 and times as floats.
+:func:`read_data` reads the file, :func:`check_matchable` stops the analysis when the propensity-score
+caliper leaves no matched pair.
 
 The checks are plain pandas rather than a schema library (pandera was considered): every message
 names the offending values with their counts, the rows with their patient ids and the expected codes,
@@ -29,6 +30,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from psmbook.cohort import other_columns
 from psmbook.study.codes import as_code
 from psmbook.study.description import GENERATED_ID, Study
 
@@ -46,6 +48,9 @@ MAX_NAMED = 5
 #: Tolerance of the PFS <= OS check (times are compared as floats).
 PFS_OS_TOLERANCE = 1e-9
 _MISSING = "<missing>"
+#: What the study description can say about missing covariates, and about a status column with other codes.
+MISSING_HINT = " (or say what a missing value means: the covariate's `missing: exclude` or `missing: level`)"
+CODED = "other codes: declare the column as the endpoint's `status` with its event_codes and censor_codes"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -130,13 +135,18 @@ class _Rows:
     def __call__(self, mask: Union[pd.Series, np.ndarray]) -> str:
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
         shown = positions[:MAX_NAMED]
-        text = ("row " if len(positions) == 1 else "rows ") + ", ".join(str(p + 1) for p in shown)
+        text = ("row " if len(positions) == 1 else "rows ") + ", ".join(str(self.number(p)) for p in shown)
         if len(positions) > MAX_NAMED:
             text += f" and {len(positions) - MAX_NAMED} more"
         if self.id_column is not None:
             ids = [as_code(v) or _MISSING for v in self.data[self.id_column].iloc[shown]]
             text += f" ({self.id_column} {', '.join(ids)}{', …' if len(positions) > MAX_NAMED else ''})"
         return text
+
+    def number(self, position: int) -> int:
+        """A row's number in the file (``attrs["row_numbers"]`` when a protocol left rows out)."""
+        numbers = self.data.attrs.get("row_numbers")
+        return int(numbers[position]) if numbers is not None else int(position) + 1
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -188,6 +198,8 @@ def described_columns(study: Study) -> dict[str, str]:
         columns.setdefault(study.response.column, "tumour response")
     for column, (what, _) in _toxicity_columns(study).items():
         columns.setdefault(column, what)
+    for column, other in study.other_columns.items():
+        columns.setdefault(column, other.label or f"other column of type {other.type}")
     return columns
 
 
@@ -224,7 +236,7 @@ def _check_ids(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
     if not repeated.empty:
         groups = list(repeated.groupby(repeated, sort=False).groups.items())
         named = [
-            f"{pid!r} (rows {', '.join(str(p + 1) for p in positions[:MAX_NAMED])})"
+            f"{pid!r} (rows {', '.join(str(rows.number(p)) for p in positions[:MAX_NAMED])})"
             for pid, positions in groups[:MAX_NAMED]
         ]
         more = f" and {len(groups) - MAX_NAMED} more" if len(groups) > MAX_NAMED else ""
@@ -236,7 +248,13 @@ def _check_ids(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
 
 
 def _check_codes(
-    data: pd.DataFrame, column: str, what: str, codes: Sequence[str], rows: _Rows, missing_hint: str = ""
+    data: pd.DataFrame,
+    column: str,
+    what: str,
+    codes: Sequence[str],
+    rows: _Rows,
+    missing_hint: str = "",
+    hint: str = "",
 ) -> list[str]:
     """Values of a coded column (treatment arm, covariate, response) must be among `codes`."""
     values = _codes(data[column])
@@ -245,10 +263,9 @@ def _check_codes(
     unknown = ~missing & ~values.isin(list(codes))
     expected = f"expected one of {_quoted(codes)}"
     if unknown.any():
-        hint = ""
         lowered = {c.lower() for c in codes}
         if all(str(v).lower() in lowered for v in values[unknown]):
-            hint = " (codes are case-sensitive)"
+            hint = " (codes are case-sensitive)" + hint
         problems.append(
             f"column {column!r} ({what}): {_n(unknown.sum(), 'value')} "
             f"not among the codes of the study description: {_counted(values[unknown])} "
@@ -266,7 +283,9 @@ def _check_treatment(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]
     tr = study.treatment
     if tr.column not in data.columns:
         return []
-    problems = _check_codes(data, tr.column, "treatment arm", tr.arms, rows)
+    rule = f" (an inclusion rule leaves them out, counted: `- {{column: {tr.column}, %s}}`)"
+    arms = f"in: [{', '.join(tr.arms)}]"
+    problems = _check_codes(data, tr.column, "treatment arm", tr.arms, rows, rule % "recorded: true", rule % arms)
     arms = _codes(data[tr.column])
     for arm in tr.arms:
         if not (arms == arm).any():
@@ -291,17 +310,21 @@ def _numbers(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     return numeric, missing, bad
 
 
-def _check_binned(data: pd.DataFrame, var, rows: _Rows) -> list[str]:
-    """A covariate recorded as a number and cut by `var.bins` must be a number within the edges."""
-    column, what = var.column, f"covariate {var.label}"
-    low, high = var.bins[0], var.bins[-1]
+def _check_numeric(data: pd.DataFrame, var, rows: _Rows) -> list[str]:
+    """A covariate recorded as a number, continuous or cut by `var.bins`, must be a number (within the
+    edges of its bins)."""
+    column, what = var.column, f"covariate {var.label}" + (", continuous" if var.continuous else "")
     numeric, missing, bad = _numbers(data[column])
-    expected = f"expected a number from {low:g} to {high:g}, cut at {', '.join(f'{b:g}' for b in var.bins)}"
+    if var.continuous:
+        low, high, expected = -np.inf, np.inf, "expected a number" + (f" ({var.unit})" if var.unit else "")
+    else:
+        low, high = var.bins[0], var.bins[-1]
+        expected = f"expected a number from {low:g} to {high:g}, cut at {', '.join(f'{b:g}' for b in var.bins)}"
     problems = []
     if bad.any():
         values = _codes(data[column])[bad]
         hint = ""
-        if values.isin(list(var.codes)).all():
+        if var.derived and values.isin(list(var.codes)).all():
             hint = (
                 " (the study description gives `bins`, so this column must hold the measurement, not "
                 "the level codes; drop `bins` if the data are already coded)"
@@ -313,6 +336,7 @@ def _check_binned(data: pd.DataFrame, var, rows: _Rows) -> list[str]:
     if missing.any():
         problems.append(
             f"column {column!r} ({what}): {_n(missing.sum(), 'missing value')} at {rows(missing)}; {expected}"
+            + MISSING_HINT
         )
     outside = ~missing & ~bad & ((numeric < low) | (numeric > high))
     if outside.any():
@@ -329,10 +353,10 @@ def _check_covariates(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str
     for var in study.covariates:
         if var.column not in data.columns:
             continue
-        if var.derived:
-            problems += _check_binned(data, var, rows)
+        if var.continuous or var.derived:
+            problems += _check_numeric(data, var, rows)
         else:
-            problems += _check_codes(data, var.column, f"covariate {var.label}", var.codes, rows)
+            problems += _check_codes(data, var.column, f"covariate {var.label}", var.codes, rows, MISSING_HINT)
     return problems
 
 
@@ -389,7 +413,7 @@ def _check_endpoints(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]
                     f"{_counted(_codes(data[time])[negative])} at {rows(negative)}; {expected}"
                 )
         if event in data.columns:
-            problems += _check_flags(data, event, f"{label} event: 1 = event, 0 = censored", rows)
+            problems += _check_flags(data, event, f"{label} event: 1 = event, 0 = censored; {CODED}", rows)
     return problems
 
 
@@ -480,6 +504,7 @@ def validate_cohort(data: pd.DataFrame, study: Study) -> list[str]:
         *_check_pfs_os(data, study, rows),
         *_check_response(data, study, rows),
         *_check_toxicity(data, study, rows),
+        *other_columns.problems(data, study, rows),
     ]
 
 
@@ -491,7 +516,7 @@ def _cut(values: pd.Series, var) -> pd.Series:
     """Level codes of a measured covariate: level i holds [bins[i], bins[i+1]), the last one closed."""
     edges = np.asarray(var.bins, dtype=float)
     index = np.searchsorted(edges, values.to_numpy(dtype=float), side="right") - 1
-    index = np.clip(index, 0, len(var.codes) - 1)
+    index = np.clip(index, 0, len(var.bins) - 2)  # not into a `missing: level` level
     return pd.Series(np.asarray(var.codes, dtype=object)[index], index=values.index, dtype=object)
 
 
@@ -502,10 +527,12 @@ def _as_flags(values: pd.Series) -> pd.Series:
 
 def prepare_cohort(data: pd.DataFrame, study: Study, *, source: Optional[str] = None) -> pd.DataFrame:
     """The analysis frame of a cohort: DataError listing every problem of :func:`validate_cohort`, else
-    only the described columns (every other column is dropped), in the description's order and the
+    only the described columns (every other column is dropped; `other_columns` last, read as their type),
+    in the description's order and the
     file's row order: the patient id (1..n when the description names none), codes as text, measured
-    covariates cut into their level codes, event flags as int 0/1, times as float, adverse-event flags
-    as bool and drug-specific grades as int (missing in the control arm stays missing)."""
+    covariates cut into their level codes (continuous ones as floats), event flags as int 0/1, times as
+    float, adverse-event flags as bool and drug-specific grades as int (missing in the control arm stays
+    missing)."""
     problems = validate_cohort(data, study)
     if problems:
         raise DataError(
@@ -516,10 +543,13 @@ def prepare_cohort(data: pd.DataFrame, study: Study, *, source: Optional[str] = 
     if study.id_column in data.columns:
         out[study.id_column] = data[study.id_column]
     else:  # GENERATED_ID: the validation required the column otherwise
-        out[study.id_column] = np.arange(1, len(data) + 1, dtype=np.int64)
+        out[study.id_column] = np.asarray(data.attrs.get("row_numbers", np.arange(1, len(data) + 1)), dtype=np.int64)
     out[study.treatment.column] = _codes(data[study.treatment.column])
     for var in study.covariates:
-        out[var.column] = _cut(_numbers(data[var.column])[0], var) if var.derived else _codes(data[var.column])
+        if var.continuous:  # the number as it is
+            out[var.column] = _numbers(data[var.column])[0]
+        else:
+            out[var.column] = _cut(_numbers(data[var.column])[0], var) if var.derived else _codes(data[var.column])
     for e in study.endpoints:
         o = study.outcome(e)
         out[o.time] = _numbers(data[o.time])[0]
@@ -536,8 +566,8 @@ def prepare_cohort(data: pd.DataFrame, study: Study, *, source: Optional[str] = 
             grades = _numbers(data[column])[0].astype("Int64")
             out[column] = grades.astype(np.int64) if not grades.isna().any() else grades
         else:
-            out[column] = data[column]
-    return out
+            out[column] = _codes(data[column])
+    return out.assign(**other_columns.typed(data, study))  # the columns kept for description, typed
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -12,11 +12,22 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Literal, Mapping, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
+
+from psmbook.study.other_columns import OtherColumn, check_apart, normalise_other_columns
+from psmbook.study.protocol import (
+    FileFormat,
+    Rule,
+    endpoint_schema,
+    normalise_file,
+    normalise_missing,
+    normalise_outcomes,
+)
+from psmbook.study.yaml_text import TextLoader
 
 __all__ = [
     "Treatment",
@@ -74,21 +85,58 @@ class Treatment(_Part):
         return (self.treated, self.control)
 
 
-class Variable(_Part):
-    """A categorical baseline characteristic.
+def _variable_schema(schema: dict[str, Any]) -> None:
+    """The JSON Schema's rule for editors: a categorical covariate needs `levels`, a continuous one has none."""
+    schema["if"] = {"properties": {"kind": {"const": "continuous"}}, "required": ["kind"]}
+    schema["then"] = {"not": {"anyOf": [{"required": [k]} for k in _CATEGORICAL_ONLY]}}
+    schema["else"] = {"required": ["levels"], "not": {"anyOf": [{"required": [k]} for k in _CONTINUOUS_ONLY]}}
 
-    `levels` maps level code -> label in the paper's order; `psm` says whether it enters the
-    propensity-score model; `table1_omit` lists levels that count in the test but have no row in
+
+class Variable(_Part):
+    """A baseline characteristic, categorical (the default) or continuous (``kind: continuous``).
+
+    Categorical: `levels` maps level code -> label in the paper's order; `psm` says whether it enters
+    the propensity-score model; `table1_omit` lists levels that count in the test but have no row in
     Table 1 (e.g. "no previous treatment"). `bins` (optional) cuts a numeric column into the levels, in
     order: level i holds values in [bins[i], bins[i+1]) (the last interval includes its upper edge).
+
+    Continuous: the column holds a number, kept as it is. Table 1 shows it as mean (SD) with Welch's
+    t-test, or with `summary: median` as median [IQR] with the Mann-Whitney U test, to `decimals`
+    places; `unit` is what it is measured in; odds and hazard ratios are given `per` that many units
+    (per 10 years, say); the default score model takes it linearly on the logit scale, or with
+    `spline_df` as a natural cubic spline with that many degrees of freedom.
     """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_variable_schema)
 
     column: str
     label: str = ""
-    levels: dict[str, str]
+    kind: Literal["categorical", "continuous"] = "categorical"
+    levels: dict[str, str] = Field(default_factory=dict)
     psm: bool = False
     table1_omit: tuple[str, ...] = ()
     bins: Optional[tuple[float, ...]] = None
+    summary: Literal["mean", "median"] = "mean"
+    unit: str = ""
+    per: float = Field(default=1.0, gt=0)
+    spline_df: Optional[int] = Field(default=None, ge=2)
+    decimals: int = Field(default=1, ge=0, le=6)
+    #: missing values: ``exclude`` (complete case, counted in the patient flow) or ``level`` (their own
+    #: level, code ``missing``, label `missing_label`); without it a missing value is an error
+    missing: Optional[Literal["exclude", "level"]] = None
+    missing_label: str = "Missing"
+
+    @property
+    def continuous(self) -> bool:
+        """True for a continuous covariate (``kind: continuous``): a number, with no levels."""
+        return self.kind == "continuous"
+
+    @property
+    def per_text(self) -> str:
+        """The step of its odds and hazard ratios in words: "per 10 years", "per unit (nodes)"."""
+        if self.per == 1:
+            return f"per unit ({self.unit})" if self.unit else "per unit"
+        return f"per {self.per:g} {self.unit or 'units'}"
 
     @property
     def derived(self) -> bool:
@@ -108,8 +156,17 @@ class Variable(_Part):
 class Endpoint(_Part):
     """A time-to-event endpoint: the `time` and `event` (1 = event, 0 = censored) columns."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=endpoint_schema)
+
     time: str
     event: str
+    #: a coded status column instead of a 0/1 `event` column: which codes are the event, which censor,
+    #: and the competing events (code -> name, censored at their time); `event` then names the 0/1 flag
+    #: derived from it (default ``<endpoint>_event``)
+    status: Optional[str] = None
+    event_codes: tuple[str, ...] = ()
+    censor_codes: tuple[str, ...] = ()
+    competing: dict[str, str] = Field(default_factory=dict)
     label: str = ""
     short: str = ""
     event_name: str = ""
@@ -177,6 +234,11 @@ class Study(_Part):
     outcomes: Outcomes = Field(default_factory=Outcomes)
     response: Optional[Response] = None
     toxicity: Optional[Toxicity] = None
+    #: how the data file is read, and the protocol's inclusion rules (see :mod:`psmbook.study.protocol`)
+    file: Optional[FileFormat] = None
+    inclusion: list[Rule] = Field(default_factory=list)
+    #: columns kept for description only, read as their type (see :mod:`psmbook.study.other_columns`)
+    other_columns: dict[str, OtherColumn] = Field(default_factory=dict)
     #: the file the description was read from (not part of the file)
     source: SkipJsonSchema[Optional[str]] = Field(default=None, exclude=True)
 
@@ -194,6 +256,11 @@ class Study(_Part):
     @classmethod
     def _id_column(cls, value: Any) -> str:
         return str(value or GENERATED_ID)
+
+    @model_validator(mode="after")
+    def _other_columns_apart(self) -> "Study":
+        check_apart(self)
+        return self
 
     @property
     def endpoints(self) -> list[str]:
@@ -268,11 +335,37 @@ def _require(mapping: Any, key: str, where: str) -> Any:
     return mapping[key]
 
 
+#: Keys of a covariate that only one kind of covariate has.
+_CONTINUOUS_ONLY = ("summary", "unit", "per", "spline_df", "decimals")
+_CATEGORICAL_ONLY = ("levels", "table1_omit", "bins")
+
+
+def _kind_keys(raw: Mapping, where: str) -> str:
+    """The covariate's kind; ValueError naming a key that the other kind of covariate has."""
+    kind = raw.get("kind") or "categorical"
+    if kind not in ("categorical", "continuous"):
+        raise ValueError(f"{where}.kind must be categorical or continuous, got {kind!r}")
+    if kind == "continuous":
+        wrong = [k for k in _CATEGORICAL_ONLY if k in raw]
+        if wrong:
+            raise ValueError(
+                f"{where} is continuous (kind: continuous), so it has no {', '.join(wrong)}; drop "
+                "`kind: continuous` to cut the number into levels with `bins`"
+            )
+    else:
+        wrong = [k for k in _CONTINUOUS_ONLY if k in raw]
+        if wrong:
+            raise ValueError(f"{where}: {', '.join(wrong)} only for a continuous covariate (add `kind: continuous`)")
+    return kind
+
+
 def _variable(raw: Any, i: int) -> Any:
     if not isinstance(raw, Mapping):
         return raw
     column = str(_require(raw, "column", f"covariates[{i}]"))
     where = f"covariates[{i}] ({column})"
+    if _kind_keys(raw, where) == "continuous":
+        return {**raw, "column": column, "label": str(raw.get("label") or column)}
     levels_raw = _require(raw, "levels", where)
     if not isinstance(levels_raw, Mapping) or len(levels_raw) < 2:
         raise ValueError(f"{where}.levels must map at least two codes to labels")
@@ -317,7 +410,13 @@ def _normalise(raw: Mapping) -> dict[str, Any]:
     covariates = _require(raw, "covariates", "")
     if not isinstance(covariates, list) or not covariates:
         raise ValueError("covariates must be a non-empty list")
-    out["covariates"] = [_variable(c, i) for i, c in enumerate(covariates)]
+    out["covariates"] = [
+        normalise_missing(_variable(c, i), f"covariates[{i}] ({c.get('column')})" if isinstance(c, Mapping) else "")
+        for i, c in enumerate(covariates)
+    ]
+    out["outcomes"] = normalise_outcomes(raw.get("outcomes"))
+    out["file"] = normalise_file(raw.get("file"), raw.get("id_column"))
+    out["other_columns"] = normalise_other_columns(raw.get("other_columns"))
     columns = [c.get("column") for c in out["covariates"] if isinstance(c, Mapping)]
     twice = sorted({c for c in columns if columns.count(c) > 1})
     if twice:
@@ -328,7 +427,7 @@ def _normalise(raw: Mapping) -> dict[str, Any]:
             **response,
             "levels": {_code(k, "response.levels"): str(v) for k, v in response["levels"].items()},
         }
-    for key in ("outcomes", "response", "toxicity"):
+    for key in ("outcomes", "response", "toxicity", "file"):
         if out.get(key) in ({}, None):
             out.pop(key, None)
     return out
@@ -390,7 +489,7 @@ def load_study(path: Union[str, Path, None] = None) -> Study:
             raise FileNotFoundError(f"study description not found: {p}")
         text, source = p.read_text(encoding="utf-8"), str(p)
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=TextLoader)  # values as the text written: no yes/no booleans
     except yaml.YAMLError as exc:
         raise ValueError(f"study description {source} is not valid YAML: {exc}") from exc
     return study_from_dict(raw, source=source)

@@ -43,7 +43,7 @@ def _month_end(text: str) -> _dt.date:
 
 @dataclass(frozen=True)
 class Targets:
-    """Everything the generator takes from published.yaml (ids in :data:`ids`)."""
+    """Everything the generator takes from published.yaml (ids in :mod:`psmbook.study.ids`)."""
 
     n: dict
     table1: dict
