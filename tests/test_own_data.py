@@ -41,7 +41,7 @@ def test_public_dataset_book_builds_runs_what_it_can_and_says_what_it_skipped(gb
         assert "was not run for" in page and "GBSG2" in page
     assert "response" in (html / "03_response.html").read_text()  # it names what is missing
     intro = (html / "intro.html").read_text()
-    assert "GBSG2" in intro and "not run (needs toxicity, paper)" in intro
+    assert "GBSG2" in intro and "not run (needs toxicity)" in intro
     cohort = (html / "01_cohort.html").read_text()
     assert "Synthetic data" not in cohort and "anlotinib" not in cohort.split("<main")[-1].lower()
     assert "Menopausal status" in cohort and "Hormonal therapy (n=246)" in cohort
@@ -278,4 +278,143 @@ def test_no_treated_patient_within_the_caliper_stops_the_matching_chapter(tmp_pa
     message = str(error.value)
     assert "chapter 'matching' failed in cell" in message and "MatchingError" in message
     assert "caliper" in message and "1e-06" in message
+    assert _unchanged(last_good_book)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Continuous covariates: the GBSG2 cohort with its measurements as numbers (examples/gbsg2_continuous.yaml)
+
+GBSG_CONTINUOUS = ROOT / "examples" / "gbsg2_continuous.yaml"
+
+
+@pytest.fixture(scope="module")
+def continuous_cohort():
+    from psmbook.study.description import load_study
+
+    study = load_study(GBSG_CONTINUOUS)
+    return study, validation.prepare_cohort(_lymph_node(), study)
+
+
+def test_a_continuous_covariate_gives_one_table1_row_as_scipy_computes_it(continuous_cohort):
+    """Age: mean (SD) and Welch's t-test; oestrogen receptor: median [IQR] and the Mann-Whitney U test,
+    each from the patients' numbers, before and after matching alike (the same function)."""
+    import numpy as np
+    from scipy import stats
+
+    from psmbook.analysis import tables
+
+    study, cohort = continuous_cohort
+    data = _lymph_node()
+    treated, control = data[data["hormone"] == 2], data[data["hormone"] == 1]
+    rows = tables.table1_before(cohort, study)
+    assert (rows["variable"] == "age").sum() == 1 and (rows["variable"] == "estrg_recp").sum() == 1
+    by = rows.set_index("variable")
+    age = by.loc["age"]
+    assert age["level_label"] == "mean (SD), years" and age["test_label"] == "Welch's t-test"
+    assert age["text_treated"] == f"{treated['age'].mean():.1f} ({treated['age'].std(ddof=1):.1f})" == "56.6 (9.4)"
+    assert age["text_control"] == f"{control['age'].mean():.1f} ({control['age'].std(ddof=1):.1f})"
+    welch = stats.ttest_ind(treated["age"], control["age"], equal_var=False).pvalue
+    assert age["p"] == pytest.approx(welch, rel=1e-12) and age["p"] < 0.001
+    receptor = by.loc["estrg_recp"]
+    q1, median, q3 = np.percentile(control["estrg_recp"], [25, 50, 75])
+    assert receptor["text_control"] == f"{median:.0f} [{q1:.0f}–{q3:.0f}]"
+    assert receptor["level_label"] == "median [IQR], fmol" and receptor["test_label"] == "Mann–Whitney U test"
+    mann_whitney = stats.mannwhitneyu(treated["estrg_recp"], control["estrg_recp"], alternative="two-sided").pvalue
+    assert receptor["p"] == pytest.approx(mann_whitney, rel=1e-12)
+    shown = tables.table1_display(rows, study=study)
+    assert shown.loc[("Age", "mean (SD), years")].tolist() == [age["text_treated"], age["text_control"], "<0.001"] + [
+        "Welch's t-test"
+    ]
+    values = tables.table1_values(rows, study, "before")
+    assert values["table1.before.age.2.mean"] == pytest.approx(treated["age"].mean())
+    assert (
+        values["table1.before.estrg_recp.1.median"] == median and values["table1.before.estrg_recp.p"] == receptor["p"]
+    )
+
+
+def test_a_continuous_covariate_enters_the_score_model_linearly_per_its_step(continuous_cohort):
+    """Tumour size as one linear term: the coefficient statsmodels fits on the raw data, its odds ratio
+    given per 10 mm (the description's ``per``) and labelled so."""
+    import math
+
+    import statsmodels.formula.api as smf
+
+    from psmbook.matching import report
+    from psmbook.matching.score import fit_propensity
+
+    study, cohort = continuous_cohort
+    model = fit_propensity(cohort, "hormone", "2", ["size", "menopause", "grade"], study=study)
+    assert model.formula == "_treated ~ size + C(menopause) + C(grade)"
+    data = _lymph_node().assign(t=lambda d: (d["hormone"] == 2).astype(int))
+    direct = smf.logit("t ~ size + C(menopause) + C(grade)", data=data).fit(disp=0)
+    assert model.result.params["size"] == pytest.approx(direct.params["size"], rel=1e-9)
+    odds = model.odds_ratios()
+    assert odds.loc["size", "odds_ratio"] == pytest.approx(math.exp(10 * direct.params["size"]), rel=1e-9)
+    assert odds.loc["size", "ci_low"] == pytest.approx(math.exp(10 * direct.conf_int().loc["size", 0]), rel=1e-9)
+    assert odds.loc["size", "p"] == pytest.approx(direct.pvalues["size"], rel=1e-9)
+    shown = report.odds_ratio_display(model).data
+    assert list(shown.index) == ["menopause = 2", "grade = 2", "grade = 3", "size, per 10 mm"]
+    assert "`size` linearly on the logit scale, its odds ratio per 10 mm" in model.terms_text()
+
+
+@pytest.fixture(scope="module")
+def continuous_book(tmp_path_factory):
+    """The whole book built from the public dataset with continuous covariates."""
+    out = tmp_path_factory.mktemp("gbsg_continuous") / "book"
+    pipeline.build({"data": GBSG_DATA, "study": str(GBSG_CONTINUOUS)}, root=ROOT, out=out)
+    return out
+
+
+def _page_text(path: Path) -> str:
+    import html
+    import re
+
+    main = path.read_text().split("<main", 1)[-1]
+    main = re.sub(r"<script.*?</script>|<style.*?</style>", " ", main, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", main)))
+
+
+def test_the_book_builds_on_the_gbsg_example_with_continuous_covariates(continuous_book, continuous_cohort):
+    """Cohort page: Table 1 rows as mean (SD) and median [IQR] with the tests named; matching page: the
+    spline and linear score terms with their odds ratios per step, Table 1 after matching, the continuous
+    balance rows; survival page: hazard ratios per step; the results carry the summaries."""
+    import json
+
+    study, cohort = continuous_cohort
+    html = continuous_book / "_build" / "html"
+    treated = cohort[cohort["hormone"] == "2"]
+    page = _page_text(html / "01_cohort.html")
+    assert f"Age mean (SD), years {treated['age'].mean():.1f} ({treated['age'].std():.1f})" in page
+    assert "Tumour size median [IQR], mm" in page and "Welch's t-test" in page and "Mann–Whitney U test" in page
+    assert "each continuous one as mean (SD) with Welch’s t-test or median [IQR] with the Mann–Whitney U" in page
+    page = _page_text(html / "02_matching.html")
+    assert "_treated ~ ns(age, df=3) + C(menopause) + size + C(grade) + nodes + prog_recp + estrg_recp" in page
+    for term in ("age, spline basis 1 of 3", "size, per 10 mm", "nodes, per unit (nodes)", "prog_recp, per 100 fmol"):
+        assert term in page, term
+    assert "`size`" not in page and "size linearly on the logit scale, its odds ratio per 10 mm" in page
+    table1_after = page.split("Table 1 after matching", 2)[-1]
+    assert "Age mean (SD), years" in table1_after and "Oestrogen receptor median [IQR], fmol" in table1_after
+    assert "Age (years)" in page  # its balance row
+    page = _page_text(html / "04_survival.html")
+    assert "Age per 10 years" in page and "Progesterone receptor per 100 fmol" in page
+    results = json.loads((continuous_book / "results" / "cohort.json").read_text())["values"]
+    assert results["table1.before.age.2.mean"] == pytest.approx(treated["age"].mean())
+    after = json.loads((continuous_book / "results" / "matching.json").read_text())["values"]
+    matched = pd.read_parquet(continuous_book / "data" / "matched.parquet")
+    ages = matched.loc[matched["hormone"] == "1", "age"]
+    assert after["table1.after.age.1.mean"] == pytest.approx(ages.mean()) and after["table1.after.age.1.n"] == len(ages)
+
+
+def test_a_continuous_covariate_that_is_not_a_number_stops_the_build(tmp_path, last_good_book):
+    def change(data):
+        _set("age", [4], "fifty")(data)
+        _set("nodes", [6, 8], None)(data)
+
+    with pytest.raises(validation.DataError) as error:
+        pipeline.build(
+            {"data": _bad_data(tmp_path, change), "study": str(GBSG_CONTINUOUS)}, root=ROOT, out=last_good_book
+        )
+    message = str(error.value)
+    assert "column 'age' (covariate Age, continuous): 1 value not a number: 'fifty' (1 row) at row 5 (id 5)" in message
+    assert "column 'nodes' (covariate Positive lymph nodes, continuous): 2 missing values at rows 7, 9" in message
     assert _unchanged(last_good_book)

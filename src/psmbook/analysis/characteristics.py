@@ -226,7 +226,7 @@ def recurrence_and_treatment(df: pd.DataFrame, study) -> pd.DataFrame:
 
 def plot_arm_differences(cohort: pd.DataFrame, rows: pd.DataFrame, study, n: int = 4):
     """Bar charts of the ``n`` characteristics whose arms differ most (smallest p in Table 1): the share
-    of each arm at each level."""
+    of each arm at each level; box plots of each arm's values for a continuous characteristic."""
     import matplotlib.pyplot as plt
 
     from psmbook.present.style import arm_colours
@@ -234,22 +234,55 @@ def plot_arm_differences(cohort: pd.DataFrame, rows: pd.DataFrame, study, n: int
     by_p = rows[rows["test"].notna()].sort_values("p")
     key_columns = list(by_p["variable"].head(n))
     arm = cohort[study.treatment.column]
-    fig, axes = plt.subplots(1, len(key_columns), figsize=(10, 3.2), sharey=True, squeeze=False)
+    measured = [study.variable(c).continuous for c in key_columns]
+    fig, axes = plt.subplots(1, len(key_columns), figsize=(10, 3.2), sharey=not any(measured), squeeze=False)
     axes = axes[0]
     colours = arm_colours(study)
     for ax, column in zip(axes, key_columns):
         variable = study.variable(column)
+        if variable.continuous:
+            _arm_boxes(ax, cohort[column], arm, study, colours)
+            ax.set_title(variable.label, fontsize=10)
+            ax.set_ylabel(variable.unit, fontsize=8.5)
+            continue
         shares = pd.crosstab(cohort[column], arm, normalize="columns").reindex(list(variable.levels)) * 100
         x = range(len(shares))
         for offset, code in ((-0.2, study.treatment.treated), (0.2, study.treatment.control)):
             ax.bar([i + offset for i in x], shares[code], width=0.4, color=colours[code], label=study.arm_label(code))
         ax.set_xticks(list(x), [variable.levels[c] for c in shares.index], fontsize=8.5)
         ax.set_title(variable.label, fontsize=10)
-    axes[0].set_ylabel("Patients in the arm (%)")
-    axes[0].legend(fontsize=8, loc="upper left")
+    for ax, is_measured in zip(axes, measured):
+        if not is_measured:
+            ax.set_ylabel("Patients in the arm (%)")
+            ax.legend(fontsize=8, loc="upper left")
+            break
     fig.suptitle("Where the arms differ before matching")
     fig.tight_layout()
     return fig
+
+
+#: Whiskers of the box plots (percentiles): no single patient's value is drawn, not even the extremes.
+WHISKERS = (5, 95)
+
+
+def _arm_boxes(ax, values: pd.Series, arm: pd.Series, study, colours) -> None:
+    """Box plots of a continuous characteristic, one per arm (treated first), in the arms' colours: the
+    quartiles and whiskers at the 5th and 95th percentiles, without outlying points (a patient's value)."""
+    import textwrap
+
+    codes = study.treatment.arms
+    boxes = ax.boxplot(
+        [values[arm == code].dropna() for code in codes],
+        patch_artist=True,
+        widths=0.6,
+        whis=WHISKERS,
+        showfliers=False,
+        medianprops={"color": "black"},
+    )
+    for patch, code in zip(boxes["boxes"], codes):
+        patch.set_facecolor(colours[code])
+    ax.set_xticks([1, 2], [textwrap.fill(study.arm_label(code), 14) for code in codes], fontsize=8)
+    ax.set_xlabel(f"whiskers: {WHISKERS[0]}th–{WHISKERS[1]}th percentile", fontsize=7.5)
 
 
 def cohort_values(counts: dict, rows: pd.DataFrame, study, calibration: pd.DataFrame | None = None) -> dict:

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pandas as pd
 
+from psmbook.analysis import continuous
 from psmbook.analysis.association import (
     TEST_CHOICES,
     TEST_LABELS,
@@ -47,6 +48,7 @@ __all__ = [
     "suppression_mask",
     "display_frames",
     "smallest_p",
+    "table1_method",
     "TESTS",
 ]
 
@@ -55,6 +57,7 @@ TESTS: tuple[str, ...] = ("infer", "rule") + TEST_CHOICES
 
 _MISSING = "<missing>"
 _MAX_ROWS_NAMED = 5
+_SIDES = ("treated", "control")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -117,6 +120,8 @@ def crosstab(df: pd.DataFrame, column: str, study: Study) -> pd.DataFrame:
     a value that is not one of the variable's level codes.
     """
     var = study.variable(column)
+    if var.continuous:
+        raise ValueError(f"covariate {column!r} is continuous (a number): it has no levels to count")
     arms = arm_codes(df, study)
     codes = level_codes(df, column, var.codes, study, var.label)
     return counts_by_arm(codes, arms, var.codes, study, column)
@@ -202,7 +207,9 @@ def categorical_rows(
     period: str = "before",
     include_omitted_in_test: bool = True,
 ) -> pd.DataFrame:
-    """One row per (characteristic, level) shown in Table 1: n and % per arm, p, and the test used.
+    """One row per (characteristic, level) shown in Table 1: n and % per arm, p, and the test used; one
+    row per continuous characteristic (``kind`` "continuous"): its summary per arm, mean (SD) with
+    Welch's t-test or median [IQR] with the Mann-Whitney U test (:func:`psmbook.analysis.continuous.record`).
 
     Parameters
     ----------
@@ -242,6 +249,15 @@ def categorical_rows(
 
     records = []
     for var in variables:
+        if var.continuous:  # one row: mean (SD) and Welch's t-test, or median [IQR] and Mann-Whitney U
+            rec = continuous.record(df, var, arms, treated, control)
+            rec.update({"N_treated": n_arm[treated], "N_control": n_arm[control]})
+            if published is not None:
+                rec.update({f"published_{k}_{side}": float("nan") for k in ("n", "pct") for side in _SIDES})
+                rec.update({"published_p": published_p_text(published, published_id(period, var.column))})
+                rec["p_reproduces"] = None if rec["published_p"] is None else reproduces(rec["p"], rec["published_p"])
+            records.append(rec)
+            continue
         label = None
         tab = crosstab(df, var.column, study)
         test_tab = tab if include_omitted_in_test else tab.loc[list(var.shown_levels)]
@@ -283,6 +299,7 @@ def categorical_rows(
             rec = {
                 "variable": var.column,
                 "variable_label": var.label,
+                "kind": "categorical",
                 "level": level,
                 "level_label": var.levels[level],
                 "n_treated": int(tab.at[level, treated]),
@@ -349,7 +366,12 @@ def _one_period(
 
     def cells(side: str) -> list[str]:
         hidden = suppression_mask(rows, f"n_{side}", min_cell)
-        return privacy.n_pct_cells(rows[f"n_{side}"], rows[f"pct_{side}"], hidden, min_cell)
+        shown = privacy.n_pct_cells(rows[f"n_{side}"], rows[f"pct_{side}"], hidden, min_cell)
+        if "text_treated" not in rows.columns:
+            return shown
+        # a continuous row: its summary, unless fewer than min_cell patients have a value
+        summaries = rows[f"text_{side}"].where(rows["kind"] == "continuous")
+        return [c if pd.isna(t) or h else t for c, t, h in zip(shown, summaries, hidden)]
 
     data: dict[tuple[str, str], list] = {
         (head_t, computed_label): cells("treated"),
@@ -454,12 +476,16 @@ def table1_display(
 def table1_values(rows: pd.DataFrame, study: Study, period: str) -> dict[str, Any]:
     """The result ids of a Table 1 built by :func:`categorical_rows`: n and % per level and arm, and the
     p of each characteristic (``table1.<period>.<variable>.<level>.<arm>.n``, ``....pct``,
-    ``table1.<period>.<variable>.p``)."""
-    fields = {}
+    ``table1.<period>.<variable>.p``); for a continuous characteristic, per arm the patients with a
+    value, mean, SD, median and quartiles (``table1.<period>.<variable>.<arm>.mean``, ...)."""
+    fields, numbers = {}, {}
     for code, side in ((study.treatment.treated, "treated"), (study.treatment.control, "control")):
         fields[f"{code}.n"] = f"n_{side}"
         fields[f"{code}.pct"] = f"pct_{side}"
-    values = frame_values(rows, f"table1.{period}", keys=["variable", "level"], fields=fields)
+        numbers.update({f"{code}.{stat}": f"{stat}_{side}" for stat in continuous.STATS})
+    measured = rows["kind"].eq("continuous") if "kind" in rows.columns else pd.Series(False, index=rows.index)
+    values = frame_values(rows[~measured], f"table1.{period}", keys=["variable", "level"], fields=fields)
+    values.update(frame_values(rows[measured], f"table1.{period}", keys=["variable"], fields=numbers))
     values.update(frame_values(rows, f"table1.{period}", keys=["variable"], fields={"p": "p"}))
     return values
 
@@ -510,3 +536,20 @@ def smallest_p(rows: pd.DataFrame, name: str = "min_p") -> dict[str, str]:
     """The smallest p of a Table 1 as printed, and the characteristic it belongs to, for the prose."""
     first = rows[rows["test"].notna()].set_index("variable")
     return {name: format_p(first["p"].min()), f"{name}_label": first.loc[first["p"].idxmin(), "variable_label"]}
+
+
+def table1_method(study: Study, name: str = "table1_method") -> dict[str, str]:
+    """How Table 1 shows and tests its characteristics, in a sentence for the prose (a study other than
+    the paper's: the expected-count rule for categorical ones, the test of each continuous summary)."""
+    text = (
+        "Each categorical characteristic is shown as n (%) per arm, with a p-value from Pearson's χ² test or, "
+        "where expected counts are small, the Yates-corrected χ² or Fisher's exact test (the usual rule of thumb, "
+        "after Cochran)"
+    )
+    used = {v.summary for v in study.covariates if v.continuous}
+    shown = [
+        f"{continuous.SUMMARY_LABELS[s]} with {continuous.TEST_PHRASES[s]}" for s in ("mean", "median") if s in used
+    ]
+    if shown:
+        text += "; each continuous one as " + " or ".join(shown) + ", as its study description asks"
+    return {name: text + ". The test behind each p-value is named when they differ."}

@@ -54,13 +54,15 @@ def psmpy_default_match(
     *,
     caliper: float | None = None,
     seed: int = 42,
+    continuous: tuple[str, ...] | list[str] = (),
 ) -> tuple[pd.DataFrame, pd.Series]:
     """What psmpy does when used as its README shows: ``logistic_ps(balance=True)`` then
     ``kdtree_matched(matcher="propensity_logit", replacement=False, caliper=caliper)``.
 
     Its score is an L2-penalised liblinear logistic regression (C = 1) on unscaled 0/1 indicators,
     averaged over folds that pair the treated with successive slices of the controls; its caliper is an
-    absolute width on the logit scale. Returns the pairs (treated_id, control_id) and psmpy's logit score.
+    absolute width on the logit scale; ``continuous`` covariates go in as their numbers, unscaled, as
+    psmpy takes them. Returns the pairs (treated_id, control_id) and psmpy's logit score.
     """
     import warnings
 
@@ -68,8 +70,10 @@ def psmpy_default_match(
 
     from psmbook.present.style import use_book_style
 
-    dummies = pd.get_dummies(data[covariates].astype(str), drop_first=True, dtype=int)
-    frame = dummies.assign(
+    categorical = [c for c in covariates if c not in continuous]
+    dummies = pd.get_dummies(data[categorical].astype(str), drop_first=True, dtype=int) if categorical else None
+    numbers = data[[c for c in covariates if c in continuous]].astype(float)
+    frame = pd.concat([numbers] if dummies is None else [dummies, numbers], axis=1).assign(
         patient=list(data.index), treatment=(data[treatment_column] == treated_value).astype(int).to_numpy()
     )
     frame = frame.reset_index(drop=True)
@@ -144,8 +148,11 @@ def psmpy_comparison(
     its k-d tree matcher given the book's score, treated order and caliper. Returns the comparison table
     (``psmpy_comparison``) and sentences for the prose."""
     arm, treated = study.treatment.column, study.treatment.treated
-    default_pairs, default_logit = psmpy_default_match(cohort, arm, treated, covariates, caliper=None)
-    literal_pairs, _ = psmpy_default_match(cohort, arm, treated, covariates, caliper=caliper or None)
+    numbers = [v.column for v in study.covariates if v.continuous]
+    default_pairs, default_logit = psmpy_default_match(cohort, arm, treated, covariates, continuous=numbers)
+    literal_pairs, _ = psmpy_default_match(
+        cohort, arm, treated, covariates, caliper=caliper or None, continuous=numbers
+    )
     book = f"This book: ML score, caliper {caliper} SD" if caliper else "This book: ML score, no caliper"
     rows = [
         (book, result.pairs),
