@@ -91,6 +91,24 @@ def test_matching_chapter_writes_the_matched_cohort_and_table1_after(built):
     assert "kept 68 of the 76 treated patients" in text
 
 
+def test_matching_page_links_the_matched_data_and_shows_balance_as_matchit_and_cobalt(built):
+    import pandas as pd
+
+    out, _ = built
+    site = out / "_build" / "html"
+    page = (site / "02_matching.html").read_text()
+    links = re.findall(r'href="(_downloads/[0-9a-f]+/matched\.csv)"', page)
+    assert len(links) == 1  # the synthetic cohort's matched data, as match.data() gives them
+    published = pd.read_csv(site / links[0])
+    assert len(published) == 136 and published["subclass"].nunique() == 68
+    assert list(published.columns[-4:]) == ["distance", "logit_distance", "subclass", "weights"]
+    text = page_text(site / "02_matching.html")
+    assert "given the distances as a matrix rather than the score" in text
+    for shown in ("M.Threshold", "Not Balanced, >0.1", "Mean differences: not balanced, >0.1", "eCDF Max"):
+        assert shown in text
+    assert "the convention of cobalt" not in text
+
+
 def test_later_chapters_write_their_headline_numbers(built):
     out, _ = built
 

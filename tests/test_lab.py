@@ -70,7 +70,7 @@ def test_default_setting_keeps_68_of_76_and_targets_the_matched_treated(cohort, 
 
 def test_balance_covers_the_number_of_nodes_with_the_unmatched_sd(cohort, study, book):
     """SMD of 'multiple nodes' after 1:1 matching, by hand: difference in proportions among the matched
-    over the pooled SD of the unmatched arms (cobalt's convention)."""
+    over the pooled SD of the unmatched arms (the pooled-SD convention; MatchIt divides by the treated SD)."""
     r = lab.explore(cohort, study, book, seed=1)
     x = (cohort["nodes_group"] == "multiple").astype(float)
     treated = cohort["arm"] == "anlotinib"

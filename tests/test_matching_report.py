@@ -59,16 +59,13 @@ def test_flow_figure_ends_in_the_matched_arms(match):
     assert any(t.startswith("CRT + Anlotinib\nn = 76") for t in texts)
 
 
-def test_balance_display_labels_and_rounds(match):
+def test_the_pooled_sd_table_keeps_every_level_and_the_score(match, summary):
     cohort, model, _, matched = match
-    smd = report.balance_before_after(cohort, matched, model.logit, STUDY)
-    shown = report.balance_display(smd, report.level_labels(STUDY))
-    assert list(shown.columns) == ["smd_before", "smd_after", "variance_ratio_before", "variance_ratio_after"]
-    assert len(shown) == len(smd) and shown.index[-1] == "Propensity score (logit)"
-    assert shown.loc["Propensity score (logit)", "smd_after"] == round(smd.loc["logit_ps", "smd_after"], 3)
-    first = STUDY.covariates[0]
-    label = f"{first.label}: {next(iter(first.levels.values()))}"
-    assert shown.loc[label, "smd_before"] == round(smd.iloc[0]["smd_before"], 3)
+    pooled = report.balance_before_after(cohort, matched, model.logit, STUDY)
+    assert list(pooled.index) == list(summary.index) and pooled.index[-1] == "logit_ps"
+    # the same numbers as the pooled-SD column of the balance report
+    assert np.allclose(pooled["smd_after"], summary["smd_pooled_after"])
+    assert np.allclose(pooled["smd_before"], summary["smd_pooled_before"])
 
 
 def test_overlap_figure_counts_every_patient_and_the_matched_ones(match):
@@ -84,3 +81,129 @@ def test_overlap_figure_counts_every_patient_and_the_matched_ones(match):
     assert heights(everyone) == (76, 215)
     assert heights(kept) == (68, 68)
     assert [t.get_text() for t in everyone.get_legend().get_texts()] == ["CRT + Anlotinib", STUDY.arm_label("crt")]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Balance as MatchIt's summary and cobalt's bal.tab show it (numbers against MatchIt: test_r_matchit.py)
+
+
+def _with_age_in_years(study):
+    from psmbook.study.description import Variable
+
+    age = Variable(column="age_years", label="Age", kind="continuous", unit="years")
+    return study.model_copy(update={"covariates": (*study.covariates, age)})
+
+
+@pytest.fixture(scope="module")
+def summary(match):
+    cohort, model, _, matched = match
+    return report.balance_report(cohort, matched, model.logit, STUDY)
+
+
+def test_balance_report_divides_by_the_treated_sd_of_all_patients(match, summary):
+    cohort, _, _, matched = match
+    assert len(summary) == sum(len(v.levels) for v in STUDY.covariates) + 1 and summary.index[-1] == "logit_ps"
+    yes = cohort["consolidation_chemo"].eq("yes")
+    treated = cohort[STUDY.treatment.column].eq("anlotinib")
+    p = yes[treated].mean()
+    kept = yes.loc[matched.index]
+    arm = matched[STUDY.treatment.column].eq("anlotinib")
+    by_hand = (kept[arm].mean() - kept[~arm].mean()) / np.sqrt(p * (1 - p))  # 1:1: the weights are all 1
+    assert summary.loc["consolidation_chemo=yes", "smd_after"] == pytest.approx(by_hand)
+    assert summary.loc["consolidation_chemo=yes", "difference_after"] == pytest.approx(
+        kept[arm].mean() - kept[~arm].mean()
+    )
+
+
+def test_bal_tab_display_shows_the_verdict_after_matching(summary):
+    labels = report.level_labels(STUDY)
+    shown = report.bal_tab_display(summary, labels)
+    assert list(shown.columns) == [
+        "Type",
+        "Diff.Un",
+        "Diff.Adj",
+        "M.Threshold",
+        "V.Ratio.Un",
+        "V.Ratio.Adj",
+        "V.Threshold",
+    ]
+    rows = summary.index != "logit_ps"
+    expected = np.where(summary.loc[rows, "balanced_after"], "Balanced, <0.1", "Not Balanced, >0.1")
+    assert shown.loc[rows, "M.Threshold"].tolist() == expected.tolist()
+    assert "Not Balanced, >0.1" in expected and "Balanced, <0.1" in expected
+    score = shown.loc["Propensity score (logit)"]
+    assert score["Type"] == "Distance" and score["M.Threshold"] == "" and score["V.Ratio.Adj"] != ""
+    assert set(shown.loc[rows, "Type"]) == {"Binary"} and (shown.loc[rows, "V.Threshold"] == "").all()
+
+
+def test_balance_tally_counts_the_covariate_rows(summary):
+    labels = report.level_labels(STUDY)
+    numbers = report.balance_numbers(summary, labels, [v.column for v in STUDY.psm_covariates])
+    tally = report.balance_tally(summary)
+    assert list(tally.index) == ["Mean differences: balanced, <0.1", "Mean differences: not balanced, >0.1"]
+    assert (tally.sum() == numbers["n_levels"]).all()
+    assert tally.loc["Mean differences: not balanced, >0.1", "After matching"] == numbers["n_imbalanced_after"]
+    assert tally.loc["Mean differences: not balanced, >0.1", "Before matching"] == numbers["n_imbalanced_before"]
+    assert numbers["max_smd_after_label"] == "Consolidation Chemotherapy: Yes"  # not in the paper's score
+
+
+def test_matchit_display_is_matchits_table(summary):
+    shown = report.matchit_display(summary, report.level_labels(STUDY), "after")
+    assert list(shown.data.columns) == [
+        "Means Treated", "Means Control", "Std. Mean Diff.", "Var. Ratio", "eCDF Mean", "eCDF Max"
+    ]  # fmt: skip
+    text = shown.to_string(delimiter=";")
+    assert "Age: < 65 years;" in text and ";." in text  # NA printed as MatchIt prints it
+    value = summary.loc["logit_ps", "smd_after"]
+    assert f"{value:.4f}" in text
+    with pytest.raises(ValueError, match="'before' or 'after'"):
+        report.matchit_display(summary, {}, "during")
+
+
+def test_conventions_show_the_rows_whose_verdict_depends_on_the_convention(summary):
+    shown = report.conventions_display(summary, report.level_labels(STUDY))
+    numbers = report.convention_numbers(summary)
+    assert len(shown) == numbers["n_convention_rows"] > 0
+    after = shown["After matching"]
+    assert list(after.columns) == list(report.CONVENTIONS.values())
+    middle = after.loc["Tumor Location: Middle"]
+    # imbalanced by either SMD, balanced by cobalt's raw difference in proportions
+    assert abs(middle.iloc[0]) >= 0.1 and abs(middle.iloc[1]) >= 0.1 and abs(middle.iloc[2]) < 0.1
+    assert middle.iloc[2] == round(summary.loc["location=middle", "difference_after"], 3)
+    assert numbers["n_imbalanced_after_cobalt"] < numbers["n_imbalanced_after_treated_sd"]
+
+
+def test_a_continuous_covariate_is_one_row_with_its_variance_ratio(match):
+    cohort, model, _, matched = match
+    study = _with_age_in_years(STUDY)
+    summary = report.balance_report(cohort, matched, model.logit, study)
+    labels = report.level_labels(study)
+    assert labels["age_years"] == "Age (years)" and not summary.loc["age_years", "binary"]
+    treated = cohort[STUDY.treatment.column].eq("anlotinib")
+    age = cohort["age_years"]
+    assert summary.loc["age_years", "smd_before"] == pytest.approx(
+        (age[treated].mean() - age[~treated].mean()) / age[treated].std(ddof=1)
+    )
+    assert summary.loc["age_years", "variance_ratio_before"] == pytest.approx(age[treated].var() / age[~treated].var())
+    shown = report.bal_tab_display(summary, labels)
+    assert shown.loc["Age (years)", "Type"] == "Contin." and shown.loc["Age (years)", "V.Threshold"].startswith(
+        "Balanced"
+    )
+    tally = report.balance_tally(summary)
+    assert tally.loc["Variance ratios: balanced, <2"].tolist() == [1, 1]
+
+
+def test_the_verdict_names_a_variance_ratio_beyond_the_thresholds():
+    smd = pd.DataFrame(
+        {
+            "smd_before": [0.3, 0.5],
+            "smd_after": [0.02, 0.01],
+            "variance_ratio_after": [3.0, 1.1],
+            "variance_balanced_after": [False, True],
+        },
+        index=["age", "logit_ps"],
+    )
+    numbers = report.balance_numbers(smd, {"age": "Age (years)"}, ["age"])
+    assert numbers["n_imbalanced_after"] == 0
+    assert numbers["verdict"].startswith("**Verdict: 1 continuous covariate(s) have a variance ratio beyond 1/2 to 2**")
+    assert "Age (years) (variance ratio 3.00)" in numbers["verdict"]

@@ -17,9 +17,9 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from psmbook.book.provenance import provenance_box
+from psmbook.book.provenance import DATA_SOURCE, provenance_box
 from psmbook.book.results import read_parameters, read_results, write_results
-from psmbook.present import privacy
+from psmbook.present import downloads, privacy
 from psmbook.present.style import show_markdown, synthetic_banner, use_book_style
 from psmbook.study.description import STUDY_IN_USE, Study, load_study
 
@@ -27,7 +27,7 @@ from psmbook.study.description import STUDY_IN_USE, Study, load_study
 #: listed leaves only ``results/<name>.json``.
 OUTPUTS: dict[str, tuple[str, ...]] = {
     "cohort": ("data/cohort.parquet", STUDY_IN_USE, "data/source.json", "results/cohort.json"),
-    "matching": ("data/matched.parquet", "results/matching.json"),
+    "matching": ("data/matched.parquet", "data/matched.csv", "results/matching.json"),
 }
 #: The notebook metadata key (under ``psmbook``) that lists the chapters whose outputs a chapter reads.
 READS_KEY = "reads"
@@ -126,20 +126,44 @@ class Chapter:
         return write_results(self.name, values, parameters=self.parameters, results_dir=self.folder / "results")
 
     def write_data(self, frame: pd.DataFrame, file: str) -> Path:
-        """Write a patient-level table this chapter leaves for the later ones (``data/<file>``, Parquet)."""
+        """Write a patient-level table this chapter leaves for the later ones (``data/<file>``, Parquet), or,
+        as ``.csv``, for its page to link for download: synthetic patients only, real ones are never published."""
         path = f"data/{file}"
         if path not in outputs(self.name):
             raise ValueError(f"chapter {self.name!r} does not declare {path} among its outputs: {outputs(self.name)}")
         target = self.folder / path
+        if target.suffix == ".csv" and not self.study.synthetic:
+            raise ValueError(
+                f"{path} is written for download from the site, and {self.study.name!r} is not synthetic: "
+                "patient-level data stay in data/*.parquet, never published"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(target, index=False)
+        if target.suffix == ".csv":
+            frame.to_csv(target, index=False, lineterminator="\n")
+        else:
+            frame.to_parquet(target, index=False)
         return target
 
+    def data_file_name(self, data_file: Path | str | None = None) -> str | None:
+        """The name of the data file the cohort was read from (``data_file``, or as the cohort chapter
+        recorded it); None for a cohort generated from the seed."""
+        if data_file is not None:
+            return Path(data_file).name
+        recorded = self.folder / DATA_SOURCE
+        if self.name != "cohort" and "cohort" in self.reads and recorded.is_file():
+            return json.loads(recorded.read_text())["name"]
+        return None
+
     def banner(self, shown: Mapping[str, Any] | None = None, *, data_file: Path | str | None = None) -> None:
-        """Show the synthetic-data banner and the provenance box (``shown``: the parameters to list)."""
-        seed = self.parameters.get("seed")
-        show_markdown(synthetic_banner(self.study, seed))
-        shown = self.parameters if shown is None else shown
+        """Show the synthetic-data banner and the provenance box (``shown``: the parameters to list; by
+        default the chapter's, without the seed for real data, where it generates nothing and orders no
+        random match)."""
+        source = self.data_file_name(data_file)
+        seed = None if source else self.parameters.get("seed")
+        show_markdown(synthetic_banner(self.study, seed, source=source))
+        if shown is None:
+            unused = not self.study.synthetic and self.parameters.get("match_order") != "random"
+            shown = {k: v for k, v in self.parameters.items() if not (k == "seed" and unused)}
         show_markdown(provenance_box(dict(shown), study=self.study, seed=seed, data_file=data_file))
 
 
@@ -161,6 +185,7 @@ def setup_chapter(
     """
     use_book_style()
     folder = Path(folder)
+    downloads.enable(name, folder)  # every figure (SVG, PDF) and table (CSV) shown from here on, linked below it
     reads = tuple(notebook_reads(name, folder) if reads is None else reads)
     if description is None:
         check_declared(name, reads, "cohort", STUDY_IN_USE)

@@ -1,8 +1,12 @@
-"""Covariate balance: standardised mean differences, variance ratios, love plot, score overlap.
+"""Covariate balance: standardised mean differences over the pooled SD, variance ratios, love plot,
+score overlap.
 
-Following cobalt (Greifer) and Austin (2009): every level of a categorical covariate is its own
-indicator; the SMD denominator is computed once, in the unmatched sample, and kept after matching, so a
-change in the SMD reflects a change in the means only; |SMD| < 0.1 is the usual threshold of balance.
+Every level of a categorical covariate is its own indicator. :func:`balance_table` divides by the pooled
+SD of the unmatched arms, sqrt((s1^2 + s0^2) / 2) with n - 1 variances (Austin 2009), computed once and
+kept after matching, so that a change in the SMD reflects a change in the means only; the PSM lab uses
+it. For an ATT match MatchIt and cobalt divide by the treated arm's SD instead, and cobalt reports binary
+covariates as raw differences by default: :mod:`psmbook.matching.balance_summary`, which the matching
+chapter shows. |SMD| < 0.1 is the usual threshold of balance.
 """
 
 from __future__ import annotations
@@ -111,7 +115,7 @@ def love_plot(
     ax.set_xlabel("Absolute standardised mean difference")
     ax.set_xlim(left=0)
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8.5)
+    ax.legend(loc="best", fontsize=8.5)  # where it hides the fewest points
     fig.tight_layout()
     return fig
 

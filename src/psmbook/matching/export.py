@@ -32,12 +32,26 @@ def match_data(
     matched patients with ``distance``, ``logit_distance``, ``subclass`` and ``weights``."""
     data = cohort.set_index(study.id_column)
     covariates = list(covariates or [v.column for v in study.psm_covariates])
-    model = fit_propensity(data, study.treatment.column, study.treatment.treated, covariates, formula=ps_formula)
+    model = fit_propensity(
+        data, study.treatment.column, study.treatment.treated, covariates, formula=ps_formula, study=study
+    )
     result = nearest_neighbour_match(
         model.logit, model.treated, caliper_sd=caliper, ratio=ratio, replace=replace, order=order, seed=seed
     )
-    matched = matched_cohort(data.assign(distance=model.scores, logit_distance=model.logit), result)
-    return matched.rename(columns={"pair": "subclass", "match_weight": "weights"}).reset_index()
+    return as_match_data(matched_cohort(data.assign(ps=model.scores, logit_ps=model.logit), result))
+
+
+#: The matching chapter's names of the matched data's columns -> MatchIt's (``match.data()``).
+MATCH_DATA_NAMES = {"ps": "distance", "logit_ps": "logit_distance", "pair": "subclass", "match_weight": "weights"}
+
+
+def as_match_data(matched: pd.DataFrame) -> pd.DataFrame:
+    """The matched sample as the matching chapter keeps it (indexed by patient id, with ``ps``,
+    ``logit_ps``, ``pair`` and ``match_weight``) under MatchIt's names, the patient id a column."""
+    missing = [c for c in MATCH_DATA_NAMES if c not in matched.columns]
+    if missing:
+        raise KeyError(f"the matched sample lacks the column(s) {missing} that match.data() names")
+    return matched.rename(columns=MATCH_DATA_NAMES).reset_index()
 
 
 def write_match_data(matched: pd.DataFrame, out: Path | str) -> Path:
