@@ -81,7 +81,7 @@ def test_median_is_the_first_time_survival_drops_to_half_or_below():
     data = frame({A: (KM_TIMES, KM_EVENTS), C: ([1, 2, 4, 9], [1, 1, 1, 0])})
     medians = survival.median_table(fit_by_arm(data, STUDY, "t", "e"))
     assert medians.loc[A, "median"] == 5  # S(3) = 2/3 > 1/2, S(5) = 4/9
-    assert medians.loc[C, "median"] == 2  # S(2) = 1/2
+    assert medians.loc[C, "median"] == 3  # S = 1/2 exactly from 2 to 4: R's midpoint (tests/test_km_median.py)
     assert medians.loc[A, "events"] == 4 and medians.loc[A, "n"] == 6
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.plotting import add_at_risk_counts
+from scipy import stats
 
 from psmbook.present.style import arm_colours
 
@@ -21,21 +22,145 @@ def fit_by_arm(df: pd.DataFrame, study, time: str, event: str) -> dict[str, Kapl
     return fits
 
 
+#: The transform of a Kaplan–Meier curve's pointwise 95% confidence limits, by R survfit's name for it
+#: (``conf.type``): the landmark rates' intervals and the medians' limits use it. R's default is "log".
+CI_TRANSFORM = "log-log"
+
+#: Each transform, in words (``conf.type`` -> how the limits are built from Greenwood's variance).
+TRANSFORMS = {
+    "log-log": "Greenwood's variance on the log(−log) scale",
+    "log": "Greenwood's variance on the log scale",
+    "plain": "Greenwood's variance on the survival scale",
+}
+
+#: R's tolerance for a curve sitting "exactly" at a quantile (``quantile.survfit``'s ``tolerance``).
+QUANTILE_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
+
+
+def ci_transform_text(transform: str = CI_TRANSFORM) -> str:
+    """The confidence limits' construction in a phrase, with R's name for it and R's default."""
+    _check_transform(transform)
+    default = "also R's default" if transform == "log" else 'R\'s default is `"log"`'
+    return f'{TRANSFORMS[transform]} (R survfit\'s `conf.type = "{transform}"`; {default})'
+
+
+def median_rule_text() -> str:
+    """The median's definition in a phrase (R survfit's, :func:`median_survival`)."""
+    return (
+        "the first time the curve drops to 50% or below, or, where it sits exactly at 50% over an interval, "
+        "that interval's midpoint (R survfit's rule)"
+    )
+
+
+def _check_transform(transform: str) -> None:
+    if transform not in TRANSFORMS:
+        raise ValueError(f"transform must be one of {list(TRANSFORMS)} (R survfit's conf.type), got {transform!r}")
+
+
+def kaplan_meier(fit: KaplanMeierFitter) -> pd.DataFrame:
+    """The product-limit estimate at every distinct time of a fit (events and censorings), as R's survfit:
+    ``n_risk``, ``n_event``, ``survival`` and ``std_err``, the standard error of the cumulative hazard
+    (Greenwood: the square root of the sum of d / (n (n − d)) over the event times so far)."""
+    weights = np.asarray(getattr(fit, "weights", 1.0), dtype=float)
+    if not np.all(weights == 1):
+        raise ValueError("kaplan_meier: weighted Kaplan–Meier fits are not supported here (weights must be 1)")
+    durations = np.asarray(fit.durations, dtype=float)
+    events = np.asarray(fit.event_observed, dtype=float)
+    times, first = np.unique(durations, return_index=True)
+    position = np.searchsorted(times, durations)
+    n_event = np.bincount(position, weights=events, minlength=len(times))
+    n_leaving = np.bincount(position, minlength=len(times))
+    n_risk = len(durations) - np.concatenate([[0], np.cumsum(n_leaving)[:-1]])
+    survival = np.cumprod(1 - n_event / n_risk)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
+    return pd.DataFrame(
+        {"n_risk": n_risk, "n_event": n_event, "survival": survival, "std_err": np.sqrt(np.cumsum(terms))},
+        index=pd.Index(times, name="time"),
+    )
+
+
+def confidence_band(fit: KaplanMeierFitter, transform: str = CI_TRANSFORM, level: float = 0.95) -> pd.DataFrame:
+    """:func:`kaplan_meier` with its pointwise limits ``lower``, ``upper`` (proportions), built as R's
+    ``survfit_confint`` builds them: NaN where R gives NA (at S = 0; for log-log also at S = 1)."""
+    _check_transform(transform)
+    km = kaplan_meier(fit)
+    s, se = km["survival"].to_numpy(), km["std_err"].to_numpy()
+    z = stats.norm.ppf(1 - (1 - level) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if transform == "log-log":
+            x = np.where((s == 0) | (s == 1), np.nan, s)
+            half = z * se / np.log(x)
+            lower, upper = np.exp(-np.exp(np.log(-np.log(x)) - half)), np.exp(-np.exp(np.log(-np.log(x)) + half))
+        elif transform == "log":
+            x = np.where(s == 0, np.nan, s)
+            lower, upper = np.exp(np.log(x) - z * se), np.minimum(np.exp(np.log(x) + z * se), 1)
+        else:
+            half = z * se * s
+            lower, upper = np.maximum(s - half, 0), np.minimum(s + half, 1)
+    return km.assign(lower=lower, upper=upper)
+
+
+def _at(table: pd.DataFrame, months: float) -> pd.Series:
+    """The row of a step function at a time: the last distinct time at or before it (time 0: S = 1)."""
+    before = table.loc[table.index <= months]
+    if before.empty:
+        return pd.Series({"survival": 1.0, "lower": 1.0, "upper": 1.0})
+    return before.iloc[-1]
+
+
 def survival_at(fit: KaplanMeierFitter, months: float) -> float:
     """Kaplan–Meier survival at a time, in percent."""
-    return float(fit.survival_function_at_times(months).iloc[0]) * 100
+    return float(_at(kaplan_meier(fit), months)["survival"]) * 100
 
 
-def survival_ci_at(fit: KaplanMeierFitter, months: float) -> tuple[float, float, float]:
+def survival_ci_at(fit: KaplanMeierFitter, months: float, transform: str = CI_TRANSFORM) -> tuple[float, float, float]:
     """Kaplan–Meier survival at a time with its 95% confidence interval, in percent.
 
-    The interval is lifelines' default: Greenwood's variance on the log(-log) scale (Kalbfleisch and
-    Prentice), which keeps the limits inside 0–100%. Like the curve, it is a step function: the value
-    at a time is the one after the last event at or before it.
+    The interval uses :data:`CI_TRANSFORM` unless told (log(−log) keeps the limits inside 0–100%). Like
+    the curve, it is a step function: the value at a time is the one after the last event at or before
+    it, as R's ``summary(survfit(...), times = ...)`` gives it.
     """
-    ci = fit.confidence_interval_survival_function_
-    row = ci.loc[ci.index <= months].iloc[-1]
-    return survival_at(fit, months), float(row.iloc[0]) * 100, float(row.iloc[1]) * 100
+    row = _at(confidence_band(fit, transform), months)
+    return float(row["survival"]) * 100, float(row["lower"]) * 100, float(row["upper"]) * 100
+
+
+def _quantile_time(x: np.ndarray, y: np.ndarray, p: float, tol: float = QUANTILE_TOLERANCE) -> float:
+    """R survival's ``findq``: where the rising curve y = 1 − S (at times x, from (0, 0)) reaches p; the
+    midpoint of a flat at p (within ``tol``); inf where it never does (R: NA)."""
+    if not np.any(y[~np.isnan(y)] >= p):
+        return float("inf")
+    last_x = x[-1]
+    keep = ~pd.Series(y).duplicated().to_numpy()  # a censoring repeats the value before it
+    x, y = x[keep], y[keep]
+    valid = np.flatnonzero(~np.isnan(y))
+
+    def first_reaching(shifted):  # approx(shifted, 1:n, p, method = "constant", f = 1)
+        values = shifted[valid]
+        if not values[0] <= p <= values[-1]:
+            return None
+        return valid[np.searchsorted(values, p, side="left")]
+
+    i1, i2 = first_reaching(y + tol), first_reaching(y - tol)
+    if not np.isnan(y[-1]) and abs(p - y[-1]) < tol and i1 is not None:
+        return float((x[i1] + last_x) / 2)  # the curve ends at p: the midpoint of the last flat
+    if i1 is None or i2 is None:
+        return float("inf")
+    return float((x[i1] + x[i2]) / 2)
+
+
+def median_survival(fit: KaplanMeierFitter, transform: str = CI_TRANSFORM) -> tuple[float, float, float]:
+    """Median survival with its 95% CI, as R's ``quantile(survfit(...), 0.5)`` and ``print(fit)`` give it.
+
+    The median is the first time the curve is at or below 50%; where it sits exactly at 50% over an
+    interval (a flat between two event times), the midpoint of that interval. The limits apply the same
+    rule to the lower and upper pointwise limits of ``transform`` (Brookmeyer–Crowley). inf where a
+    curve or limit never reaches 50% (R: NA, "not reached").
+    """
+    band = confidence_band(fit, transform)
+    x = np.concatenate([[0.0], band.index.to_numpy(dtype=float)])
+    curves = (band["survival"], band["lower"], band["upper"])
+    return tuple(_quantile_time(x, np.concatenate([[0.0], 1 - c.to_numpy()]), 0.5) for c in curves)
 
 
 def plot_by_arm(

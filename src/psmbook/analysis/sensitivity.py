@@ -2,8 +2,10 @@
 analyst's choices: caliper, ratio, replacement, covariates, or weighting instead of matching.
 
 Every analysis estimates the effect in the treated (ATT) with a Cox model of overall survival on
-treatment alone, in the matched (or weighted) sample, with robust standard errors: clustered on the
-matched set for matching without replacement, sandwich with weights otherwise (Austin 2013, 2016).
+treatment alone, in the matched (or weighted) sample, with robust standard errors: after matching
+clustered on the matched sets, and with replacement on the sets and the patients (Austin 2013; Austin and
+Cafri 2020; :func:`psmbook.analysis.survival.matched_sets.matched_set_cox`); sandwich with weights after
+weighting (Austin 2016).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 
+from psmbook.analysis.survival.matched_sets import matched_set_cox
 from psmbook.matching.nearest import nearest_neighbour_match
-from psmbook.matching.result import matched_cohort
 from psmbook.matching.score import fit_propensity
 from psmbook.present.format import hr_ci_p_text
 
@@ -75,19 +77,13 @@ def matched_estimate(
 ) -> Estimate:
     """Match with the given settings, then fit the Cox model of OS on treatment in the matched sample."""
     arm = study.treatment.column
-    model = fit_propensity(cohort, arm, study.treatment.treated, covariates, formula=formula)
+    model = fit_propensity(cohort, arm, study.treatment.treated, covariates, formula=formula, study=study)
     result = nearest_neighbour_match(
         model.logit, model.treated, caliper_sd=caliper, ratio=ratio, replace=replace, order=order, seed=seed
     )
-    sample = matched_cohort(cohort, result)
-    sample["_treated"] = (sample[arm] == study.treatment.treated).astype(int)
     os_ = study.outcome("os")
-    if replace or ratio > 1:
-        hr, low, high, p = treatment_cox(sample, os_.time, os_.event, weights="match_weight")
-        method = "weighted Cox, robust (sandwich) SE"
-    else:
-        hr, low, high, p = treatment_cox(sample, os_.time, os_.event, cluster="pair")
-        method = "Cox, SE clustered on matched pairs"
+    fit = matched_set_cox(cohort, result, study, os_.time, os_.event, replace=replace)  # SE clustered on the sets
+    hr, low, high, p, method = (fit[k] for k in ("hr", "ci_low", "ci_high", "p", "method"))
     return Estimate(label, hr, low, high, p, len(result.matched_treated), len(result.matched_controls), method)
 
 
@@ -100,7 +96,7 @@ def att_weights(scores: pd.Series, treated: pd.Series) -> pd.Series:
 def weighted_estimate(cohort: pd.DataFrame, study, *, label: str, covariates: list[str]) -> Estimate:
     """Inverse-probability (ATT) weighting in place of matching: weighted Cox with robust SE."""
     arm = study.treatment.column
-    model = fit_propensity(cohort, arm, study.treatment.treated, covariates)
+    model = fit_propensity(cohort, arm, study.treatment.treated, covariates, study=study)
     frame = cohort.assign(
         _treated=model.treated.astype(int).to_numpy(), _w=att_weights(model.scores, model.treated).to_numpy()
     )
@@ -121,7 +117,7 @@ def weighted_estimate(cohort: pd.DataFrame, study, *, label: str, covariates: li
 def weighted_km(cohort: pd.DataFrame, study, covariates: list[str], endpoint: str = "os") -> dict:
     """Kaplan–Meier curves per arm with ATT weights (the controls reweighted to resemble the treated)."""
     arm = study.treatment.column
-    model = fit_propensity(cohort, arm, study.treatment.treated, covariates)
+    model = fit_propensity(cohort, arm, study.treatment.treated, covariates, study=study)
     weights = att_weights(model.scores, model.treated)
     outcome = study.outcome(endpoint)
     fits = {}

@@ -16,7 +16,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from psmbook.analysis.sensitivity import Estimate, treatment_cox
+from psmbook.analysis.sensitivity import Estimate
+from psmbook.analysis.survival.matched_sets import matched_set_cox
 from psmbook.matching import balance as balance_mod
 from psmbook.matching.nearest import nearest_neighbour_match
 from psmbook.matching.result import ORDERS, MatchResult, matched_cohort
@@ -218,8 +219,8 @@ def explore(
     every level of the Table 1 covariates and of the number of recurrent nodes (:func:`lab_covariates`)
     with the unmatched SD as denominator. The hazard ratio is
     :func:`psmbook.analysis.sensitivity.matched_estimate`'s: a Cox model of overall survival on treatment in the
-    matched sample, SE clustered on the pairs for 1:1 matching without replacement, weighted with a
-    sandwich SE otherwise. For the synthetic cohort, ``truth`` is the true marginal hazard ratio in
+    matched sample, weighted after 1:k matching, its SE clustered on the matched sets (and on the
+    patients, with replacement). For the synthetic cohort, ``truth`` is the true marginal hazard ratio in
     the matched treated patients (:func:`psmbook.cohort.truth.true_marginal_hr`), the quantity the matched
     estimate targets.
     """
@@ -237,12 +238,8 @@ def explore(
     sample = matched_cohort(cohort.assign(ps=model.scores, logit_ps=model.logit), result)
     sample["_treated"] = (sample[arm] == treated_code).astype(int)
     os_ = study.outcome("os")
-    if settings.replace or settings.ratio > 1:  # the rule of sensitivity.matched_estimate
-        hr, low, high, p = treatment_cox(sample, os_.time, os_.event, weights="match_weight")
-        method = "weighted Cox, robust (sandwich) SE"
-    else:
-        hr, low, high, p = treatment_cox(sample, os_.time, os_.event, cluster="pair")
-        method = "Cox, SE clustered on matched pairs"
+    fit = matched_set_cox(cohort, result, study, os_.time, os_.event, replace=settings.replace)  # as matched_estimate
+    hr, low, high, p, method = (fit[k] for k in ("hr", "ci_low", "ci_high", "p", "method"))
     label = (
         f"caliper {settings.caliper_text()}, 1:{settings.ratio}"
         f"{' with' if settings.replace else ' without'} replacement"

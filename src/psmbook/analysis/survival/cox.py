@@ -13,15 +13,21 @@ from lifelines.statistics import proportional_hazard_test
 from scipy import stats
 
 from psmbook.analysis.survival.factors import Factor, contrast_indicators
+from psmbook.analysis.survival.fastcox import cox_fit
 
 
 def _complete(df: pd.DataFrame, factors: Sequence[Factor]) -> pd.DataFrame:
     return df.dropna(subset=[f.column for f in factors])
 
 
+#: lifelines' Newton–Raphson stops one step short of the maximum by default (its Newton decrement below
+#: 1e-7), which can leave a log hazard ratio 1e-4 away from R's ``coxph``; these tolerances converge it.
+LIFELINES_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 1e-13}
+
+
 def _fit(design: pd.DataFrame, time: pd.Series, event: pd.Series, **kwargs) -> CoxPHFitter:
     data = design.assign(_time=time.to_numpy(), _event=event.to_numpy())
-    return CoxPHFitter().fit(data, "_time", "_event", **kwargs)
+    return CoxPHFitter().fit(data, "_time", "_event", fit_options=LIFELINES_FIT_OPTIONS, **kwargs)
 
 
 def _joint_wald_p(fitter: CoxPHFitter, terms: Sequence[str]) -> float:
@@ -95,6 +101,16 @@ def select_factors(univariate: pd.DataFrame, entry_p: float = 0.05) -> list[str]
     return first.loc[first["factor_p"] < entry_p, "factor"].tolist()
 
 
+def adjusted_factors(factors: Sequence[Factor], selected: Sequence[str], treatment: str) -> list[Factor]:
+    """The factors of the adjusted (multivariable) model: those ``selected`` by the entry rule and, always,
+    the ``treatment`` column, whatever its univariate p (the model is there to adjust the treatment's
+    hazard ratio; a rule that drops it leaves nothing to report), in the table's order."""
+    chosen = [f for f in factors if f.column in selected or f.column == treatment]
+    if not any(f.column == treatment for f in chosen):
+        raise ValueError(f"no factor holds the treatment column {treatment!r}")
+    return chosen
+
+
 @dataclass
 class CoxModel:
     """A fitted multivariable Cox model: the lifelines ``fitter``, the ``data`` it was fitted on
@@ -127,51 +143,57 @@ def informative_pairs(df: pd.DataFrame, study, time: str, event: str, pair: str 
 
     Within a set, the partial likelihood compares treated and control only at an event time at which
     patients of both arms are still at risk. A pair in which the first time is a censoring (or in
-    which both are censored) contributes nothing: the stratified model discards it.
+    which both are censored) contributes nothing: the stratified model discards it. Risk sets only
+    shrink, so a set contributes exactly when both arms are still at risk at its first event time.
     """
-    arm = df[study.treatment.column]
-    count = 0
-    for _, part in df.assign(_arm=arm).groupby(pair):
-        t, e, a = part[time].to_numpy(), part[event].to_numpy(), part["_arm"].to_numpy()
-        for ti in t[e == 1]:
-            if len(set(a[t >= ti])) > 1:
-                count += 1
-                break
-    return count
+    treated = (df[study.treatment.column] == study.treatment.treated).to_numpy()
+    t = df[time].to_numpy(dtype=float)
+    sets = pd.factorize(df[pair].to_numpy())[0]
+    first_event = pd.Series(np.where(df[event].to_numpy() == 1, t, np.inf)).groupby(sets).min()
+    last = pd.DataFrame({"set": sets, "treated": treated, "t": t}).groupby(["set", "treated"])["t"].max().unstack()
+    last = last.reindex(columns=[False, True]).reindex(first_event.index)
+    both_at_risk = (last[True] >= first_event) & (last[False] >= first_event) & np.isfinite(first_event)
+    return int(both_at_risk.sum())
 
 
-def pair_aware_cox(df: pd.DataFrame, study, time: str, event: str, pair: str = "pair") -> pd.DataFrame:
+def pair_aware_cox(
+    df: pd.DataFrame, study, time: str, event: str, pair: str = "pair", weights: str | None = None
+) -> pd.DataFrame:
     """The treatment hazard ratio in a matched cohort, three ways.
 
     * ``independent`` - a Cox model of treatment alone, patients taken as independent (the naive
-      analysis, which matches the paper's Table 3 univariate row);
+      analysis, which matches the paper's Table 3 univariate row; lifelines);
     * ``robust`` - the same model and point estimate, with the Lin–Wei sandwich variance clustered on
-      the matched pairs (lifelines ``cluster_col``): the marginal HR with a pair-aware SE, Austin's
-      (2014) recommendation;
-    * ``stratified`` - a Cox model stratified on the pairs (``strata``): each pair has its own
-      baseline hazard, so the HR is conditional on the pair, and only pairs with an event-order
-      contrast contribute.
+      the matched pairs: the marginal HR with a pair-aware SE, Austin's (2014) recommendation;
+    * ``stratified`` - a Cox model stratified on the pairs: each pair has its own baseline hazard, so
+      the HR is conditional on the pair, and only pairs with an event-order contrast contribute.
+
+    The robust and stratified models are :func:`psmbook.analysis.survival.fastcox.cox_fit` (O(n log n),
+    R ``coxph(... + cluster(pair))`` and ``coxph(... + strata(pair))``, Efron's ties). ``weights`` names
+    a column of matching weights (MatchIt's, after 1:k matching): when they are not all 1, every model is
+    weighted, with R's default robust variance for non-integer weights where it is not clustered on the
+    pairs. (A control re-used by matching with replacement is one row, in its first set: for that case
+    :func:`psmbook.analysis.survival.matched_sets.matched_set_cox` clusters on every set it belongs to.)
     """
-    arm = (df[study.treatment.column] == study.treatment.treated).astype(float)
-    data = pd.DataFrame(
-        {
-            "treated": arm.to_numpy(),
-            "_time": df[time].to_numpy(),
-            "_event": df[event].to_numpy(),
-            "_pair": df[pair].to_numpy(),
-        }
-    )
-    n_pairs = int(data["_pair"].nunique())
+    arm = (df[study.treatment.column] == study.treatment.treated).astype(float).to_numpy()
+    t, e, pairs = df[time].to_numpy(dtype=float), df[event].to_numpy(dtype=float), df[pair].to_numpy()
+    data = pd.DataFrame({"treated": arm, "_time": t, "_event": e})
+    n_pairs = int(pd.Series(pairs).nunique())
     informative = informative_pairs(df, study, time, event, pair)
-    fits = {
-        "independent": CoxPHFitter().fit(data.drop(columns="_pair"), "_time", "_event"),
-        "robust": CoxPHFitter().fit(data, "_time", "_event", cluster_col="_pair"),
-        "stratified": CoxPHFitter().fit(data, "_time", "_event", strata=["_pair"]),
-    }
-    rows = []
-    for method, fitter in fits.items():
-        s = fitter.summary.loc["treated"]
-        rows.append(
+    w = None if weights is None else df[weights].to_numpy(dtype=float)
+    weighted = w is not None and not np.all(w == 1)
+    fits = (("robust", {"cluster": pairs}), ("stratified", {"strata": pairs}))
+    rows = {}
+    if weighted:
+        fits = (("independent", {}),) + fits
+    else:  # unweighted: the naive model is lifelines', as elsewhere in the chapter
+        rows["independent"] = _fit(data[["treated"]], data["_time"], data["_event"]).summary.loc["treated"]
+    for method, options in fits:
+        fit = cox_fit(t, e, arm, terms=["treated"], weights=w if weighted else None, **options)
+        rows[method] = fit.summary().loc["treated"].rename(LIFELINES_NAMES)
+    out = []
+    for method, s in rows.items():
+        out.append(
             {
                 "method": method,
                 "hr": float(s["exp(coef)"]),
@@ -181,12 +203,23 @@ def pair_aware_cox(df: pd.DataFrame, study, time: str, event: str, pair: str = "
                 "se": float(s["se(coef)"]),
                 "p": float(s["p"]),
                 "n": len(data),
-                "events": int(data["_event"].sum()),
+                "events": int(e.sum()),
                 "pairs": n_pairs,
                 "pairs_used": informative if method == "stratified" else n_pairs,
             }
         )
-    return pd.DataFrame(rows).set_index("method")
+    return pd.DataFrame(out).set_index("method")
+
+
+#: :meth:`CoxFit.summary` columns -> lifelines' summary names.
+LIFELINES_NAMES = {
+    "hr": "exp(coef)",
+    "ci_low": "exp(coef) lower 95%",
+    "ci_high": "exp(coef) upper 95%",
+    "log_hr": "coef",
+    "se": "se(coef)",
+    "p": "p",
+}
 
 
 def ph_tests(model: CoxModel, alpha: float = 0.05, time_transforms: Sequence[str] = ("rank", "km")) -> pd.DataFrame:

@@ -22,16 +22,54 @@ METHOD_LABELS = {
 }
 
 
+#: The matched pairs' models as R writes them: the book's fits give R's ``coxph`` estimates (Efron's ties).
+R_FORMULAS = {
+    "independent": "coxph(Surv(time, event) ~ treated)",
+    "robust": "coxph(Surv(time, event) ~ treated + cluster(pair))",
+    "stratified": "coxph(Surv(time, event) ~ treated + strata(pair))",
+}
+
+
+def pair_method_numbers(matched: pd.DataFrame) -> dict[str, str]:
+    """How the matched pairs' models are fitted, for the prose: their R formulas (``robust_r``,
+    ``stratified_r``), the code that fits them (``pair_engine``) and the matching weights
+    (``pair_weights``, :func:`pair_weights_text`)."""
+    return {
+        "pair_weights": pair_weights_text(matched),
+        "robust_r": f"`{R_FORMULAS['robust']}`",
+        "stratified_r": f"`{R_FORMULAS['stratified']}`",
+        "pair_engine": "The naive model is fitted with lifelines; the robust and the stratified model with the "
+        "book's own Cox code (`psmbook.analysis.survival.fastcox`), which sorts the patients once and sums "
+        "every risk set cumulatively within its stratum, so that its time grows as n log n, where lifelines' "
+        "robust variance grows with the square of the number of patients. All three give R survival's "
+        "`coxph` estimates, with Efron's handling of tied times.",
+    }
+
+
 #: The multivariable lower limit the paper prints differently in its Table 3 and its text.
 PAPER_CI_TYPO = "nodes_group.multiple"
 
 
 def pair_models_by_endpoint(matched: pd.DataFrame, study, endpoints) -> dict[str, pd.DataFrame]:
     """The treatment's Cox models of the matched cohort (:func:`pair_aware_cox`: independent, robust,
-    stratified on the pairs) for each endpoint."""
+    stratified on the pairs) for each endpoint, weighted by the matching weights when they vary."""
+    weights = "match_weight" if "match_weight" in matched.columns else None
     return {
-        e: pair_aware_cox(matched, study, study.outcome(e).time, study.outcome(e).event, pair="pair") for e in endpoints
+        e: pair_aware_cox(matched, study, study.outcome(e).time, study.outcome(e).event, pair="pair", weights=weights)
+        for e in endpoints
     }
+
+
+def pair_weights_text(matched: pd.DataFrame, weights: str = "match_weight") -> str:
+    """What the matching weights do to the pair models, for the prose."""
+    if weights not in matched.columns or (matched[weights] == 1).all():
+        return "Every matched patient has weight 1 here (one control per treated patient, none re-used)."
+    return (
+        "Here the matched sets are not all pairs of one treated patient and one control, so each patient is "
+        "weighted by MatchIt's matching weight (a control of a set with k controls counts 1/k, rescaled), "
+        "and the robust variance is clustered on the matched sets; a control re-used by several sets "
+        "(matching with replacement) is one row in its first set."
+    )
 
 
 def pair_table(pair_models: Mapping[str, pd.DataFrame], study, *, with_se: bool = False) -> pd.DataFrame:
@@ -157,6 +195,20 @@ def selection_text(selected: list[str], paper_selected: list[str], factors, entr
         f"{len(selected)} factor{'s' if len(selected) > 1 else ''} enter this cohort's multivariable "
         f"model — {factor_names(selected, factors)}; {agreement} ({factor_names(paper_selected, factors)})"
     )
+
+
+def adjusted_text(chosen, selected: list[str], treatment: str) -> str:
+    """The factors of the adjusted model (:func:`~psmbook.analysis.survival.cox.adjusted_factors`) in a
+    sentence, saying when the treatment is there only because it is always kept."""
+    others = [f.label for f in chosen if f.column != treatment]
+    if not others:
+        return "no factor passed the entry rule; the model below holds treatment alone"
+    text = ", ".join(f.label for f in chosen)
+    if treatment not in selected:
+        text += (
+            " (treatment did not pass the entry rule; it is kept, since the model is there to adjust its hazard ratio)"
+        )
+    return text
 
 
 def paper_hr_p(pub: Mapping, prefix: str) -> str:

@@ -37,15 +37,22 @@ DERIVED_FACTORS = {
 }
 
 
+#: The one "level" of a continuous factor: its hazard ratio per step (``table3....age.continuous.hr``).
+CONTINUOUS = "continuous"
+
+
 @dataclass(frozen=True)
 class Factor:
-    """A categorical prognostic factor: ``column``, its ``label``, the ``reference`` level and all
-    ``levels`` (code -> label, in the table's order)."""
+    """A prognostic factor: ``column``, its ``label``, the ``reference`` level and all ``levels`` (code
+    -> label, in the table's order). A ``continuous`` factor has no reference and one level,
+    :data:`CONTINUOUS`: its values divided by ``per``, one hazard ratio per that step."""
 
     column: str
     label: str
     reference: str
     levels: dict[str, str]
+    continuous: bool = False
+    per: float = 1.0
 
     @property
     def contrasts(self) -> tuple[str, ...]:
@@ -70,7 +77,7 @@ def table3_factors(study, spec: Sequence = TABLE3) -> list[Factor]:
             factors.append(
                 Factor(
                     arms.column,
-                    "Treatment Group",
+                    "Treatment Group" if study.paper else "Treatment",  # the paper's Table 3 row name
                     arms.control,
                     {
                         arms.control: study.arm_label(arms.control),
@@ -90,9 +97,16 @@ def table3_factors(study, spec: Sequence = TABLE3) -> list[Factor]:
 
 
 def covariate_factors(study) -> list[Factor]:
-    """The factors of a study other than the paper's: every covariate against its first level, then the
+    """The factors of a study other than the paper's: every categorical covariate against its first
+    level, every continuous one per its step (``per`` of its description: "per 10 years"), then the
     treatment against the control arm."""
-    return table3_factors(study, [(v.column, next(iter(v.levels))) for v in study.covariates] + [(None, None)])
+    factors = []
+    for v in study.covariates:
+        if v.continuous:
+            factors.append(Factor(v.column, v.label, "", {CONTINUOUS: v.per_text}, continuous=True, per=v.per))
+        else:
+            factors += table3_factors(study, [(v.column, next(iter(v.levels)))])
+    return factors + table3_factors(study, [(None, None)])
 
 
 def response_groups(df: pd.DataFrame, study) -> pd.Series:
@@ -118,10 +132,17 @@ def contrast_indicators(df: pd.DataFrame, factors: Sequence[Factor]) -> pd.DataF
     """The Cox design: 0/1 indicators of every non-reference level (``column.level``), against the reference
     level (treatment contrasts; :func:`psmbook.matching.balance.indicators` keeps every level, for balance).
 
+    A continuous factor is one column, ``column.continuous``: its values over its step (``per``).
     Rows must hold a known level of every factor: a ValueError names the column and the values.
     """
     out = {}
     for f in factors:
+        if f.continuous:  # the number per step
+            numbers = pd.to_numeric(df[f.column], errors="coerce")
+            if numbers.isna().any():
+                raise ValueError(f"column {f.column!r} (continuous) holds values that are not numbers")
+            out[f.term(CONTINUOUS)] = numbers.astype(float) / f.per
+            continue
         values = df[f.column].astype(object)
         bad = ~values.isin(list(f.levels))
         if bad.any():

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from psmbook.analysis.association import TEST_LABELS, paper_test_candidates
-from psmbook.analysis.km import fit_by_arm
+from psmbook.analysis.km import CI_TRANSFORM, ci_transform_text, fit_by_arm, median_rule_text
 from psmbook.analysis.survival.landmarks import LANDMARKS, event_table, landmark_test, landmark_test_rates, logrank
 from psmbook.analysis.survival.landmarks import median_table as km_median_table
 from psmbook.present import privacy
@@ -43,6 +43,12 @@ def fit_all(cohorts: Mapping[str, pd.DataFrame], study) -> tuple[dict, dict]:
             fits[e][period] = fit_by_arm(df, study, outcome.time, outcome.event)
             tests[(e, period)] = logrank(df, study, outcome.time, outcome.event)
     return fits, tests
+
+
+def convention_numbers(transform: str = CI_TRANSFORM) -> dict[str, str]:
+    """How the chapter's medians and confidence limits are computed, for the prose: ``median_rule`` (R
+    survfit's median) and ``ci_transform`` (the pointwise limits' transform, named as R names it)."""
+    return {"median_rule": median_rule_text(), "ci_transform": ci_transform_text(transform)}
 
 
 def logrank_text(tests: Mapping, study) -> str:

@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
-from lifelines.utils import median_survival_times
 from scipy import stats
 
-from psmbook.analysis.km import survival_ci_at
+from psmbook.analysis.km import CI_TRANSFORM, kaplan_meier, median_survival, survival_ci_at
 
 #: The landmarks the paper reports, per endpoint: (key used in the published ids, months).
 LANDMARKS: dict[str, tuple[tuple[str, float], ...]] = {
@@ -73,23 +72,24 @@ def landmark_table(
     return table
 
 
-def median_table(fits: Mapping[str, KaplanMeierFitter]) -> pd.DataFrame:
+def median_table(fits: Mapping[str, KaplanMeierFitter], transform: str = CI_TRANSFORM) -> pd.DataFrame:
     """Median survival per arm with its 95% CI (months; inf when a curve does not reach 50%).
 
-    The CI is read off the pointwise log(-log) confidence band of the curve (the Brookmeyer–Crowley
-    construction, as in R's survfit): the times at which the band's limits cross 50%.
+    R survfit's convention (:func:`psmbook.analysis.km.median_survival`): the first time the curve is at
+    or below 50%, the midpoint where it sits exactly at 50% over an interval; the CI is where the
+    pointwise ``transform`` band's limits cross 50% (Brookmeyer–Crowley).
     """
     rows = []
     for arm, fit in fits.items():
-        ci = median_survival_times(fit.confidence_interval_)
+        median, low, high = median_survival(fit, transform)
         rows.append(
             {
                 "arm": arm,
                 "n": int(len(fit.durations)),
                 "events": int(fit.event_observed.sum()),
-                "median": float(fit.median_survival_time_),
-                "ci_low": float(ci.iloc[0, 0]),
-                "ci_high": float(ci.iloc[0, 1]),
+                "median": median,
+                "ci_low": low,
+                "ci_high": high,
             }
         )
     return pd.DataFrame(rows).set_index("arm")
@@ -134,11 +134,9 @@ def landmark_test(fit_a: KaplanMeierFitter, fit_b: KaplanMeierFitter, months: fl
     """
     values = []
     for fit in (fit_a, fit_b):
-        greenwood = fit._cumulative_sq_
-        values += [
-            float(fit.survival_function_at_times(months).iloc[0]),
-            float(greenwood.loc[greenwood.index <= months].iloc[-1]),
-        ]
+        km = kaplan_meier(fit)
+        row = km.loc[km.index <= months]
+        values += [float(row["survival"].iloc[-1]), float(row["std_err"].iloc[-1]) ** 2] if len(row) else [1.0, 0.0]
     return _cloglog_p(*values)
 
 

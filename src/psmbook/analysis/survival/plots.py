@@ -13,6 +13,23 @@ from psmbook.analysis.km import fit_by_arm, plot_by_arm
 from psmbook.analysis.survival.cox import CoxModel
 from psmbook.present.format import p_statement
 
+#: At most this many ticks on a follow-up axis, so that their labels never run into each other.
+MAX_TIME_TICKS = 8
+
+
+def time_ticks(xmax: float, step: float, max_ticks: int = MAX_TIME_TICKS) -> np.ndarray:
+    """Ticks of a follow-up axis from 0 to ``xmax``: every ``step`` (a year of the time unit: 12 months)
+    when that gives at most ``max_ticks``, else round numbers (multiples of 1, 2, 2.5 or 5 times a power of
+    ten: 0, 500, 1000 days rather than 0, 365, 730, ..., 3650)."""
+    if xmax <= 0:
+        return np.array([0.0])
+    if math.floor(xmax / step + 1e-9) + 1 <= max_ticks:
+        return np.arange(0, xmax + step * 1e-9, step)
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = MaxNLocator(nbins=max_ticks - 1, steps=[1, 2, 2.5, 5, 10]).tick_values(0, xmax)
+    return ticks[(ticks >= 0) & (ticks <= xmax + 1e-9)]
+
 
 def plot_figure1(
     cohorts: Mapping[str, pd.DataFrame],
@@ -55,7 +72,7 @@ def plot_figure1(
                 study,
                 ylabel=f"{outcome.label} (probability)",
                 xmax=xmax,
-                xticks=np.arange(0, xmax + 1, step),
+                xticks=time_ticks(xmax, step),
                 landmarks=marks,
                 min_cell=min_cell,
                 p_text=f"Log-rank {p_statement(p_values[(endpoint, period)])}",
