@@ -7,6 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 KERNEL ?= psmbook
 STAMP  := $(VENV)/.installed
+STAMP_DEV := $(VENV)/.installed-dev
 # Parameter overrides for the book, e.g. make book PARAMS="seed=7"; FORCE=1 re-executes every chapter.
 # Passed to the recipe through the environment and split as a shell would, so a value with spaces is
 # quoted inside: make book PARAMS='data="my data/cohort.csv" study=study.yaml'
@@ -14,7 +15,7 @@ PARAMS ?=
 export PARAMS
 FORCE  ?=
 
-.PHONY: help book test lint serve lab params cohort setup browser r lock clean
+.PHONY: help book test lint serve lab params cohort setup setup-dev browser r lock pdf clean
 
 PORT ?= 8000
 
@@ -24,11 +25,11 @@ help:  ## list the targets and what each does
 book: setup  ## set up, execute every chapter, build the site (PARAMS="name=value ...", FORCE=1)
 	$(PY) -m psmbook build -p "$$PARAMS" $(if $(FORCE),--force)
 
-test: setup browser r  ## set up, run every test (unit, layout and ruff, the whole book, the browser, R parity)
+test: setup-dev browser r  ## set up, run every test (unit, layout and ruff, the whole book, the browser, R parity)
 	$(PY) -m pytest
 
 # ruff: fix what it can, format, then list what is left (make test checks the same, without fixing).
-lint: setup  ## ruff: fix what it can, format, list what is left
+lint: setup-dev  ## ruff: fix what it can, format, list what is left
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
@@ -66,6 +67,13 @@ cohort: setup  ## export the synthetic cohort (SEED=7 OUT=cohort.csv)
 
 setup: $(STAMP)
 
+# Tests and development tools (pytest, ruff, ...), on top of the run-time environment: make test and lint.
+setup-dev: $(STAMP_DEV)
+
+$(STAMP_DEV): $(STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP_DEV)
+
 $(STAMP): requirements.txt pyproject.toml
 	@echo "==> setting up $(VENV) (first run takes a few minutes)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,12 +82,25 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (psmbook)"
 	touch $(STAMP)
 
-# Re-resolve requirements.in into the pinned requirements.txt.
-lock:
+# Re-resolve the two locks with pip-tools, in a scratch environment: requirements.in -> requirements.txt (run
+# time: make book, Binder), requirements-dev.in -> requirements-dev.txt (tests, lint; the versions they share
+# are those of requirements.txt). Versions already pinned stay unless a new requirement needs another;
+# UPGRADE=1 moves everything to the newest versions that fit.
+PIP_TOOLS ?= pip-tools==7.6.2
+UPGRADE   ?=
+lock: export CUSTOM_COMPILE_COMMAND = make lock
+lock:  ## re-resolve requirements.in and requirements-dev.in into the pinned requirements.txt and -dev.txt (UPGRADE=1)
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
-	.lockvenv/bin/pip install --quiet -r requirements.in
-	{ head -n 2 requirements.txt; .lockvenv/bin/pip freeze | grep -v '^-e'; } > requirements.lock.tmp
-	mv requirements.lock.tmp requirements.txt && rm -rf .lockvenv
+	.lockvenv/bin/python -m pip install --quiet --disable-pip-version-check $(PIP_TOOLS)
+	.lockvenv/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+	  $(if $(UPGRADE),--upgrade) --output-file requirements.txt requirements.in
+	.lockvenv/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+	  $(if $(UPGRADE),--upgrade) --output-file requirements-dev.txt requirements-dev.in
+	rm -rf .lockvenv
+
+# The whole book as one PDF, printed page by page by Debian's headless Chromium (installed when missing).
+pdf: book browser  ## the whole book as one PDF: book/_build/pdf/book.pdf
+	$(PY) -m psmbook.book.pdf book
 
 # The built site on http://127.0.0.1:$(PORT)/ (builds the book first if there is none).
 serve: setup  ## view the built site in a browser, on this machine only (PORT=8000)

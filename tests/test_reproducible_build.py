@@ -30,9 +30,16 @@ def test_provenance_date_is_the_build_time(monkeypatch):
     assert provenance({}, study=load_study())["date"] == "2025-05-31 00:00 UTC"
 
 
-def test_scrub_timings_removes_clock_readings_only(tmp_path):
+def test_scrub_run_details_removes_clock_readings_and_folders_only(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.metadata["papermill"] = {"start_time": "t0", "end_time": "t1", "duration": 1.5, "parameters": {"seed": 7}}
+    nb.metadata["papermill"] = {
+        "start_time": "t0",
+        "end_time": "t1",
+        "duration": 1.5,
+        "parameters": {"seed": 7},
+        "input_path": "/home/someone/study/.build/stage-book/.sources/01_cohort.ipynb",
+        "output_path": "/home/someone/study/.build/stage-book/01_cohort.ipynb",
+    }
     cell = nbformat.v4.new_code_cell("1 + 1")
     cell.metadata["execution"] = {"iopub.status.busy": "t0"}
     cell.metadata["papermill"] = {"start_time": "t0", "end_time": "t1", "duration": 0.1, "status": "completed"}
@@ -40,9 +47,13 @@ def test_scrub_timings_removes_clock_readings_only(tmp_path):
     nb.cells.append(cell)
     path = tmp_path / "chapter.ipynb"
     nbformat.write(nb, str(path))
-    pipeline.scrub_timings(path)
+    pipeline.scrub_run_details(path)
     scrubbed = json.loads(path.read_text())
-    assert scrubbed["metadata"]["papermill"] == {"parameters": {"seed": 7}}
+    assert scrubbed["metadata"]["papermill"] == {
+        "parameters": {"seed": 7},
+        "input_path": "01_cohort.ipynb",
+        "output_path": "01_cohort.ipynb",
+    }
     assert scrubbed["cells"][0]["metadata"] == {"papermill": {"status": "completed"}, "tags": ["parameters"]}
 
 

@@ -23,6 +23,7 @@ import yaml
 
 from psmbook.book import parameters as params_mod
 from psmbook.book.chapter import declared_reads
+from psmbook.present import downloads
 
 KERNEL_NAME = "psmbook"
 #: files of the book's source tree that are copied as they are into the built book
@@ -98,6 +99,9 @@ def _fresh_stage(layout: Layout) -> Path:
         elif source.is_dir() and source.name == "_static":
             shutil.copytree(source, stage / "_static")
     shutil.copy2(layout.root / "_toc.yml", stage / "_toc.yml")
+    from psmbook.book.reference import write_reference_page
+
+    write_reference_page(stage)  # the package reference, from the modules the package holds now
     return stage
 
 
@@ -187,7 +191,7 @@ def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any], *, redi
             f"chapter {params_mod.chapter_name(notebook)!r} failed in cell {cell}: "
             f"{error.ename}: {error.evalue}\n  the executed notebook, failing cell included: {target}"
         ) from None
-    scrub_timings(target)
+    scrub_run_details(target)
     return target
 
 
@@ -195,10 +199,12 @@ def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any], *, redi
 _TIMING_KEYS = ("start_time", "end_time", "duration")
 
 
-def scrub_timings(notebook: Path) -> None:
-    """Remove the clock readings papermill and nbclient leave in an executed notebook (start, end and
-    duration of the run and of each cell), so that identical inputs give an identical notebook and site;
-    the chapter's provenance box keeps when it ran, and the build prints each chapter's time."""
+def scrub_run_details(notebook: Path) -> None:
+    """Remove what differs from run to run in an executed notebook and says nothing of the results: the
+    clock readings of papermill and nbclient (start, end and duration of the run and of each cell) and the
+    folders it ran in (papermill's input and output paths, reduced to the file names), so that identical
+    inputs give an identical notebook and site and no path of the user's reaches the site. The chapter's
+    provenance box keeps when it ran, and the build prints each chapter's time."""
     import nbformat
 
     nb = nbformat.read(str(notebook), as_version=4)
@@ -206,6 +212,9 @@ def scrub_timings(notebook: Path) -> None:
         meta.pop("execution", None)
         for key in _TIMING_KEYS:
             meta.get("papermill", {}).pop(key, None)
+    for key in ("input_path", "output_path"):
+        if nb.metadata.get("papermill", {}).get(key):
+            nb.metadata["papermill"][key] = Path(nb.metadata["papermill"][key]).name
     nbformat.write(nb, str(notebook))
 
 
@@ -224,7 +233,7 @@ def check_inputs(values: dict[str, Any]) -> Inputs:
     Raises ParameterError for a missing or unreadable ``study`` or a ``data`` without its description
     (or the reverse), and validation.DataError listing every problem of the data.
     """
-    from psmbook.cohort import reading, validation
+    from psmbook.cohort import protocol, reading
     from psmbook.study.description import load_study
 
     study_path, data = values.get("study") or None, values.get("data") or None
@@ -245,7 +254,7 @@ def check_inputs(values: dict[str, Any]) -> Inputs:
     digest.update((Path(study_path).read_bytes() if study_path else b"packaged"))
     if data:
         path = reading.resolve_data_path(data)
-        validation.prepare_cohort(reading.read_data(data), study)    # DataError: every problem at once
+        protocol.load_cohort(data, study)    # the protocol applied, then checked; DataError: every problem at once
         digest.update(path.read_bytes())
     return Inputs(study=study, fingerprint=digest.hexdigest())
 
@@ -385,9 +394,11 @@ def _execute_all(pending: dict[str, tuple[int, Path, dict, list[str]]], stage: P
         execute_chapter(source, stage, chapter_values, redirect=False)
         after = _files(stage)
         others = {f"results/{c}.json" for c in pending if c != chapter}
+        # and the downloads of the chapters running beside it (psmbook.present.downloads: <chapter>-figure-1.svg)
+        theirs = tuple(f"{downloads.DOWNLOADS}/{c}-" for c in pending if c != chapter)
         written = sorted(name for name, mtime in after.items()
                          if before.get(name) != mtime and "/" in name and name not in others
-                         and not name.endswith((".log", ".tmp")))
+                         and not name.startswith(theirs) and not name.endswith((".log", ".tmp")))
         return {"files": written, "seconds": round(time.perf_counter() - tick, 1), "number": number}
 
     with _stderr_to(stage / "kernel-stderr.log"), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

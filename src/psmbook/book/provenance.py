@@ -59,16 +59,20 @@ def record_data_source(data_file: Path | str) -> None:
 
 def provenance(parameters: Mapping[str, Any], *, study, seed: int | None = None,
                data_file: Path | str | None = None) -> dict[str, Any]:
-    """Everything a reader needs to reproduce a chapter's numbers."""
-    if study.synthetic:
-        source = f"synthetic cohort, seed {seed}" if seed is not None else "synthetic cohort"
-    elif data_file is not None:
+    """Everything a reader needs to reproduce a chapter's numbers. The data are the file the cohort was
+    read from (given, or recorded by the cohort chapter), said to be synthetic when the study is (an
+    exported synthetic cohort read back), or else the synthetic cohort of ``seed``."""
+    if data_file is not None:
         source = f"{Path(data_file).name} (sha256 {file_sha256(data_file)[:16]}…)"
     elif Path(DATA_SOURCE).is_file():
         recorded = json.loads(Path(DATA_SOURCE).read_text())
         source = f"{recorded['name']} (sha256 {recorded['sha256'][:16]}…)"
+    elif study.synthetic:
+        source = f"synthetic cohort, seed {seed}" if seed is not None else "synthetic cohort"
     else:
         source = "real cohort (file not recorded)"
+    if study.synthetic and (data_file is not None or Path(DATA_SOURCE).is_file()):
+        source += ", a synthetic cohort"
     return {"parameters": dict(parameters), "data": source, "study": study.name,
             "versions": versions(), "commit": git_commit(),
             "date": build_time().strftime("%Y-%m-%d %H:%M UTC")}

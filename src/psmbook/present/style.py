@@ -34,11 +34,12 @@ def use_book_style() -> None:
     )
 
 
-def synthetic_banner(study, seed: int | None = None) -> str:
-    """A MyST admonition that no reader can miss, saying the data are synthetic (empty for real data)."""
+def synthetic_banner(study, seed: int | None = None, source: str | None = None) -> str:
+    """A MyST admonition that no reader can miss, saying the data are synthetic (empty for real data):
+    generated from ``seed``, or read from the data file ``source`` (a synthetic cohort exported and read back)."""
     if not study.synthetic:
         return ""
-    seed_text = f" (seed {seed})" if seed is not None else ""
+    seed_text = f" (read from `{source}`)" if source else f" (seed {seed})" if seed is not None else ""
     return (
         ":::{admonition} Synthetic data\n:class: warning\n"
         f"Every patient-level number on this page comes from the **synthetic cohort**{seed_text}, "

@@ -1,0 +1,159 @@
+"""The book's package reference page: every module of psmbook, stage by stage, documented from its docstrings.
+
+The page is written into the book at each build (``api.md``), from the modules the package holds then, so
+it never lists a module that is gone nor misses a new one. Sphinx's autodoc and autosummary render it; this
+module is also the Sphinx extension that reads the docstrings as they are written: a numpy-style
+"Parameters" section becomes a field list, ``|x|`` an absolute value (not a substitution), and a short
+cross-reference (``:func:`cox_univariate```) finds the one documented object of that name.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import re
+from pathlib import Path
+
+#: The package's folder (psmbook/, above psmbook/book/).
+PACKAGE = Path(__file__).resolve().parents[1]
+#: The file name of the page in the book (and in _toc.yml).
+PAGE = "api.md"
+
+#: The package's stages in the order data flow through them (imports point down this list only), each
+#: with what it holds.
+STAGES: dict[str, str] = {
+    "study": "the study description (typed), the published numbers, result ids, level codes",
+    "present": "every number's format, the book's look, small-cell suppression, downloads of figures and tables",
+    "cohort": "reading and validating a cohort, export, the synthetic generator and its truth, the patient flow",
+    "matching": "the propensity-score model, the matchers, balance, psmpy's way",
+    "analysis": "tests of association, Tables 1, 2 and 4, response, toxicity, survival (Kaplan-Meier, Cox), "
+    "sensitivity",
+    "paper": "the audit of the paper's printed numbers, reproduced beside published",
+    "lab": "the matching explorer and the simulation study, for teaching",
+    "book": "the pipeline (parameters, scheduling, cache, site), chapter set-up, tailoring, provenance, results",
+}
+
+
+#: members every pydantic model inherits, documented by pydantic rather than here
+EXCLUDED = "   :exclude-members: model_config, model_fields, model_computed_fields"
+
+
+def modules() -> dict[str, list[str]]:
+    """Every module of the package by stage (``cli`` and the package itself under ``""``), sorted by name."""
+    found: dict[str, list[str]] = {stage: [] for stage in STAGES}
+    found[""] = []
+    for info in pkgutil.walk_packages([str(PACKAGE)], prefix="psmbook."):
+        if info.name.endswith("__main__"):
+            continue
+        stage = info.name.split(".")[1]
+        if info.ispkg and info.name.count(".") == 1:
+            continue  # a stage's own package: the section heading stands for it
+        found.setdefault(stage if stage in STAGES else "", []).append(info.name)
+    unknown = [m for m in found[""] if m.split(".")[1] != "cli"]
+    if unknown:
+        raise ValueError(f"modules outside the package's stages {list(STAGES)}: {unknown}; add their stage to STAGES")
+    return {stage: sorted(names) for stage, names in found.items()}
+
+
+def _rst(*lines: str) -> str:
+    return "```{eval-rst}\n" + "\n".join(lines) + "\n```\n"
+
+
+def reference_page() -> str:
+    """The page's MyST markdown: an overview table per stage, then each module's documented members."""
+    by_stage = modules()
+    parts = [
+        "# The psmbook package\n",
+        "The chapters are thin: each table, figure and glued number comes from a tested function of the "
+        "`psmbook` package, documented below from its docstrings. The package is laid out by stage of the "
+        "analysis, in the order data flow through them; a module imports only from the stages above its own "
+        "(`study` and `present` serve all), and `python -m psmbook` (the `cli` module) drives them.\n",
+    ]
+    for stage, what in [*STAGES.items(), ("", "the command line: build, params, cohort, match, schema")]:
+        names = by_stage.get(stage, [])
+        if not names:
+            continue
+        title = f"psmbook.{stage}" if stage else "python -m psmbook"
+        parts.append(f"## `{title}`: {what}\n")
+        parts.append(_rst(".. autosummary::", "", *[f"   {name}" for name in names]))
+        for name in names:
+            parts.append(f"### `{name}`\n")
+            parts.append(_rst(f".. automodule:: {name}", "   :members:", "   :ignore-module-all:", EXCLUDED))
+    return "\n".join(parts)
+
+
+def write_reference_page(folder: Path) -> Path:
+    """Write the page into the book's source folder."""
+    target = Path(folder) / PAGE
+    target.write_text(reference_page(), encoding="utf-8")
+    return target
+
+
+#: numpy-style section names (a line of dashes below) turned into a rubric
+_SECTIONS = {"Parameters", "Other Parameters", "Attributes", "Returns", "Yields", "Raises", "Notes", "Examples",
+             "See Also", "References"}  # fmt: skip
+_LISTS = {"Parameters", "Other Parameters", "Attributes"}
+_LITERAL = re.compile(r"(``.*?``|`[^`]*`)")
+
+
+def _escape_bars(line: str) -> str:
+    """``|x|`` outside literals and roles is an absolute value, not a substitution reference."""
+    parts = _LITERAL.split(line)
+    return "".join(p if i % 2 else p.replace("|", "\\|") for i, p in enumerate(parts))
+
+
+def clean_docstring(lines: list[str]) -> list[str]:
+    """A docstring's lines (as autodoc gives them) made valid reStructuredText, in place and returned."""
+    out: list[str] = []
+    section, i = "", 0
+    while i < len(lines):
+        line = lines[i]
+        below = lines[i + 1] if i + 1 < len(lines) else ""
+        if line.strip() in _SECTIONS and re.fullmatch(r"\s*-{3,}\s*", below):
+            section = line.strip()
+            if out and out[-1].strip():
+                out.append("")
+            out += [f".. rubric:: {section}", ""]
+            i += 2
+            continue
+        if not line.strip():
+            section = ""  # a blank line ends a list of parameters
+        entry = re.fullmatch(r"(\S[^:]*?) : (.*)", line)
+        if section in _LISTS and entry:
+            line = f":{entry.group(1)}: {entry.group(2)}"
+        out.append(_escape_bars(line))
+        i += 1
+    lines[:] = out
+    return lines
+
+
+def _clean(app, what, name, obj, options, lines):
+    clean_docstring(lines)
+
+
+def resolve_short_reference(app, env, node, contnode):
+    """A Python cross-reference that names an object by its last parts finds it among the documented ones."""
+    if node.get("refdomain") != "py":
+        return None
+    from sphinx.util.nodes import make_refnode
+
+    target = node.get("reftarget", "").lstrip("~.")
+    objects = env.get_domain("py").objects
+    found = [name for name in objects if name == target or name.endswith("." + target)]
+    if not found and "." in target:  # a name re-exported by a package: psmbook.cohort.synthetic.generate_cohort
+        package, last = target.rsplit(".", 1)
+        found = [name for name in objects if name.startswith(package + ".") and name.endswith("." + last)]
+    if len(found) > 1:  # one of the kind the role asks for (a function for :func:, ...)
+        kinds = env.get_domain("py").objtypes_for_role(node.get("reftype", "")) or []
+        found = [name for name in found if objects[name].objtype in kinds]
+    if len(found) != 1:
+        return None
+    entry = objects[found[0]]
+    return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, found[0])
+
+
+def setup(app):
+    app.setup_extension("sphinx.ext.autodoc")
+    app.setup_extension("sphinx.ext.autosummary")
+    app.connect("autodoc-process-docstring", _clean)
+    app.connect("missing-reference", resolve_short_reference)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
