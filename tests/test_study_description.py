@@ -30,7 +30,7 @@ MINIMAL = {
 def test_sections_are_typed_objects():
     study = load_study()
     assert isinstance(study.response, Response) and study.response.not_evaluable == "ne"
-    assert study.response.objective == ("cr", "pr") and study.response.not_evaluable_reason == "not evaluable"
+    assert study.response.objective == ("cr", "pr") and study.response.not_evaluable_reason == "died before assessment"
     assert isinstance(study.outcome("os"), Endpoint) and study.outcome("os").time == "os_months"
     assert study.outcome("pfs").event_name == "progression or death"
     assert isinstance(study.toxicity, Toxicity) and study.toxicity.dose_reduced == "anlotinib_dose_reduced"

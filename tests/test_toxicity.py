@@ -106,6 +106,7 @@ def test_prose_numbers_and_results_of_the_toxicity_chapter():
     overall = severe.loc["any_grade3_4"]
     assert numbers["g34_treated"] == f"{overall['pct_treated']:.1f}%" and numbers["n_severe_rows"] == len(severe)
     assert set(toxicity.grade34_numbers(severe.drop(columns="p_reproduces"), name="m")) == {
+        "m_what",
         "m_treated",
         "m_control",
         "m_p",

@@ -124,7 +124,9 @@ def test_packaged_synthetic_cohort_is_valid():
     prepared = prepare_cohort(data, study)
     assert list(prepared.columns) == list(described_columns(study))
     assert len(prepared) == len(data)
-    assert "crt_start_date" not in prepared and "last_contact_date" not in prepared
+    # the paper's facts kept for description (other_columns), typed; the generator's other columns dropped
+    assert prepared["crt_start_date"].dtype == "datetime64[ns]" and prepared["station_7"].dtype == bool
+    assert "last_contact_date" not in prepared and "age_years" not in prepared
 
 
 def test_codes_compare_as_text(study):

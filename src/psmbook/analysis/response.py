@@ -63,6 +63,7 @@ __all__ = [
     "table2_suppression",
     "table2_display",
     "short_label",
+    "response_colours",
     "plot_response",
 ]
 
@@ -83,14 +84,11 @@ _TEST_SHORT = {"pearson": "χ²", "yates": "Yates χ²", "fisher": "Fisher", "li
 # Counting
 
 
-def _response_spec(study: Study) -> tuple[str, dict[str, str], str, tuple[str, ...]]:
-    """(column, levels {code: label}, not-evaluable code, objective codes) of the study's response."""
+def _response_spec(study: Study) -> tuple[str, dict[str, str], Optional[str], tuple[str, ...]]:
+    """(column, levels {code: label}, not-evaluable code or None, objective codes, possibly none) of the
+    study's response."""
     spec = study.response
-    missing = (
-        ["response"]
-        if spec is None
-        else [k for k in ("column", "levels", "not_evaluable", "objective") if not getattr(spec, k)]
-    )
+    missing = ["response"] if spec is None else [k for k in ("column", "levels") if not getattr(spec, k)]
     if missing:
         raise ValueError(
             f"study {study.name!r}: the response description lacks {', '.join(missing)} "
@@ -99,7 +97,7 @@ def _response_spec(study: Study) -> tuple[str, dict[str, str], str, tuple[str, .
     levels = dict(spec.levels)
     ne = spec.not_evaluable
     objective = tuple(spec.objective)
-    unknown = [c for c in (ne, *objective) if c not in levels]
+    unknown = [c for c in ((ne,) if ne else ()) + objective if c not in levels]
     if unknown:
         raise ValueError(
             f"study {study.name!r}: response codes {unknown} are not among the response levels {list(levels)}"
@@ -127,17 +125,23 @@ def response_counts(df: pd.DataFrame, study: Study) -> pd.DataFrame:
 
 def not_evaluable_counts(df: pd.DataFrame, study: Study) -> dict[str, int]:
     """Patients per arm (treated first) who could not be evaluated for response (e.g. died before the
-    first assessment)."""
+    first assessment); none when the study has no not-evaluable code."""
     _, _, ne, _ = _response_spec(study)
+    if ne is None:
+        response_codes(df, study)  # the column checked all the same
+        return {arm: 0 for arm in study.treatment.arms}
     counts = response_counts(df, study)
     return {arm: int(counts.at[ne, arm]) for arm in study.treatment.arms}
 
 
 def categories(study: Study) -> list[tuple[str, str, tuple[str, ...]]]:
     """The rows of Table 2 as (id, label, response codes counted): one per evaluable response level,
-    then the objective response rate (:data:`OBJECTIVE`, the study's objective codes)."""
+    then the objective response rate (:data:`OBJECTIVE`, the study's objective codes; no such row when
+    the study names none)."""
     _, levels, ne, objective = _response_spec(study)
     rows = [(code, label, (code,)) for code, label in levels.items() if code != ne]
+    if not objective:
+        return rows
     label = study.response.objective_label or _ORR_LABEL
     return rows + [(OBJECTIVE, label, objective)]
 
@@ -146,7 +150,7 @@ def two_by_two(counts: pd.DataFrame, codes: Sequence[str], study: Study) -> np.n
     """The 2 x 2 table of one category against all the others among the evaluable patients:
     rows (in the category, not), columns (treated, control). `counts` is :func:`response_counts`."""
     _, _, ne, _ = _response_spec(study)
-    evaluable = counts.drop(index=ne)
+    evaluable = counts.drop(index=ne) if ne is not None else counts
     inside = evaluable.loc[list(codes)].sum(axis=0)
     total = evaluable.sum(axis=0)
     arms = list(study.treatment.arms)
@@ -277,7 +281,7 @@ def response_table(
     _, _, ne, objective = _response_spec(study)
     treated, control = study.treatment.arms
     counts = response_counts(df, study)
-    evaluable = counts.drop(index=ne).sum(axis=0)
+    evaluable = (counts.drop(index=ne) if ne is not None else counts).sum(axis=0)
     N = {treated: int(evaluable[treated]), control: int(evaluable[control])}
     pub = published_counts(published, period, study) if published is not None else None
     recovered = paper_tests(published, period, study) if published is not None else pd.DataFrame()
@@ -337,7 +341,7 @@ def response_table(
             "arms": (treated, control),
             "arm_labels": (study.arm_label(treated), study.arm_label(control)),
             "N": (N[treated], N[control]),
-            "not_evaluable": {treated: int(counts.at[ne, treated]), control: int(counts.at[ne, control])},
+            "not_evaluable": {arm: int(counts.at[ne, arm]) if ne is not None else 0 for arm in (treated, control)},
             "objective": objective,
         }
     )
@@ -352,14 +356,15 @@ def not_evaluable_display(
     not_evaluable: Mapping[str, Mapping[str, int]], study: Study, *, min_cell: int = 0
 ) -> pd.DataFrame:
     """The patients who could not be evaluated, per arm (rows) and period (columns, named as in
-    :data:`PERIODS`): ``not_evaluable`` maps a period to :func:`not_evaluable_counts`. Counts from 1 to
-    ``min_cell`` - 1 print as "< min_cell"."""
+    :data:`PERIODS`): ``not_evaluable`` maps a period to :func:`not_evaluable_counts`; the rows are named
+    by the study's reason (``not_evaluable_reason``). Counts from 1 to ``min_cell`` - 1 print as "< min_cell"."""
+    reason = study.response.not_evaluable_reason if study.response is not None else "not evaluable"
     table = pd.DataFrame(
         {
             PERIODS.get(period, period): {study.arm_label(arm): n for arm, n in counts.items()}
             for period, counts in not_evaluable.items()
         }
-    ).rename_axis("Not evaluable (died before assessment)")
+    ).rename_axis("Not evaluable" if reason == "not evaluable" else f"Not evaluable ({reason})")
     if min_cell:
         table = table.map(lambda n: privacy.count_text(n, min_cell))
     return table
@@ -401,6 +406,7 @@ def _one_period(
     show_test: bool,
     short_labels: bool,
     min_cell: int = 0,
+    computed_label: str = "Computed",
 ) -> pd.DataFrame:
     heads = list(arm_labels)
     labels = [short_label(x) if short_labels else x for x in rows["category_label"]]
@@ -426,6 +432,8 @@ def _one_period(
         ]
     out = pd.DataFrame(data, index=pd.Index(index, name="Response"))
     out.columns = pd.MultiIndex.from_tuples(list(data))
+    if not show_published and not computed_label:  # nothing to tell apart: one header row
+        out.columns = [head for head, _ in data]
     return out
 
 
@@ -439,6 +447,7 @@ def table2_display(
     stacked: bool = False,
     short_labels: bool = False,
     min_cell: int = 0,
+    computed_label: str = "Computed",
 ) -> pd.DataFrame:
     """Table 2 laid out like the paper: a row of evaluable patients, then CR, PR, SD, PD and ORR;
     per arm n (%) as "21 (28.4%)", then the p-value, each split into "Computed" and "Published" when
@@ -449,10 +458,14 @@ def table2_display(
     side under "Before matching" / "After matching" as in the paper, or one above the other with
     ``stacked=True`` (narrower: better on a phone). ``short_labels`` names the rows by their
     abbreviations (CR, PR, SD, PD, ORR). Computed counts from 1 to ``min_cell`` - 1 print as "< min_cell",
-    and the counts hidden to protect them as "hidden" (see :func:`table2_suppression`).
+    and the counts hidden to protect them as "hidden" (see :func:`table2_suppression`). Without published
+    numbers and with an empty ``computed_label`` (a study other than the paper's), the columns have one
+    header row: the arms, the p-value and the test.
     """
     frames, arm_labels, show_published = display_frames(rows, after, study, show_published, "response_table")
-    parts = [_one_period(f, arm_labels, show_published, show_test, short_labels, min_cell) for f in frames]
+    parts = [
+        _one_period(f, arm_labels, show_published, show_test, short_labels, min_cell, computed_label) for f in frames
+    ]
     if after is None:
         return parts[0]
     keys = [PERIODS.get(f.attrs.get("period", d), d) for f, d in zip(frames, ("before", "after"))]
@@ -469,12 +482,24 @@ def table2_display(
 # Figure
 
 
+def response_colours(n: int) -> tuple[str, ...]:
+    """Ordered colours from the best response to the worst: :data:`RESPONSE_COLOURS` for four levels,
+    otherwise ``n`` colours from the same diverging ColorBrewer scale (BrBG, teal to brown)."""
+    if n == len(RESPONSE_COLOURS):
+        return RESPONSE_COLOURS
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    scale = colormaps["BrBG"]
+    return tuple(to_hex(scale(x)) for x in np.linspace(0.9, 0.1, max(n, 1)))[:n]
+
+
 def plot_response(
     rows_by_period: Mapping[str, pd.DataFrame],
     study: Study,
     *,
     show_published_orr: bool = True,
-    title: Optional[str] = "Response after CRT by arm",
+    title: Optional[str] = "",
 ):
     """Horizontal 100% stacked bars of CR, PR, SD and PD among the evaluable patients of each arm,
     one panel per period (e.g. {"Before matching": rows, "After matching": rows_after}, rows from
@@ -482,7 +507,9 @@ def plot_response(
 
     Where CR + PR ends (a black line) is the objective response rate; with ``show_published_orr`` the
     paper's ORR of the arm is marked above the bar (black triangle), so the distance between the
-    triangle and the line is the difference from the paper.
+    triangle and the line is the difference from the paper. Any number of response levels gets its own
+    colour (:func:`response_colours`); a study without objective levels gets no ORR line. ``title``: the
+    figure's title (default: "Response by arm", "after CRT" for the paper's study; None for none).
     Returns the figure.
     """
     import matplotlib.pyplot as plt
@@ -490,9 +517,8 @@ def plot_response(
     from matplotlib.patches import Patch
 
     cats = [c for c in categories(study) if c[0] != OBJECTIVE]
-    if len(cats) > len(RESPONSE_COLOURS):
-        raise ValueError(f"{len(cats)} response levels; the palette has {len(RESPONSE_COLOURS)} colours")
-    objective = set(dict((c[0], c[2]) for c in categories(study))[OBJECTIVE])
+    colours = response_colours(len(cats))
+    objective = set(dict((c[0], c[2]) for c in categories(study)).get(OBJECTIVE, ()))
     periods = list(rows_by_period.items())
     fig, axes = plt.subplots(len(periods), 1, figsize=(7.0, 1.25 + 1.35 * len(periods)), sharex=True, squeeze=False)
     published_drawn = False
@@ -503,11 +529,11 @@ def plot_response(
             N = int(by_cat[f"N_{side}"].iloc[0])
             left = 0.0
             orr_end = None
-            for (code, label, _), colour in zip(cats, RESPONSE_COLOURS):
+            for (code, label, _), colour in zip(cats, colours):
                 share = 100.0 * by_cat.at[code, f"n_{side}"] / N if N else 0.0
                 ax.barh(y, share, left=left, color=colour, edgecolor="white", linewidth=0.8, height=0.62)
                 if share >= 7:
-                    dark = colour in (RESPONSE_COLOURS[0], RESPONSE_COLOURS[-1])
+                    dark = colour in (colours[0], colours[-1])
                     ax.text(
                         left + share / 2,
                         y,
@@ -522,7 +548,7 @@ def plot_response(
                     orr_end = left
             if orr_end is not None:
                 ax.plot([orr_end, orr_end], [y - 0.38, y + 0.38], color="black", lw=1.4, zorder=4)
-            if show_published_orr and f"published_pct_{side}" in by_cat.columns:
+            if show_published_orr and f"published_pct_{side}" in by_cat.columns and OBJECTIVE in by_cat.index:
                 paper = by_cat.at[OBJECTIVE, f"published_pct_{side}"]
                 if paper is not None and not math.isnan(float(paper)):
                     ax.plot(float(paper), y - 0.44, marker="v", color="black", ms=7, zorder=5, clip_on=False)
@@ -536,8 +562,11 @@ def plot_response(
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="y", length=0)
     axes[-1, 0].set_xlabel("Evaluable patients of the arm (%)")
-    handles = [Patch(facecolor=c, label=short_label(label)) for (_, label, _), c in zip(cats, RESPONSE_COLOURS)]
-    handles.append(Line2D([], [], color="black", lw=1.4, label="ORR (CR + PR)"))
+    handles = [Patch(facecolor=c, label=short_label(label)) for (_, label, _), c in zip(cats, colours)]
+    if objective:
+        parts = " + ".join(short_label(study.response.levels[c]) for c in study.response.objective)
+        orr = short_label(study.response.objective_label or _ORR_LABEL)
+        handles.append(Line2D([], [], color="black", lw=1.4, label=f"{orr} ({parts})"))
     if published_drawn:
         handles.append(Line2D([], [], color="black", marker="v", ls="none", ms=7, label="Paper's ORR"))
     fig.legend(
@@ -549,6 +578,8 @@ def plot_response(
         handlelength=1.2,
         columnspacing=1.0,
     )
+    if title == "":  # the default: the paper's treatment named for its study only
+        title = "Response after CRT by arm" if study.paper else "Response by arm"
     if title:
         fig.suptitle(title, x=0.02, ha="left", fontsize=11.5)
     fig.tight_layout(rect=(0, 0.07, 1, 1))

@@ -1,5 +1,6 @@
 """What the response chapter says about Table 2: evaluable patients, the categories beside the paper, the
-tests recovered from the paper's printed p-values, a rounding check, and the chapter's results.
+tests recovered from the paper's printed p-values, a rounding check, and the chapter's results; for a
+study other than the paper's, the same table with the usual tests and what it shows.
 
 Each function returns {name: value} for the prose ({glue} names), computed from the tables of
 :mod:`psmbook.analysis.response`; nothing here is typed from the paper.
@@ -12,10 +13,108 @@ import pandas as pd
 from psmbook.analysis import response
 from psmbook.analysis.association import TEST_LABELS
 from psmbook.analysis.tables import percent
+from psmbook.present import privacy
 from psmbook.present.format import format_p
 from psmbook.study.published import published_value, select
 
 PERIODS = ("before", "after")
+
+
+def table2_rows(cohort: pd.DataFrame, matched: pd.DataFrame, study) -> dict[str, pd.DataFrame]:
+    """Table 2's rows before and after matching (:func:`~psmbook.analysis.response.response_table`): for the
+    paper's study beside its published numbers, with the tests its printed p-values reveal; for another
+    study with the usual rule of thumb (Pearson's χ², Yates' correction or Fisher's exact test by the
+    smallest expected count)."""
+    if study.paper:
+        published, test = select("table2."), "infer"
+    else:
+        published, test = None, "rule"
+    return {
+        period: response.response_table(data, study, period, published=published, test=test)
+        for period, data in (("before", cohort), ("after", matched))
+    }
+
+
+def _pair(counts: dict, study) -> str:
+    treated, control = study.treatment.arms
+    return (
+        f"{counts[treated]} in the {study.arm_label(treated)} arm and "
+        f"{counts[control]} in the {study.arm_label(control)} arm"
+    )
+
+
+def study_evaluability_numbers(not_evaluable: dict, study) -> dict[str, object]:
+    """For a study other than the paper's: who could not be evaluated for response, in a sentence
+    (``evaluability_text``)."""
+    spec = study.response
+    if spec.not_evaluable is None:
+        text = (
+            "The study description names no not-evaluable response code, so every patient counts as evaluable "
+            "and the denominators are all patients of each arm."
+        )
+    else:
+        label = spec.levels[spec.not_evaluable]
+        text = (
+            f"Patients whose response is coded {label!r} ({spec.not_evaluable_reason}) are counted here and left "
+            f"out of every denominator: before matching {_pair(not_evaluable['before'], study)}, after matching "
+            f"{_pair(not_evaluable['after'], study)}."
+        )
+    return {"evaluability_text": text}
+
+
+def rate_text(row: pd.Series, side: str, min_cell: int = 0) -> str:
+    """One arm's rate of a Table 2 row for the prose, "41.2%"; "not shown" when its count, or the count of
+    the others of the arm, is from 1 to ``min_cell`` - 1 (the rate and the arm's size would give it away)."""
+    n, total = row[f"n_{side}"], row[f"N_{side}"]
+    if privacy.is_suppressed(n, min_cell) or privacy.is_suppressed(total - n, min_cell):
+        return f"not shown (fewer than {min_cell} patients)"
+    return f"{row[f'pct_{side}']:.1f}%"
+
+
+def study_table2_numbers(rows: dict[str, pd.DataFrame], study, min_cell: int = 0) -> dict[str, object]:
+    """For a study other than the paper's: the objective response rate per arm before and after matching
+    (``orr_text``, or what stands in for it when the study names no objective levels; rates of small counts
+    not shown, :func:`rate_text`), the categories that differ after matching (``after_significant``) and
+    the tests used (``tests_used``)."""
+    by = {p: rows[p].set_index("category") for p in PERIODS}
+    parts = []
+    if response.OBJECTIVE in by["before"].index:
+        name = response.short_label(by["before"].at[response.OBJECTIVE, "category_label"])
+        for period in PERIODS:
+            row = by[period].loc[response.OBJECTIVE]
+            parts.append(
+                f"{response.PERIODS[period].lower()}, {rate_text(row, 'treated', min_cell)} in the treated arm "
+                f"against {rate_text(row, 'control', min_cell)} among the controls ({_p_text(row['p'])})"
+            )
+        orr_text = f"{name}: " + "; ".join(parts) + "."
+    else:
+        orr_text = "The study description names no objective response levels, so there is no response rate row."
+    before, after = rows["before"], rows["after"]
+    if (before["test"].values == after["test"].values).all():
+        tests = "in both periods, " + _tests_sentence(before)
+    else:
+        tests = "; ".join(f"{response.PERIODS[p].lower()}, {_tests_sentence(rows[p])}" for p in PERIODS)
+    return {
+        "orr_text": orr_text,
+        "after_significant": _significant_text(by["after"]),
+        "tests_used": tests,
+        "n_categories": len(before),
+    }
+
+
+def _p_text(p: float) -> str:
+    text = format_p(p)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
+def _significant_text(after: pd.DataFrame) -> str:
+    significant = [response.short_label(after.at[c, "category_label"]) for c in after.index if after.at[c, "p"] < 0.05]
+    if not significant:
+        return "no category differs between the arms at p < 0.05"
+    verb = " differs" if len(significant) == 1 else " differ"
+    return (
+        ("only " if len(significant) == 1 else "") + " and ".join(significant) + verb + " between the arms at p < 0.05"
+    )
 
 
 def _arms(study) -> tuple[tuple[str, str], tuple[str, str]]:
@@ -86,9 +185,10 @@ def _shift(before: float, after: float) -> str:
     return f"{'rose' if after > before else 'fell'} from {before:.1f}% to {after:.1f}%"
 
 
-def table2_numbers(rows: dict[str, pd.DataFrame]) -> dict[str, object]:
+def table2_numbers(rows: dict[str, pd.DataFrame], synthetic: bool = True) -> dict[str, object]:
     """Table 2 for the prose: every category's percentages and p beside the paper's, how many p print as
-    the paper's, the tests used, the change in objective response and what differs after matching."""
+    the paper's, the tests used, the change in objective response and what differs after matching
+    (``synthetic``: the cohort was calibrated to the paper's counts, as the synthetic one is)."""
     by = {p: rows[p].set_index("category") for p in PERIODS}
     numbers: dict[str, object] = {}
     for p in PERIODS:
@@ -105,12 +205,15 @@ def table2_numbers(rows: dict[str, pd.DataFrame]) -> dict[str, object]:
     before, after = rows["before"], rows["after"]
     numbers["n_categories"] = len(before)
     same_counts = all((before[f"n_{s}"] == before[f"published_n_{s}"]).all() for s in ("treated", "control"))
-    numbers["before_counts_sentence"] = (
-        "The synthetic cohort was calibrated to these counts, so every count and percentage before "
-        "matching is the paper's, and the figure's lines meet the paper's triangles"
-        if same_counts
-        else "The counts before matching differ from the paper's (see the table)"
-    )
+    if same_counts and synthetic:
+        numbers["before_counts_sentence"] = (
+            "The synthetic cohort was calibrated to these counts, so every count and percentage before "
+            "matching is the paper's, and the figure's lines meet the paper's triangles"
+        )
+    elif same_counts:
+        numbers["before_counts_sentence"] = "Every count before matching is the paper's"
+    else:
+        numbers["before_counts_sentence"] = "The counts before matching differ from the paper's (see the table)"
     n_after_ok = int(after["p_reproduces"].sum())
     numbers["before_reproduced"] = _how_many(int(before["p_reproduces"].sum()), len(before))
     numbers["after_reproduced"] = f"{_how_many(n_after_ok, len(after))} {'does' if n_after_ok == 1 else 'do'}"
@@ -123,19 +226,7 @@ def table2_numbers(rows: dict[str, pd.DataFrame]) -> dict[str, object]:
     numbers["pub_orr_after_diff"] = f"{orr_after['published_pct_treated'] - orr_after['published_pct_control']:.1f}"
     numbers["control_orr_shift"] = _shift(orr_before["pct_control"], orr_after["pct_control"])
     numbers["pub_control_orr_shift"] = _shift(orr_before["published_pct_control"], orr_after["published_pct_control"])
-    significant = [
-        response.short_label(by["after"].at[c, "category_label"])
-        for c in by["after"].index
-        if by["after"].at[c, "p"] < 0.05
-    ]
-    numbers["after_significant"] = (
-        ("only " if len(significant) == 1 else "")
-        + " and ".join(significant)
-        + (" differs" if len(significant) == 1 else " differ")
-        + " between the arms at p < 0.05"
-        if significant
-        else "no category differs between the arms at p < 0.05"
-    )
+    numbers["after_significant"] = _significant_text(by["after"])
     numbers["n_pub_significant_after"] = sum(float(by["after"].at[c, "published_p"]) < 0.05 for c in by["after"].index)
     return numbers
 
@@ -235,6 +326,8 @@ def response_values(rows: dict[str, pd.DataFrame], not_evaluable: dict, study) -
             values[f"response.{period}.{row['category']}.test"] = row["test"]  # not published: the test used
         for code in study.treatment.arms:
             values[f"response.{period}.not_evaluable.{code}.n"] = part.attrs["not_evaluable"][code]
+    if not study.paper:
+        return values
     # The text and the abstract repeat Table 2's numbers: the same quantities under their own ids.
     for pid in [*select("text.response."), *select("abstract.response.")]:
         parts = pid.split(".")

@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from psmbook.analysis.association import TEST_LABELS, infer_paper_test, reproduces, run_test
+from psmbook.analysis.association import TEST_LABELS, infer_paper_test, reproduces, rule_based_test, run_test
 from psmbook.analysis.tables import percent, published_number_value, published_p_text
 from psmbook.present import privacy
 from psmbook.present.format import format_p, p_statement
@@ -44,7 +44,9 @@ def compare_event(
     """n and % with the event per arm, and the p of a 2x2 test.
 
     With ``published_p`` and no ``test``, the test is the one whose p prints as the published value
-    (see :func:`psmbook.analysis.association.infer_paper_test`); otherwise ``test`` (default Pearson chi-square).
+    (see :func:`psmbook.analysis.association.infer_paper_test`); otherwise ``test`` (default Pearson
+    chi-square; ``"rule"``: the one the usual rule of thumb picks for the table,
+    :func:`~psmbook.analysis.association.rule_based_test`).
     """
     treated, control = arms
     counts = {code: (int(flags[arm == code].sum()), int((arm == code).sum())) for code in arms}
@@ -58,7 +60,7 @@ def compare_event(
         inference = infer_paper_test(table, published_p)
         test, p = inference.test, inference.p
     else:
-        test = test or "pearson"
+        test = rule_based_test(table) if test == "rule" else test or "pearson"
         p = run_test(table, test)
     row = {"test": test, "test_label": TEST_LABELS[test], "p": p}
     for code, side in ((treated, "treated"), (control, "control")):
@@ -78,6 +80,9 @@ def grade34_table(
     ``published`` (id -> value, e.g. ``psmbook.study.published.load_published()``) puts the paper's values
     beside the computed ones and lets the test of each row be recovered from the printed p; ``tests``
     (event -> test name) fixes the tests instead, e.g. to reuse the paper's choices on another sample.
+    With neither, each row takes the test the usual rule of thumb picks for its counts. Without an
+    ``any_grade3_4`` column in the study description, the last row counts the patients with any of the
+    listed events ("Any listed grade 3–4 event").
     """
     spec = study.toxicity
     if spec is None or not spec.grade3_4:
@@ -88,15 +93,17 @@ def grade34_table(
     events = {event: (item.column, item.label) for event, item in spec.grade3_4.items()}
     if spec.any_grade3_4:
         events["any_grade3_4"] = (spec.any_grade3_4, "Any grade 3–4 event")
-    for event, (column, label) in events.items():
-        flags = _flag(df, column)
+    default = "rule" if published is None and tests is None else None
+    for event, (column, label) in [*events.items(), *([] if spec.any_grade3_4 else [("any_grade3_4", (None, ""))])]:
+        if column is None:  # no column for any event: any of the listed ones
+            flags = pd.concat([_flag(df, c) for c, _ in events.values()], axis=1).any(axis=1)
+            label = "Any listed grade 3–4 event"
+        else:
+            flags = _flag(df, column)
         p_id = "text.toxicity.g34_overall.p" if event == "any_grade3_4" else f"table4.{event}.p"
         published_p = published_p_text(published, p_id) if tests is None else None
-        row = {
-            "event": event,
-            "label": label,
-            **compare_event(flags, arm, arms, published_p=published_p, test=(tests or {}).get(event)),
-        }
+        test = (tests or {}).get(event, default)
+        row = {"event": event, "label": label, **compare_event(flags, arm, arms, published_p=published_p, test=test)}
         if published:
             for code, side in zip(arms, ("treated", "control")):
                 if event == "any_grade3_4":
@@ -138,7 +145,8 @@ def drug_specific_table(df: pd.DataFrame, study: Study, published: Mapping | Non
             row["published_n_g34"] = published_number_value(published, f"{g34_id}.n")
             row["published_pct_g34"] = published_number_value(published, f"{g34_id}.pct")
         rows.append(row)
-    return pd.DataFrame(rows).set_index("event")
+    columns = ["event", "label", "n_any", "pct_any", "n_g34", "pct_g34", "N"]
+    return pd.DataFrame(rows, columns=None if rows else columns).set_index("event")
 
 
 def event_cell(n, pct, min_cell: int = 0) -> str:
@@ -153,10 +161,16 @@ def event_cell(n, pct, min_cell: int = 0) -> str:
 
 
 def grade34_display(
-    rows: pd.DataFrame, study: Study, *, show_published: bool = True, min_cell: int = 0
+    rows: pd.DataFrame,
+    study: Study,
+    *,
+    show_published: bool = True,
+    min_cell: int = 0,
+    computed_label: str = "Computed",
 ) -> pd.DataFrame:
     """Table 4 as the paper prints it: n (%) per arm and p, computed beside published; computed counts
-    from 1 to ``min_cell`` - 1 print as "< min_cell"."""
+    from 1 to ``min_cell`` - 1 print as "< min_cell". Without published numbers and with an empty
+    ``computed_label`` (a study other than the paper's), the columns have one header row."""
     treated, control = study.treatment.arms
     n_t, n_c = int(rows["N_treated"].iloc[0]), int(rows["N_control"].iloc[0])
     columns = {}
@@ -175,6 +189,8 @@ def grade34_display(
     columns[("p-value", "Test")] = list(rows["test_label"])
     table = pd.DataFrame(columns, index=pd.Index(rows["label"], name="Grade 3–4 adverse event"))
     table.columns = pd.MultiIndex.from_tuples(table.columns)
+    if not computed_label and all(sub in ("Computed", "Test") for _, sub in columns):
+        table.columns = [head if sub == "Computed" else sub for head, sub in columns]
     return table
 
 
@@ -205,10 +221,15 @@ def plot_grade34(rows: pd.DataFrame, study: Study, *, title: str):
 
 
 def dose_reductions(df: pd.DataFrame, study: Study) -> pd.Series:
-    """Number of treated patients whose dose was reduced, by reason."""
+    """Number of treated patients whose dose was reduced, by reason ("not recorded" without a reason
+    column); empty when the study records no dose reductions."""
     spec = study.toxicity
+    if spec is None or not spec.dose_reduced:
+        return pd.Series(dtype=np.int64, name="patients")
     treated = df[df[study.treatment.column] == study.treatment.treated]
     reduced = _flag(treated, spec.dose_reduced)
+    if not spec.dose_reduction_reason:
+        return pd.Series({"not recorded": int(reduced.sum())}, name="patients")[lambda s: s > 0]
     return treated.loc[reduced, spec.dose_reduction_reason].value_counts().rename("patients")
 
 
@@ -217,7 +238,10 @@ def deaths_during_treatment(df: pd.DataFrame, study: Study, *, min_cell: int = 0
     print as "< min_cell"."""
     spec = study.toxicity
     died = _flag(df, spec.death_during_treatment)
-    causes = df.loc[died, spec.death_cause].fillna("not recorded").astype(str)
+    recorded = (
+        df.loc[died, spec.death_cause] if spec.death_cause else pd.Series(None, index=df.index[died], dtype=object)
+    )
+    causes = recorded.fillna("not recorded").astype(str)
     causes = causes.str.replace("_", " ").str.capitalize().rename("Cause of death")
     table = pd.crosstab(causes, df.loc[died, study.treatment.column])
     table = table.reindex(columns=list(study.treatment.arms), fill_value=0).rename(columns=study.arm_label)
@@ -231,14 +255,25 @@ def deaths_during_treatment(df: pd.DataFrame, study: Study, *, min_cell: int = 0
 # For the chapter's prose and results
 
 
-def grade34_numbers(severe: pd.DataFrame, *, name: str = "g34") -> dict[str, object]:
+def _rate(row: pd.Series, side: str, min_cell: int) -> str:
+    """An arm's rate for the prose; "not shown" when its count, or the rest of the arm, is below ``min_cell``."""
+    n, total = row[f"n_{side}"], row[f"N_{side}"]
+    if privacy.is_suppressed(n, min_cell) or privacy.is_suppressed(total - n, min_cell):
+        return f"not shown (fewer than {min_cell} patients)"
+    return f"{row[f'pct_{side}']:.1f}%"
+
+
+def grade34_numbers(severe: pd.DataFrame, *, name: str = "g34", min_cell: int = 0) -> dict[str, object]:
     """The overall grade 3-4 rates and their p for the prose (``<name>_treated``, ``<name>_control``,
-    ``<name>_p``); for a table computed beside the paper, also how many p-values print as the paper's,
-    which rows needed a test other than Pearson's, and the most frequent event."""
+    ``<name>_p``; a rate whose count is from 1 to ``min_cell`` - 1 not shown) and what the overall row
+    counts (``<name>_what``); for a table computed beside the paper, also how many p-values print as the
+    paper's, which rows needed a test other than Pearson's, and the most frequent event."""
     overall = severe.loc["any_grade3_4"]
+    listed = overall["label"] != "Any grade 3–4 event"  # no column for any event: any of the listed ones
     numbers: dict[str, object] = {
-        f"{name}_treated": f"{overall['pct_treated']:.1f}%",
-        f"{name}_control": f"{overall['pct_control']:.1f}%",
+        f"{name}_what": "At least one of the listed grade 3–4 events" if listed else "Grade 3–4 events of any kind",
+        f"{name}_treated": _rate(overall, "treated", min_cell),
+        f"{name}_control": _rate(overall, "control", min_cell),
         f"{name}_p": p_statement(overall["p"]),
     }
     if "p_reproduces" in severe:
@@ -274,11 +309,14 @@ def drug_specific_display(specific: pd.DataFrame, study: Study, *, min_cell: int
 
 
 def drug_exposure(df: pd.DataFrame, study: Study) -> dict[str, object]:
-    """Treated patients with any event of the added drug (n, of, %), the share of those events of grade
-    1-2, and the dose reductions by reason."""
+    """Treated patients with any event of the added drug (n, of, %; without a ``drug_any_event`` column,
+    those with any listed event), the share of those events of grade 1-2, and the dose reductions by reason."""
     treated = df[df[study.treatment.column] == study.treatment.treated]
-    any_event = int(treated[study.toxicity.drug_any_event].sum())
     grades = treated[[item.column for item in study.toxicity.drug_specific.values()]]
+    if study.toxicity.drug_any_event:
+        any_event = int(treated[study.toxicity.drug_any_event].sum())
+    else:
+        any_event = int((grades > 0).any(axis=1).sum())
     events_total = int((grades > 0).sum().sum())
     mild = int(((grades > 0) & (grades < 3)).sum().sum())
     return {
@@ -290,17 +328,28 @@ def drug_exposure(df: pd.DataFrame, study: Study) -> dict[str, object]:
     }
 
 
-def drug_numbers(exposure: dict[str, object]) -> dict[str, object]:
-    """:func:`drug_exposure` for the prose, beside the paper's any-event rate and reduced dose."""
+def drug_numbers(exposure: dict[str, object], study: Study | None = None, min_cell: int = 0) -> dict[str, object]:
+    """:func:`drug_exposure` for the prose, beside the paper's any-event rate and reduced dose (for the
+    paper's study, or without ``study``); counts from 1 to ``min_cell`` - 1 print as "< min_cell"."""
     reductions = exposure["reductions"]
-    return {
-        "any_event": f"{exposure['any_event']} of {exposure['treated']} ({exposure['any_event_pct']:.1f}%)",
-        "any_event_published": f"{published_value('text.anlotinib.any_event.pct'):g}%",
-        "mild_share": f"{exposure['mild_pct']:.1f}%",
+    any_event, treated = exposure["any_event"], exposure["treated"]
+    if privacy.is_suppressed(any_event, min_cell) or privacy.is_suppressed(treated - any_event, min_cell):
+        any_text = f"{privacy.hidden_text(min_cell)} of {treated}"
+    else:
+        any_text = f"{any_event} of {treated} ({exposure['any_event_pct']:.1f}%)"
+    numbers = {
+        "any_event": any_text,
+        "mild_share": "no events" if pd.isna(exposure["mild_pct"]) else f"{exposure['mild_pct']:.1f}%",
         "n_reduced": int(reductions.sum()),
-        "reductions": ", ".join(f"{n} for {reason.replace('_', '-')}" for reason, n in reductions.items()),
-        "reduction_dose": f"{published_value('text.anlotinib.dose_reduction.dose'):g} mg",
+        "reductions": ", ".join(
+            f"{privacy.count_text(n, min_cell)} for {reason.replace('_', '-')}" for reason, n in reductions.items()
+        )
+        or "none",
     }
+    if study is None or study.paper:
+        numbers["any_event_published"] = f"{published_value('text.anlotinib.any_event.pct'):g}%"
+        numbers["reduction_dose"] = f"{published_value('text.anlotinib.dose_reduction.dose'):g} mg"
+    return numbers
 
 
 def toxicity_values(
@@ -311,7 +360,10 @@ def toxicity_values(
     study: Study,
 ) -> dict[str, object]:
     """The toxicity chapter's results under the paper's ids (Table 4, the text) and ``toxicity.*`` ids
-    for what the paper does not print (the overall counts, the matched cohort)."""
+    for what the paper does not print (the overall counts, the matched cohort); for another study,
+    Table 4's ids for its events and ``toxicity.*`` ids for the rest (:func:`study_toxicity_values`)."""
+    if not study.paper:
+        return study_toxicity_values(severe, specific, exposure, severe_matched, study)
     values: dict[str, object] = {}
     sides = ((study.treatment.treated, "treated"), (study.treatment.control, "control"))
     for event, row in severe.iterrows():
@@ -344,4 +396,39 @@ def toxicity_values(
             values[f"toxicity.after.{event}.{code}.n"] = row[f"n_{side}"]
             values[f"toxicity.after.{event}.{code}.pct"] = row[f"pct_{side}"]
         values[f"toxicity.after.{event}.p"] = row["p"]
+    return values
+
+
+def study_toxicity_values(
+    severe: pd.DataFrame,
+    specific: pd.DataFrame,
+    exposure: dict[str, object] | None,
+    severe_matched: pd.DataFrame,
+    study: Study,
+) -> dict[str, object]:
+    """The results of the toxicity chapter for a study other than the paper's: per grade 3-4 event and arm
+    n and % and the p (``table4.<event>...``; the row of any event as ``toxicity.g34_overall...``), the
+    added drug's events in the treated arm (``toxicity.drug.<event>.any|g34.n|pct``, with ``exposure``)
+    and the matched cohort's rows (``toxicity.after...``)."""
+    values: dict[str, object] = {}
+    sides = ((study.treatment.treated, "treated"), (study.treatment.control, "control"))
+    for prefix, rows in (("", severe), ("toxicity.after.", severe_matched)):
+        for event, row in rows.iterrows():
+            key = (
+                f"{prefix}{event}"
+                if prefix
+                else ("toxicity.g34_overall" if event == "any_grade3_4" else f"table4.{event}")
+            )
+            for code, side in sides:
+                values[f"{key}.{code}.n"] = row[f"n_{side}"]
+                values[f"{key}.{code}.pct"] = row[f"pct_{side}"]
+            values[f"{key}.p"] = row["p"]
+    for event, row in specific.iterrows():
+        for stat in ("any", "g34"):
+            values[f"toxicity.drug.{event}.{stat}.n"] = row[f"n_{stat}"]
+            values[f"toxicity.drug.{event}.{stat}.pct"] = row[f"pct_{stat}"]
+    if exposure is not None:
+        values["toxicity.drug.any_event.n"] = exposure["any_event"]
+        values["toxicity.drug.any_event.pct"] = exposure["any_event_pct"]
+        values["toxicity.drug.dose_reduction.n"] = int(exposure["reductions"].sum())
     return values
