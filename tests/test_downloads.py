@@ -142,3 +142,12 @@ def test_a_styler_renders_with_the_same_ids_every_time(tmp_path):
     pages = [downloads.Downloads("matching", tmp_path / str(i)).table_html(frame.style) for i in range(2)]
     assert pages[0] == pages[1]
     assert 'id="T_matching-table-1"' in pages[0]
+
+
+def test_a_styler_plain_text_form_holds_no_memory_address(tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    downloads.enable("matching", tmp_path, shell=shell)
+    bundle, _ = shell.display_formatter.format(pd.DataFrame({"x": [1]}).style)
+    assert bundle["text/plain"] == "<table>"

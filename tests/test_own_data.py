@@ -389,7 +389,12 @@ def test_the_book_builds_on_the_gbsg_example_with_continuous_covariates(continuo
     assert "each continuous one as mean (SD) with Welch’s t-test or median [IQR] with the Mann–Whitney U" in page
     page = _page_text(html / "02_matching.html")
     assert "_treated ~ ns(age, df=3) + C(menopause) + size + C(grade) + nodes + prog_recp + estrg_recp" in page
-    for term in ("age, spline basis 1 of 3", "size, per 10 mm", "nodes, per unit (nodes)", "prog_recp, per 100 fmol"):
+    for term in (  # labelled as the study labels its covariates
+        "Age, spline basis 1 of 3",
+        "Tumour size, per 10 mm",
+        "Positive lymph nodes, per unit (nodes)",
+        "Progesterone receptor, per 100 fmol",
+    ):
         assert term in page, term
     assert "`size`" not in page and "size linearly on the logit scale, its odds ratio per 10 mm" in page
     table1_after = page.split("Table 1 after matching", 2)[-1]

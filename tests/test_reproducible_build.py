@@ -45,6 +45,13 @@ def test_scrub_run_details_removes_clock_readings_and_folders_only(tmp_path):
     cell.metadata["papermill"] = {"start_time": "t0", "end_time": "t1", "duration": 0.1, "status": "completed"}
     cell.metadata["tags"] = ["parameters"]
     nb.cells.append(cell)
+    progress = nbformat.v4.new_code_cell("run()")
+    progress.metadata["tags"] = ["remove-stderr"]
+    progress.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="reps: 1/40 [00:09<06:27, 9.94s/rep]"),
+        nbformat.v4.new_output("stream", name="stdout", text="done"),
+    ]
+    nb.cells.append(progress)
     path = tmp_path / "chapter.ipynb"
     nbformat.write(nb, str(path))
     pipeline.scrub_run_details(path)
@@ -55,6 +62,7 @@ def test_scrub_run_details_removes_clock_readings_and_folders_only(tmp_path):
         "output_path": "01_cohort.ipynb",
     }
     assert scrubbed["cells"][0]["metadata"] == {"papermill": {"status": "completed"}, "tags": ["parameters"]}
+    assert [o["name"] for o in scrubbed["cells"][1]["outputs"]] == ["stdout"]
 
 
 @pytest.mark.book

@@ -4,6 +4,7 @@ The work happens in a staging folder (``.build/stage``). The previous book in ``
 only when every chapter ran and the site built without a warning; a failing chapter leaves its
 executed notebook, failing cell included, in the staging folder and the message names both.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -84,8 +85,10 @@ def _check_kernel() -> None:
     try:
         KernelSpecManager().get_kernel_spec(KERNEL_NAME)
     except NoSuchKernel:
-        raise BuildError(f"Jupyter kernel {KERNEL_NAME!r} is not registered; run `make setup` "
-                         f"(or: {sys.executable} -m ipykernel install --sys-prefix --name {KERNEL_NAME})")
+        raise BuildError(
+            f"Jupyter kernel {KERNEL_NAME!r} is not registered; run `make setup` "
+            f"(or: {sys.executable} -m ipykernel install --sys-prefix --name {KERNEL_NAME})"
+        )
 
 
 def _fresh_stage(layout: Layout) -> Path:
@@ -105,8 +108,10 @@ def _fresh_stage(layout: Layout) -> Path:
     return stage
 
 
-SYNTHETIC_ANNOUNCEMENT = ("Synthetic data: every patient-level result in this book comes from a synthetic "
-                          "cohort calibrated to the paper's published tables, not from real patients.")
+SYNTHETIC_ANNOUNCEMENT = (
+    "Synthetic data: every patient-level result in this book comes from a synthetic "
+    "cohort calibrated to the paper's published tables, not from real patients."
+)
 
 
 def repository_settings(root: Path) -> dict[str, Any]:
@@ -115,10 +120,10 @@ def repository_settings(root: Path) -> dict[str, Any]:
     A page's launch button opens its source notebook (``chapters/``) on Binder, set up by ``binder/``;
     a checkout without a public https remote gets no launch buttons (there is nowhere to launch from).
     """
+
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
@@ -130,13 +135,16 @@ def repository_settings(root: Path) -> dict[str, Any]:
     if not re.fullmatch(r"https://(github\.com|gitlab\.com)/[\w.-]+/[\w.-]+", url):
         return {}
     branch = git("symbolic-ref", "--short", "HEAD") or "main"
-    return {"repository": {"url": url, "path_to_book": "chapters", "branch": branch},
-            "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
-            "html": {"use_repository_button": True}}
+    return {
+        "repository": {"url": url, "path_to_book": "chapters", "branch": branch},
+        "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
+        "html": {"use_repository_button": True},
+    }
 
 
-def write_config(root: Path, stage: Path, synthetic: bool, study_name: str | None = None,
-                 title: str | None = None) -> None:
+def write_config(
+    root: Path, stage: Path, synthetic: bool, study_name: str | None = None, title: str | None = None
+) -> None:
     """The book's _config.yml, with a site-wide banner saying what data the book ran on."""
     config = yaml.safe_load((root / "_config.yml").read_text())
     if title:
@@ -148,7 +156,8 @@ def write_config(root: Path, stage: Path, synthetic: bool, study_name: str | Non
     elif study_name:
         config.setdefault("html", {})["announcement"] = (
             f"This build of the book ran on {study_name}: every result comes from that cohort; "
-            "tables show aggregates only.")
+            "tables show aggregates only."
+        )
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
@@ -179,10 +188,15 @@ def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any], *, redi
 
     target = stage / Path(notebook).name
     try:
-        with (_stderr_to(stage / "kernel-stderr.log") if redirect else contextlib.nullcontext()):
+        with _stderr_to(stage / "kernel-stderr.log") if redirect else contextlib.nullcontext():
             papermill.execute_notebook(
-                str(notebook), str(target), parameters=values, kernel_name=KERNEL_NAME,
-                resources={"metadata": {"path": str(stage)}}, progress_bar=False, log_output=False,
+                str(notebook),
+                str(target),
+                parameters=values,
+                kernel_name=KERNEL_NAME,
+                resources={"metadata": {"path": str(stage)}},
+                progress_bar=False,
+                log_output=False,
                 report_mode=False,
             )
     except PapermillExecutionError as error:
@@ -201,7 +215,8 @@ _TIMING_KEYS = ("start_time", "end_time", "duration")
 
 def scrub_run_details(notebook: Path) -> None:
     """Remove what differs from run to run in an executed notebook and says nothing of the results: the
-    clock readings of papermill and nbclient (start, end and duration of the run and of each cell) and the
+    clock readings of papermill and nbclient (start, end and duration of the run and of each cell), the
+    stderr of cells tagged ``remove-stderr`` (progress bars with their timings, hidden on the page), and the
     folders it ran in (papermill's input and output paths, reduced to the file names), so that identical
     inputs give an identical notebook and site and no path of the user's reaches the site. The chapter's
     provenance box keeps when it ran, and the build prints each chapter's time."""
@@ -212,6 +227,11 @@ def scrub_run_details(notebook: Path) -> None:
         meta.pop("execution", None)
         for key in _TIMING_KEYS:
             meta.get("papermill", {}).pop(key, None)
+    for cell in nb.cells:  # progress bars (with their timings) the page hides anyway
+        if "remove-stderr" in cell.metadata.get("tags", []) and "outputs" in cell:
+            cell.outputs = [
+                o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
     for key in ("input_path", "output_path"):
         if nb.metadata.get("papermill", {}).get(key):
             nb.metadata["papermill"][key] = Path(nb.metadata["papermill"][key]).name
@@ -241,20 +261,22 @@ def check_inputs(values: dict[str, Any]) -> Inputs:
         study = load_study(study_path)
     except (ValueError, FileNotFoundError) as error:
         raise params_mod.ParameterError([f"study={study_path!r}: {error}"]) from None
-    problems: list[str] = []         # (covariates and ps_formula were checked against it by resolve)
+    problems: list[str] = []  # (covariates and ps_formula were checked against it by resolve)
     if data and not study_path:
-        problems.append(f"data={data!r} needs its study description: add study=path/to/study.yaml "
-                        "(see examples/ and the README)")
+        problems.append(
+            f"data={data!r} needs its study description: add study=path/to/study.yaml (see examples/ and the README)"
+        )
     if not data and not study.synthetic:
-        problems.append(f"study={study_path!r} describes real data (synthetic: false): give its data file, "
-                        "data=path/to/cohort.csv")
+        problems.append(
+            f"study={study_path!r} describes real data (synthetic: false): give its data file, data=path/to/cohort.csv"
+        )
     if problems:
         raise params_mod.ParameterError(problems)
     digest = hashlib.sha256()
     digest.update((Path(study_path).read_bytes() if study_path else b"packaged"))
     if data:
         path = reading.resolve_data_path(data)
-        protocol.load_cohort(data, study)    # the protocol applied, then checked; DataError: every problem at once
+        protocol.load_cohort(data, study)  # the protocol applied, then checked; DataError: every problem at once
         digest.update(path.read_bytes())
     return Inputs(study=study, fingerprint=digest.hexdigest())
 
@@ -281,8 +303,15 @@ def stage_notebook(notebook: Path, stage: Path, study) -> tuple[Path | None, lis
 def build_site(stage: Path) -> Path:
     """Jupyter Book on the executed notebooks (no execution, warnings are errors)."""
     jb = Path(sys.executable).with_name("jupyter-book")
-    command = [str(jb) if jb.exists() else "jupyter-book", "build", str(stage),
-               "--warningiserror", "--nitpick", "--keep-going", "--quiet"]
+    command = [
+        str(jb) if jb.exists() else "jupyter-book",
+        "build",
+        str(stage),
+        "--warningiserror",
+        "--nitpick",
+        "--keep-going",
+        "--quiet",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=_kernel_environment())
     log = stage / "jupyter-book.log"
     log.write_text(result.stdout + "\n" + result.stderr)
@@ -310,6 +339,8 @@ def publish(stage: Path, book: Path) -> None:
 MANIFEST = ".psmbook-cache.json"
 #: stage folder of the chapter sources tailored to the study (not part of the book)
 SOURCES = ".sources"
+
+
 def chapter_inputs(notebook: Path, earlier: list[str]) -> list[str]:
     """The earlier chapters whose outputs a chapter reads, as its notebook metadata declares them
     (``psmbook.reads``); BuildError for a declared chapter that is not an earlier one.
@@ -348,15 +379,25 @@ def _package_fingerprint() -> str:
 
 
 def _chapter_key(notebook: Path, values: dict, inputs: list[str], keys: dict[str, str], package: str) -> str:
-    payload = json.dumps({"source": hashlib.sha256(notebook.read_bytes()).hexdigest(), "package": package,
-                          "parameters": values, "inputs": {name: keys[name] for name in inputs}},
-                         sort_keys=True, default=str)
+    payload = json.dumps(
+        {
+            "source": hashlib.sha256(notebook.read_bytes()).hexdigest(),
+            "package": package,
+            "parameters": values,
+            "inputs": {name: keys[name] for name in inputs},
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _files(folder: Path) -> dict[str, float]:
-    return {p.relative_to(folder).as_posix(): p.stat().st_mtime_ns for p in folder.rglob("*")
-            if p.is_file() and "_build" not in p.parts}
+    return {
+        p.relative_to(folder).as_posix(): p.stat().st_mtime_ns
+        for p in folder.rglob("*")
+        if p.is_file() and "_build" not in p.parts
+    }
 
 
 def _reuse(book: Path, stage: Path, notebook: Path, entry: dict | None, key: str) -> bool:
@@ -373,8 +414,9 @@ def _reuse(book: Path, stage: Path, notebook: Path, entry: dict | None, key: str
     return True
 
 
-def _execute_all(pending: dict[str, tuple[int, Path, dict, list[str]]], stage: Path, jobs: int, total: int,
-                 priority) -> dict[str, dict]:
+def _execute_all(
+    pending: dict[str, tuple[int, Path, dict, list[str]]], stage: Path, jobs: int, total: int, priority
+) -> dict[str, dict]:
     """Execute the pending chapters, up to ``jobs`` at a time, each once the chapters it reads are done.
 
     Returns, per chapter, the files it wrote and its time. A chapter's files are those that changed while
@@ -396,16 +438,27 @@ def _execute_all(pending: dict[str, tuple[int, Path, dict, list[str]]], stage: P
         others = {f"results/{c}.json" for c in pending if c != chapter}
         # and the downloads of the chapters running beside it (psmbook.present.downloads: <chapter>-figure-1.svg)
         theirs = tuple(f"{downloads.DOWNLOADS}/{c}-" for c in pending if c != chapter)
-        written = sorted(name for name, mtime in after.items()
-                         if before.get(name) != mtime and "/" in name and name not in others
-                         and not name.startswith(theirs) and not name.endswith((".log", ".tmp")))
+        written = sorted(
+            name
+            for name, mtime in after.items()
+            if before.get(name) != mtime
+            and "/" in name
+            and name not in others
+            and not name.startswith(theirs)
+            and not name.endswith((".log", ".tmp"))
+        )
         return {"files": written, "seconds": round(time.perf_counter() - tick, 1), "number": number}
 
     with _stderr_to(stage / "kernel-stderr.log"), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         while len(done) < len(pending) and failure is None:
-            ready = [c for c in pending if c not in done and c not in running.values()
-                     and all(i in done or i not in pending for i in pending[c][3])]
-            for chapter in sorted(ready, key=priority)[:max(1, jobs) - len(running)]:
+            ready = [
+                c
+                for c in pending
+                if c not in done
+                and c not in running.values()
+                and all(i in done or i not in pending for i in pending[c][3])
+            ]
+            for chapter in sorted(ready, key=priority)[: max(1, jobs) - len(running)]:
                 running[pool.submit(run, chapter)] = chapter
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in finished:
@@ -417,15 +470,21 @@ def _execute_all(pending: dict[str, tuple[int, Path, dict, list[str]]], stage: P
                     continue
                 result = done[chapter]
                 _say(f"  [{result['number']}/{total}] {chapter:<12} done in {result['seconds']:.1f} s")
-        for future in list(running):        # let chapters already running finish before reporting
+        for future in list(running):  # let chapters already running finish before reporting
             future.exception()
     if failure is not None:
         raise failure
     return done
 
 
-def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
-          out: Path | None = None, force: bool = False, jobs: int = 2) -> Path:
+def build(
+    overrides: dict[str, str] | None = None,
+    *,
+    root: Path | None = None,
+    out: Path | None = None,
+    force: bool = False,
+    jobs: int = 2,
+) -> Path:
     """Execute every chapter and build the site; return the path of the site's index.html.
 
     A chapter whose source, parameters, package code and inputs (the earlier chapters it reads) are
@@ -435,28 +494,29 @@ def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
     """
     layout = Layout(find_root(root), Path(out).resolve() if out else None)
     known = params_mod.discover(layout.chapters)
-    values = params_mod.resolve(overrides or {}, known)   # nothing runs on a bad parameter
-    for name in ("data", "study"):                         # chapters run in the stage: absolute paths
+    values = params_mod.resolve(overrides or {}, known)  # nothing runs on a bad parameter
+    for name in ("data", "study"):  # chapters run in the stage: absolute paths
         if values.get(name) and not str(values[name]).startswith("pkg:"):
             values[name] = str(Path(values[name]).expanduser().resolve())
-    inputs_ = check_inputs(values)                         # nor on data that do not fit their description
+    inputs_ = check_inputs(values)  # nor on data that do not fit their description
     notebooks = params_mod.chapter_notebooks(layout.chapters)
     _check_kernel()
     stage = _fresh_stage(layout)
     study = inputs_.study
-    write_config(layout.root, stage, synthetic=study.synthetic, study_name=study.name,
-                 title=None if study.paper else study.name)
+    write_config(
+        layout.root, stage, synthetic=study.synthetic, study_name=study.name, title=None if study.paper else study.name
+    )
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"
     _say(f"psmbook: executing {len(notebooks)} chapters ({shown})")
-    last = _read_manifest(layout.book)                     # also how long each chapter took last time
+    last = _read_manifest(layout.book)  # also how long each chapter took last time
     previous = {} if force else last
     package = _package_fingerprint() + inputs_.fingerprint
     manifest: dict[str, dict] = {}
     keys: dict[str, str] = {}
     outline: list[tuple[str, list[str]]] = []
-    pending: dict[str, tuple[int, Path, dict, list[str]]] = {}   # chapter -> (number, source, values, inputs)
+    pending: dict[str, tuple[int, Path, dict, list[str]]] = {}  # chapter -> (number, source, values, inputs)
     started = time.perf_counter()
-    for number, notebook in enumerate(notebooks, start=1):    # plan: skip, reuse or execute
+    for number, notebook in enumerate(notebooks, start=1):  # plan: skip, reuse or execute
         chapter = params_mod.chapter_name(notebook)
         chapter_values = params_mod.for_chapter(values, known, chapter)
         source, missing = stage_notebook(notebook, stage, study)
@@ -477,12 +537,13 @@ def build(overrides: dict[str, str] | None = None, *, root: Path | None = None,
         _say(f"  executing {len(pending)} chapter(s), up to {jobs} at a time, each once those it reads are done")
     order = {c: i for i, c in enumerate(pending)}
     expected = {c: last.get(c, {}).get("seconds", 0.0) for c in pending}
-    for chapter, seconds in _execute_all(pending, stage, jobs, len(notebooks),
-                                         priority=lambda c: (-expected[c], order[c])).items():
+    for chapter, seconds in _execute_all(
+        pending, stage, jobs, len(notebooks), priority=lambda c: (-expected[c], order[c])
+    ).items():
         manifest[chapter] = {"key": keys[chapter], "files": seconds["files"], "seconds": seconds["seconds"]}
     (stage / MANIFEST).write_text(json.dumps(manifest, indent=1))
     shutil.rmtree(stage / SOURCES, ignore_errors=True)
-    if not study.paper:         # the opening page tells what ran, on which study
+    if not study.paper:  # the opening page tells what ran, on which study
         from psmbook.book import tailoring
 
         min_cell = values.get("min_cell", known["min_cell"].default if "min_cell" in known else 0)

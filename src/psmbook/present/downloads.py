@@ -230,6 +230,8 @@ def enable(chapter: str, folder: Path | str = ".", shell=None) -> Downloads | No
     formatters[FIGURE_HOOK_MIME] = _FigureHook(downloads.figure_shown)
     for kind in (pd.DataFrame, Styler):
         formatters["text/html"].for_type(kind, downloads.table_html)
+    # a Styler's plain-text form is its memory address, which differs on every run
+    formatters["text/plain"].for_type(Styler, lambda table, printer, cycle: printer.text("<table>"))
 
     def show_links(result=None) -> None:
         links = downloads.pending_links()
