@@ -11,53 +11,16 @@ each is named with the rows of the file (and the patient ids), all at once.
 from __future__ import annotations
 
 import difflib
-from collections import Counter
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from psmbook.cohort.validation import DataError
-from psmbook.study.codes import as_code
+from psmbook.cohort.values import MAX_NAMED, codes_of, counted, plural, rows_text
 from psmbook.study.description import Study
 
-__all__ = ["MAX_NAMED", "plural", "codes_of", "rows_text", "counted", "missing_column", "reshape_long"]
-
-#: How many rows (or values, or patients) a message names before "and N more".
-MAX_NAMED = 5
-
-
-def plural(count: int, nouns: str) -> str:
-    """``3 values``, ``1 value`` (``nouns`` in the plural)."""
-    return f"{count} {nouns if count != 1 else nouns.removesuffix('s')}"
-
-
-def codes_of(series: pd.Series) -> pd.Series:
-    """Values as codes (text; 1.0 -> "1"; None for a missing value)."""
-    return series.map(as_code).astype(object)
-
-
-def rows_text(numbers: Sequence[int], ids: Optional[Sequence[object]] = None, id_column: str = "") -> str:
-    """``rows 3, 7 (id 12, 19)``: file row numbers (1-based, header not counted), with the patient ids."""
-    numbers = list(numbers)
-    shown = numbers[:MAX_NAMED]
-    text = ("row " if len(numbers) == 1 else "rows ") + ", ".join(str(int(n)) for n in shown)
-    more = len(numbers) > MAX_NAMED
-    if more:
-        text += f" and {len(numbers) - MAX_NAMED} more"
-    if ids is not None and id_column:
-        named = [as_code(i) or "<missing>" for i in list(ids)[:MAX_NAMED]]
-        text += f" ({id_column} {', '.join(named)}{', …' if more else ''})"
-    return text
-
-
-def counted(values: Iterable[object]) -> str:
-    """The distinct values with their counts, most frequent first: ``'9' (3 rows), 'x' (1 row)``."""
-    counts = Counter("<missing>" if v is None else v for v in values)
-    ordered = sorted(counts.items(), key=lambda kv: -kv[1])
-    shown = ", ".join(f"{v!r} ({n} row{'s' if n != 1 else ''})" for v, n in ordered[:MAX_NAMED])
-    rest = len(ordered) - MAX_NAMED
-    return shown + (f" and {rest} more value{'s' if rest != 1 else ''}" if rest > 0 else "")
+__all__ = ["missing_column", "reshape_long"]
 
 
 def missing_column(column: str, what: str, present: Iterable[object]) -> str:

@@ -12,65 +12,38 @@ error.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from psmbook.study.codes import as_code
+from psmbook.cohort.values import FLAG_TEXTS, codes_of, counted, numbers
 from psmbook.study.description import Study
 from psmbook.study.other_columns import OtherColumn
 
 __all__ = ["problems", "typed"]
 
-#: How many distinct values a message names.
-MAX_NAMED = 5
-#: Texts read as a flag's true and false.
-FLAG_TEXTS = {"1": True, "0": False, "true": True, "false": False}
-
-
-def _codes(series: pd.Series) -> pd.Series:
-    return series.map(as_code).astype(object)
-
-
-def _counted(values: pd.Series) -> str:
-    counts = Counter(values)
-    ordered = sorted(counts.items(), key=lambda kv: -kv[1])
-    shown = ", ".join(f"{v!r} ({n} row{'s' if n != 1 else ''})" for v, n in ordered[:MAX_NAMED])
-    rest = len(ordered) - MAX_NAMED
-    return shown + (f" and {rest} more value{'s' if rest != 1 else ''}" if rest > 0 else "")
-
-
-def _numbers(series: pd.Series) -> pd.Series:
-    """Values as floats (NaN where missing or not a number; booleans are not numbers)."""
-    if pd.api.types.is_bool_dtype(series):
-        return pd.Series(np.nan, index=series.index)
-    if pd.api.types.is_numeric_dtype(series):
-        return series.astype(float)
-    return pd.to_numeric(_codes(series), errors="coerce").astype(float)
-
 
 def _flags(series: pd.Series) -> pd.Series:
     """Values as True/False (None where missing, NaN where not a flag)."""
-    return _codes(series).map(lambda c: None if c is None else FLAG_TEXTS.get(c.lower(), np.nan))
+    return codes_of(series).map(lambda c: None if c is None else FLAG_TEXTS.get(c.lower(), np.nan))
 
 
 def _dates(series: pd.Series, spec: OtherColumn) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         return series.astype("datetime64[ns]")
-    codes = _codes(series)
+    codes = codes_of(series)
     return pd.to_datetime(codes, format=spec.date_format or "ISO8601", errors="coerce").astype("datetime64[ns]")
 
 
 def _wrong(series: pd.Series, spec: OtherColumn) -> pd.Series:
     """True where a recorded value is not of the declared type."""
-    recorded = _codes(series).notna()
+    recorded = codes_of(series).notna()
     if spec.type == "integer":
-        numbers = _numbers(series)
-        return recorded & ~(np.isfinite(numbers) & (numbers == np.round(numbers)))
+        values = numbers(series)[0]
+        return recorded & ~(np.isfinite(values) & (values == np.round(values)))
     if spec.type == "number":
-        return recorded & ~np.isfinite(_numbers(series))
+        return recorded & ~np.isfinite(numbers(series)[0])
     if spec.type == "flag":
         return recorded & _flags(series).map(lambda v: not isinstance(v, bool))
     if spec.type == "date":
@@ -92,7 +65,7 @@ def problems(data: pd.DataFrame, study: Study, rows: Callable[[pd.Series], str])
             n = int(wrong.sum())
             found.append(
                 f"column {column!r} ({what}): {n} value{'s' if n != 1 else ''} not {spec.expected}: "
-                f"{_counted(_codes(data[column])[wrong])} at {rows(wrong)}; correct the values, or declare "
+                f"{counted(codes_of(data[column])[wrong])} at {rows(wrong)}; correct the values, or declare "
                 "the column's type as it is (other_columns)"
             )
     return found
@@ -105,16 +78,16 @@ def typed(data: pd.DataFrame, study: Study) -> dict[str, pd.Series]:
     for column, spec in study.other_columns.items():
         series = data[column]
         if spec.type in ("integer", "number"):
-            numbers = _numbers(series)
+            values = numbers(series)[0]
             if spec.type == "integer":
-                whole = numbers.astype("Int64")
-                numbers = whole.astype(np.int64) if not whole.isna().any() else whole
-            out[column] = numbers
+                whole = values.astype("Int64")
+                values = whole.astype(np.int64) if not whole.isna().any() else whole
+            out[column] = values
         elif spec.type == "flag":
             flags = _flags(series).astype("boolean")
             out[column] = flags.astype(bool) if not flags.isna().any() else flags
         elif spec.type == "date":
             out[column] = _dates(series, spec)
         else:
-            out[column] = _codes(series)
+            out[column] = codes_of(series)
     return out

@@ -21,8 +21,9 @@ import pandas as pd
 
 from psmbook.cohort import longformat, reading, validation
 from psmbook.cohort.flow import Exclusion, Screening
-from psmbook.cohort.longformat import codes_of, counted, missing_column, plural, rows_text
+from psmbook.cohort.longformat import missing_column, rows_text
 from psmbook.cohort.validation import DataError
+from psmbook.cohort.values import codes_of, counted, plural
 from psmbook.present.privacy import count_text
 from psmbook.study.description import Study
 from psmbook.study.protocol import MISSING_LEVEL, Rule

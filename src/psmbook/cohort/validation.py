@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence, Union
 
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from psmbook.cohort import other_columns
+from psmbook.cohort.values import FLAG_TEXTS, MAX_NAMED, codes_of, counted, numbers, rows_text
 from psmbook.study.codes import as_code
 from psmbook.study.description import GENERATED_ID, Study
 
@@ -43,11 +43,8 @@ __all__ = [
     "check_matchable",
 ]
 
-#: How many rows (or values) a message names before "and N more".
-MAX_NAMED = 5
 #: Tolerance of the PFS <= OS check (times are compared as floats).
 PFS_OS_TOLERANCE = 1e-9
-_MISSING = "<missing>"
 #: What the study description can say about missing covariates, and about a status column with other codes.
 MISSING_HINT = " (or say what a missing value means: the covariate's `missing: exclude` or `missing: level`)"
 CODED = "other codes: declare the column as the endpoint's `status` with its event_codes and censor_codes"
@@ -86,16 +83,13 @@ class MatchingError(ValueError):
 # Values as codes, rows as text
 
 
-def _codes(series: pd.Series) -> pd.Series:
-    return series.map(as_code).astype(object)
-
-
 def _flag(value: Any) -> Optional[int]:
     """0/1 of an event or adverse-event flag (0/1, 0.0/1.0, True/False, their text); -1 if not a flag."""
     code = as_code(value)
     if code is None:
         return None
-    return {"0": 0, "1": 1, "false": 0, "true": 1}.get(code.lower(), -1)
+    flag = FLAG_TEXTS.get(code.lower())
+    return -1 if flag is None else int(flag)
 
 
 def _quoted(values: Iterable[Any]) -> str:
@@ -112,15 +106,6 @@ def _patients(count: Any) -> str:
     return _n(count, "patient")
 
 
-def _counted(values: pd.Series) -> str:
-    """The distinct values with their counts, most frequent first: ``'M' (3 rows), 'F' (1 row)``."""
-    counts = Counter(_MISSING if v is None else v for v in values)
-    ordered = sorted(counts.items(), key=lambda kv: -kv[1])  # ties in order of first appearance
-    shown = ", ".join(f"{v!r} ({_n(n, 'row')})" for v, n in ordered[:MAX_NAMED])
-    rest = len(ordered) - MAX_NAMED
-    return shown + (f" and {_n(rest, 'more value')}" if rest > 0 else "")
-
-
 @dataclass(frozen=True)
 class _Rows:
     """Names rows of the data: 1-based row numbers, with the patient ids when the data have them."""
@@ -134,14 +119,10 @@ class _Rows:
 
     def __call__(self, mask: Union[pd.Series, np.ndarray]) -> str:
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-        shown = positions[:MAX_NAMED]
-        text = ("row " if len(positions) == 1 else "rows ") + ", ".join(str(self.number(p)) for p in shown)
-        if len(positions) > MAX_NAMED:
-            text += f" and {len(positions) - MAX_NAMED} more"
-        if self.id_column is not None:
-            ids = [as_code(v) or _MISSING for v in self.data[self.id_column].iloc[shown]]
-            text += f" ({self.id_column} {', '.join(ids)}{', …' if len(positions) > MAX_NAMED else ''})"
-        return text
+        recorded = self.data.attrs.get("row_numbers")
+        numbers = np.asarray(recorded)[positions] if recorded is not None else positions + 1
+        ids = self.data[self.id_column].iloc[positions[:MAX_NAMED]] if self.id_column is not None else None
+        return rows_text(numbers, ids, self.id_column or "")
 
     def number(self, position: int) -> int:
         """A row's number in the file (``attrs["row_numbers"]`` when a protocol left rows out)."""
@@ -224,7 +205,7 @@ def _check_ids(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
     column = study.id_column
     if column not in data.columns:
         return []
-    ids = _codes(data[column]).reset_index(drop=True)
+    ids = codes_of(data[column]).reset_index(drop=True)
     problems = []
     missing = ids.isna()
     if missing.any():
@@ -247,7 +228,7 @@ def _check_ids(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
     return problems
 
 
-def _check_codes(
+def _checkcodes_of(
     data: pd.DataFrame,
     column: str,
     what: str,
@@ -257,7 +238,7 @@ def _check_codes(
     hint: str = "",
 ) -> list[str]:
     """Values of a coded column (treatment arm, covariate, response) must be among `codes`."""
-    values = _codes(data[column])
+    values = codes_of(data[column])
     problems = []
     missing = values.isna()
     unknown = ~missing & ~values.isin(list(codes))
@@ -268,7 +249,7 @@ def _check_codes(
             hint = " (codes are case-sensitive)" + hint
         problems.append(
             f"column {column!r} ({what}): {_n(unknown.sum(), 'value')} "
-            f"not among the codes of the study description: {_counted(values[unknown])} "
+            f"not among the codes of the study description: {counted(values[unknown])} "
             f"at {rows(unknown)}; {expected}{hint}"
         )
     if missing.any():
@@ -285,8 +266,8 @@ def _check_treatment(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]
         return []
     rule = f" (an inclusion rule leaves them out, counted: `- {{column: {tr.column}, %s}}`)"
     arms = f"in: [{', '.join(tr.arms)}]"
-    problems = _check_codes(data, tr.column, "treatment arm", tr.arms, rows, rule % "recorded: true", rule % arms)
-    arms = _codes(data[tr.column])
+    problems = _checkcodes_of(data, tr.column, "treatment arm", tr.arms, rows, rule % "recorded: true", rule % arms)
+    arms = codes_of(data[tr.column])
     for arm in tr.arms:
         if not (arms == arm).any():
             problems.append(
@@ -296,25 +277,11 @@ def _check_treatment(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]
     return problems
 
 
-def _numbers(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(values as floats, missing, present but not a finite number) of a numeric column."""
-    codes = _codes(series)
-    missing = codes.isna()
-    if pd.api.types.is_bool_dtype(series):
-        numeric = pd.Series(np.nan, index=series.index)
-    elif pd.api.types.is_numeric_dtype(series):
-        numeric = series.astype(float)
-    else:
-        numeric = pd.to_numeric(codes, errors="coerce").astype(float)
-    bad = ~missing & ~np.isfinite(numeric)
-    return numeric, missing, bad
-
-
 def _check_numeric(data: pd.DataFrame, var, rows: _Rows) -> list[str]:
     """A covariate recorded as a number, continuous or cut by `var.bins`, must be a number (within the
     edges of its bins)."""
     column, what = var.column, f"covariate {var.label}" + (", continuous" if var.continuous else "")
-    numeric, missing, bad = _numbers(data[column])
+    numeric, missing, bad = numbers(data[column])
     if var.continuous:
         low, high, expected = -np.inf, np.inf, "expected a number" + (f" ({var.unit})" if var.unit else "")
     else:
@@ -322,7 +289,7 @@ def _check_numeric(data: pd.DataFrame, var, rows: _Rows) -> list[str]:
         expected = f"expected a number from {low:g} to {high:g}, cut at {', '.join(f'{b:g}' for b in var.bins)}"
     problems = []
     if bad.any():
-        values = _codes(data[column])[bad]
+        values = codes_of(data[column])[bad]
         hint = ""
         if var.derived and values.isin(list(var.codes)).all():
             hint = (
@@ -331,7 +298,7 @@ def _check_numeric(data: pd.DataFrame, var, rows: _Rows) -> list[str]:
             )
         problems.append(
             f"column {column!r} ({what}): {_n(bad.sum(), 'value')} not a "
-            f"number: {_counted(values)} at {rows(bad)}; {expected}{hint}"
+            f"number: {counted(values)} at {rows(bad)}; {expected}{hint}"
         )
     if missing.any():
         problems.append(
@@ -342,7 +309,7 @@ def _check_numeric(data: pd.DataFrame, var, rows: _Rows) -> list[str]:
     if outside.any():
         problems.append(
             f"column {column!r} ({what}): {_n(outside.sum(), 'value')} "
-            f"outside [{low:g}, {high:g}]: {_counted(_codes(data[column])[outside])} at "
+            f"outside [{low:g}, {high:g}]: {counted(codes_of(data[column])[outside])} at "
             f"{rows(outside)}; {expected}"
         )
     return problems
@@ -356,7 +323,7 @@ def _check_covariates(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str
         if var.continuous or var.derived:
             problems += _check_numeric(data, var, rows)
         else:
-            problems += _check_codes(data, var.column, f"covariate {var.label}", var.codes, rows, MISSING_HINT)
+            problems += _checkcodes_of(data, var.column, f"covariate {var.label}", var.codes, rows, MISSING_HINT)
     return problems
 
 
@@ -376,7 +343,7 @@ def _check_flags(
     if bad.any():
         problems.append(
             f"column {column!r} ({what}): {_n(bad.sum(), 'value')} not 0/1: "
-            f"{_counted(_codes(data[column])[bad])} at {rows(bad)}; expected 0 or 1 "
+            f"{counted(codes_of(data[column])[bad])} at {rows(bad)}; expected 0 or 1 "
             "(or true/false)"
         )
     if missing.any():
@@ -395,7 +362,7 @@ def _check_endpoints(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]
         label, time, event = o.label or e, o.time, o.event
         if time in data.columns:
             what = f"{label} time, {unit}"
-            numeric, missing, bad = _numbers(data[time])
+            numeric, missing, bad = numbers(data[time])
             negative = ~missing & ~bad & (numeric < 0)
             expected = f"expected the time from the start of follow-up, a number >= 0 ({unit})"
             if missing.any():
@@ -405,12 +372,12 @@ def _check_endpoints(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]
             if bad.any():
                 problems.append(
                     f"column {time!r} ({what}): {_n(bad.sum(), 'value')} not a number: "
-                    f"{_counted(_codes(data[time])[bad])} at {rows(bad)}; {expected}"
+                    f"{counted(codes_of(data[time])[bad])} at {rows(bad)}; {expected}"
                 )
             if negative.any():
                 problems.append(
                     f"column {time!r} ({what}): {_n(negative.sum(), 'negative time')}: "
-                    f"{_counted(_codes(data[time])[negative])} at {rows(negative)}; {expected}"
+                    f"{counted(codes_of(data[time])[negative])} at {rows(negative)}; {expected}"
                 )
         if event in data.columns:
             problems += _check_flags(data, event, f"{label} event: 1 = event, 0 = censored; {CODED}", rows)
@@ -424,7 +391,7 @@ def _check_pfs_os(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
     pfs, os_ = study.outcome("pfs").time, study.outcome("os").time
     if pfs not in data.columns or os_ not in data.columns:
         return []
-    longer = _numbers(data[pfs])[0] > _numbers(data[os_])[0] + PFS_OS_TOLERANCE
+    longer = numbers(data[pfs])[0] > numbers(data[os_])[0] + PFS_OS_TOLERANCE
     if not longer.any():
         return []
     first = (study.outcome("pfs").label or "progression-free survival").lower()
@@ -444,13 +411,13 @@ def _check_response(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
     codes = list(study.response.levels)
     ne = study.response.not_evaluable
     hint = f" (a patient without an assessment takes the not-evaluable code {str(ne)!r})" if ne else ""
-    return _check_codes(data, column, "tumour response", codes, rows, missing_hint=hint)
+    return _checkcodes_of(data, column, "tumour response", codes, rows, missing_hint=hint)
 
 
 def _check_grades(data: pd.DataFrame, column: str, what: str, rows: _Rows, treated: pd.Series) -> list[str]:
     """Maximum grades of events of the added drug: whole numbers 0 (no event) to 5; missing values are
     problems in the treated arm only."""
-    numeric, missing, bad = _numbers(data[column])
+    numeric, missing, bad = numbers(data[column])
     bad |= ~missing & ~bad & ~numeric.isin([0, 1, 2, 3, 4, 5])
     missing &= treated
     expected = "expected a whole-number grade from 0 (no event) to 5"
@@ -458,7 +425,7 @@ def _check_grades(data: pd.DataFrame, column: str, what: str, rows: _Rows, treat
     if bad.any():
         problems.append(
             f"column {column!r} ({what}): {_n(bad.sum(), 'value')} not a grade: "
-            f"{_counted(_codes(data[column])[bad])} at {rows(bad)}; {expected}"
+            f"{counted(codes_of(data[column])[bad])} at {rows(bad)}; {expected}"
         )
     if missing.any():
         problems.append(
@@ -473,7 +440,7 @@ def _check_toxicity(data: pd.DataFrame, study: Study, rows: _Rows) -> list[str]:
     added drug are recorded in the treated arm: their missing values are allowed in the control arm."""
     tr = study.treatment
     if tr.column in data.columns:
-        treated = _codes(data[tr.column]) == tr.treated
+        treated = codes_of(data[tr.column]) == tr.treated
     else:  # arms unknown (reported already): check the recorded values only
         treated = pd.Series(False, index=data.index)
     problems = []
@@ -544,29 +511,29 @@ def prepare_cohort(data: pd.DataFrame, study: Study, *, source: Optional[str] = 
         out[study.id_column] = data[study.id_column]
     else:  # GENERATED_ID: the validation required the column otherwise
         out[study.id_column] = np.asarray(data.attrs.get("row_numbers", np.arange(1, len(data) + 1)), dtype=np.int64)
-    out[study.treatment.column] = _codes(data[study.treatment.column])
+    out[study.treatment.column] = codes_of(data[study.treatment.column])
     for var in study.covariates:
         if var.continuous:  # the number as it is
-            out[var.column] = _numbers(data[var.column])[0]
+            out[var.column] = numbers(data[var.column])[0]
         else:
-            out[var.column] = _cut(_numbers(data[var.column])[0], var) if var.derived else _codes(data[var.column])
+            out[var.column] = _cut(numbers(data[var.column])[0], var) if var.derived else codes_of(data[var.column])
     for e in study.endpoints:
         o = study.outcome(e)
-        out[o.time] = _numbers(data[o.time])[0]
+        out[o.time] = numbers(data[o.time])[0]
         out[o.event] = data[o.event].map(_flag).astype(np.int64)
     if study.has_response:
         column = study.response.column
-        out[column] = _codes(data[column])
+        out[column] = codes_of(data[column])
     for column, (_, kind) in _toxicity_columns(study).items():
         if column in out.columns:
             continue
         if kind in ("flag", "drug_flag"):
             out[column] = _as_flags(data[column])
         elif kind == "grade":
-            grades = _numbers(data[column])[0].astype("Int64")
+            grades = numbers(data[column])[0].astype("Int64")
             out[column] = grades.astype(np.int64) if not grades.isna().any() else grades
         else:
-            out[column] = _codes(data[column])
+            out[column] = codes_of(data[column])
     return out.assign(**other_columns.typed(data, study))  # the columns kept for description, typed
 
 
