@@ -27,3 +27,24 @@ def test_no_or_several_counts_are_refused_by_name():
         count_from_pct(50.0, 1, "odd")
     with pytest.raises(ValueError, match=r"wide: 0.1% of 2000 is not a unique count \(\[1, 2\]\)"):
         count_from_pct(0.1, 2000, "wide")
+
+
+def test_after_matching_targets_are_read_and_consistent():
+    from psmbook.cohort.synthetic.targets import load_targets
+    from psmbook.study.published import published_value
+
+    tg = load_targets()
+    for a in ("anlotinib", "crt"):
+        assert tg.n_after[a] == published_value(f"table1.after.n.{a}")
+        for column, levels in tg.table1_after.items():
+            assert sum(levels[lv][a] for lv in levels) == tg.n_after[a], column
+            assert all(0 <= levels[lv][a] <= tg.table1[column][lv][a] for lv in levels), column
+        # the paper's matched arms are all evaluable for response
+        assert sum(tg.response_after[a].values()) == published_value(f"table2.after.n.{a}") == tg.n_after[a]
+    shown = sum(
+        published_value(f"table1.after.previous_treatment.{t}.anlotinib.n")
+        for t in ("radiotherapy", "chemotherapy", "chemoradiotherapy")
+    )
+    assert tg.table1_after["previous_treatment"]["none"]["anlotinib"] == tg.n_after["anlotinib"] - shown  # no row
+    assert tg.landmarks_after[("os", "3y", "anlotinib")] == (36, published_value("text.survival.os.after.3y.anlotinib"))
+    assert tg.logrank_p[("os", "after")] == published_value("text.survival.os.after.p")

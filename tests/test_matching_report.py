@@ -144,7 +144,7 @@ def test_balance_tally_counts_the_covariate_rows(summary):
     assert (tally.sum() == numbers["n_levels"]).all()
     assert tally.loc["Mean differences: not balanced, >0.1", "After matching"] == numbers["n_imbalanced_after"]
     assert tally.loc["Mean differences: not balanced, >0.1", "Before matching"] == numbers["n_imbalanced_before"]
-    assert numbers["max_smd_after_label"] == "Consolidation Chemotherapy: Yes"  # not in the paper's score
+    assert numbers["max_smd_after_label"] == "Previous Treatment: Chemotherapy"  # 8/68 vs 5/68, as in the paper
 
 
 def test_matchit_display_is_matchits_table(summary):
@@ -166,10 +166,10 @@ def test_conventions_show_the_rows_whose_verdict_depends_on_the_convention(summa
     assert len(shown) == numbers["n_convention_rows"] > 0
     after = shown["After matching"]
     assert list(after.columns) == list(report.CONVENTIONS.values())
-    middle = after.loc["Tumor Location: Middle"]
+    row = after.loc["Previous Treatment: Chemotherapy"]
     # imbalanced by either SMD, balanced by cobalt's raw difference in proportions
-    assert abs(middle.iloc[0]) >= 0.1 and abs(middle.iloc[1]) >= 0.1 and abs(middle.iloc[2]) < 0.1
-    assert middle.iloc[2] == round(summary.loc["location=middle", "difference_after"], 3)
+    assert abs(row.iloc[0]) >= 0.1 and abs(row.iloc[1]) >= 0.1 and abs(row.iloc[2]) < 0.1
+    assert row.iloc[2] == round(summary.loc["previous_treatment=chemotherapy", "difference_after"], 3)
     assert numbers["n_imbalanced_after_cobalt"] < numbers["n_imbalanced_after_treated_sd"]
 
 

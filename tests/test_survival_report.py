@@ -93,18 +93,18 @@ def test_time_text_and_logrank_text():
 
 def test_log_rank_p_values_and_the_papers_figure1_bound(book):
     assert set(book.logrank) == {(e, p) for e in ("pfs", "os") for p in ("before", "after")}
-    assert book.logrank[("os", "after")].p == pytest.approx(0.040341811306638733, rel=1e-9)
+    assert book.logrank[("os", "after")].p == pytest.approx(0.012121649989893119, rel=1e-9)
     numbers = km_report.logrank_numbers(book.logrank)
     assert numbers == {
-        "p_logrank_pfs_before": "0.008",
-        "p_logrank_pfs_after": "0.041",
-        "p_logrank_os_before": "0.012",
-        "p_logrank_os_after": "0.040",
+        "p_logrank_pfs_before": "0.017",
+        "p_logrank_pfs_after": "0.023",
+        "p_logrank_os_before": "0.006",
+        "p_logrank_os_after": "0.012",
         "figure1_bound": "< 0.05",
-        "figure1_verdict": "all four computed p-values are below 0.05 too (the largest is 0.041)",
+        "figure1_verdict": "all four computed p-values are below 0.05 too (the largest is 0.023)",
     }
     text = km_report.logrank_text(book.logrank, STUDY)
-    assert text.count("; ") == 3 and text.endswith("Overall survival after matching: p = 0.040")
+    assert text.count("; ") == 3 and text.endswith("Overall survival after matching: p = 0.012")
 
 
 def test_event_counts_reproduce_the_papers(book):
@@ -124,13 +124,13 @@ def test_landmark_numbers_and_the_marks_on_figure1(book):
     numbers = km_report.landmark_numbers(book.landmarks, STUDY, book.matched)
     table = numbers.pop("landmark_table")
     assert numbers == {
-        "worst_before_pp": "2.6",
-        "worst_after_pp": "10.2",
+        "worst_before_pp": "0.1",
+        "worst_after_pp": "0.1",
         "n_landmarks": 16,
         "n_landmarks_inside": 16,
         "n_pairs": 68,
-        "ci_width_after": "22",
-        "pfs12_after": "45.6% vs 42.6%",
+        "ci_width_after": "21",
+        "pfs12_after": "47.1% vs 32.4%",
         "pfs12_after_paper": "47.1% vs 32.4%",
     }
     assert table.shape == (8, 4) and table.index.names == ["Endpoint", "Cohort", "Landmark"]
@@ -144,13 +144,13 @@ def test_medians_their_table_and_prose(book):
     medians = book.medians
     assert len(medians) == 8
     row = medians[(medians["_e"] == "os") & (medians["_period"] == "after") & (medians["_arm"] == "anlotinib")]
-    assert row["_median"].item() == pytest.approx(29.42)  # R survfit: flat at 0.5 from 27.47 to 31.37
+    assert row["_median"].item() == pytest.approx(27.395)  # R survfit: the midpoint where the curve sits at 0.5
     shown = km_report.shown(medians)
     assert list(shown.columns) == ["Events / patients", "Median, months (95% CI)"]
-    assert shown.loc[("PFS", "before matching", "CRT + Anlotinib")].tolist() == ["60 / 76", "11.7 (9.3–13.6)"]
+    assert shown.loc[("PFS", "before matching", "CRT + Anlotinib")].tolist() == ["60 / 76", "11.1 (9.1–12.4)"]
     numbers = km_report.median_numbers(medians, STUDY)
-    assert numbers["os_median_after"] == "29.4 and 22.0 months"
-    assert numbers["pfs_median_after"] == "11.7 and 9.0 months"
+    assert numbers["os_median_after"] == "27.4 and 16.1 months"
+    assert numbers["pfs_median_after"] == "11.3 and 8.4 months"
     assert list(numbers["median_table"].columns) == ["Median, months (95% CI)"]
 
 
@@ -169,7 +169,7 @@ def test_what_the_papers_p_values_test(book):
         "direction_text": "In the synthetic cohort, as in the paper, CRT + anlotinib has the longer median in all "
         "four comparisons",
     }
-    assert table.loc[("OS", "after matching")].tolist()[1:] == ["0.008", "0.040", "0.147", "0.018"]
+    assert table.loc[("OS", "after matching")].tolist()[1:] == ["0.008", "0.012", "0.018", "0.018"]
     assert table.loc[("PFS", "before matching"), "Landmark test p (this book)"] == "—"
 
 
@@ -180,18 +180,18 @@ def test_pair_models_by_endpoint_are_the_pair_aware_fits(book):
     assert list(book.pair_models) == ["pfs", "os"]
     os_direct = survival.pair_aware_cox(book.matched, STUDY, "os_months", "os_event", pair="pair")
     pd.testing.assert_frame_equal(book.pair_models["os"], os_direct)
-    assert book.pair_models["os"].loc["robust", "hr"] == pytest.approx(0.6790968825383308, rel=1e-9)
+    assert book.pair_models["os"].loc["robust", "hr"] == pytest.approx(0.6203546662440064, rel=1e-9)
     numbers = cox_report.pair_numbers(book.pair_models["os"])
     assert {k: numbers[k] for k in ("os_independent_hr", "os_robust_ci", "os_robust_se", "os_independent_se")} == {
-        "os_independent_hr": "0.679",
-        "os_robust_ci": "0.491–0.938",
-        "os_robust_se": "0.165",
-        "os_independent_se": "0.190",
+        "os_independent_hr": "0.620",
+        "os_robust_ci": "0.436–0.883",
+        "os_robust_se": "0.180",
+        "os_independent_se": "0.192",
     }
-    assert (numbers["os_stratified_hr"], numbers["os_stratified_p"]) == ("0.857", "0.536")
+    assert (numbers["os_stratified_hr"], numbers["os_stratified_p"]) == ("0.548", "0.020")
     assert (numbers["os_pairs_used"], numbers["os_pairs"], numbers["os_pairs_lost"]) == (65, 68, 3)
     assert numbers["robust_direction"] == "smaller"
-    assert numbers["stratified_here"].startswith("Here the stratified estimate lands closer to 1")
+    assert numbers["stratified_here"].startswith("Here, as expected, the stratified estimate lies further from 1")
 
 
 def test_pair_numbers_other_branches():
@@ -226,24 +226,24 @@ def test_covariate_factors_take_each_covariates_first_level_as_reference():
 
 
 def test_univariate_numbers_beside_the_paper(book):
-    assert book.selected == ["node_diameter", "consolidation_chemo", "response_group", "arm"]
+    assert book.selected == ["age_group", "nodes_group", "concurrent_chemo", "response_group", "arm"]
     numbers = cox_report.univariate_numbers(
         PUB, STUDY, book.matched, book.response, book.factors, book.univariate, book.selected, 0.05
     )
     assert numbers == {
         "entry_p_paper": "0.05",
         "entry_p_text": "0.05",
-        "n_ne_matched": 4,
-        "n_ne_matched_treated": 2,
-        "n_ne_matched_control": 2,
+        "n_ne_matched": 0,
+        "n_ne_matched_treated": 0,
+        "n_ne_matched_control": 0,
         "n_paper_assessed": 136,
-        "selection_text": "4 factors enter this cohort's multivariable model — maximal lymph node diameter, "
-        "consolidation chemotherapy, tumor response after CRT and treatment group; 2 of them (tumor response "
-        "after CRT and treatment group) also entered the paper's (age, stage of primary tumor, number of "
-        "recurrent lymph nodes, tumor response after CRT and treatment group)",
-        "arm_uni": "0.679 (95% CI 0.468–0.985, p = 0.042)",
+        "selection_text": "5 factors enter this cohort's multivariable model — age, number of recurrent lymph "
+        "nodes, concurrent chemotherapy, tumor response after CRT and treatment group; 4 of them (age, number of "
+        "recurrent lymph nodes, tumor response after CRT and treatment group) also entered the paper's (age, "
+        "stage of primary tumor, number of recurrent lymph nodes, tumor response after CRT and treatment group)",
+        "arm_uni": "0.620 (95% CI 0.426–0.904, p = 0.013)",
         "arm_uni_paper": "0.609 (95% CI 0.419–0.886, p = 0.009)",
-        "n_deaths_matched": 113,
+        "n_deaths_matched": 110,
     }
 
 
@@ -269,15 +269,15 @@ def test_selection_text_and_treatment_text_branches(book):
 
 def test_treatment_rows_and_multivariable_numbers(book):
     arm_mv, arm_pm = cox_report.treatment_rows(STUDY, book.multivariable, book.paper_model)
-    assert arm_mv["p"] == pytest.approx(0.06900539553351412, rel=1e-9)
-    assert arm_pm["hr"] == pytest.approx(0.5674706448217489, rel=1e-9)
+    assert arm_mv["p"] == pytest.approx(0.0019947483160671657, rel=1e-9)
+    assert arm_pm["hr"] == pytest.approx(0.5573390636437999, rel=1e-9)
     numbers = cox_report.multivariable_numbers(PUB, STUDY, arm_mv, arm_pm, book.multivariable, book.paper_model)
     assert numbers == {
-        "arm_mv_text": "In the model selected here treatment has a hazard ratio of 0.702 (95% CI 0.479–1.028, "
-        "p = 0.069); with the paper's factors it is 0.567 (95% CI 0.378–0.852, p = 0.006)",
+        "arm_mv_text": "In the model selected here treatment has a hazard ratio of 0.542 (95% CI 0.367–0.799, "
+        "p = 0.002); with the paper's factors it is 0.557 (95% CI 0.378–0.821, p = 0.003)",
         "arm_mv_paper": "0.596 (95% CI 0.408–0.871, p = 0.007)",
-        "n_mv": 132,
-        "n_mv_dropped": 4,
+        "n_mv": 136,
+        "n_mv_dropped": 0,
         "typo_table": "2.258",
         "typo_text": "1.258",
         "typo_hr": "2.023",
@@ -313,7 +313,7 @@ def test_estimates_and_the_generators_truth(book):
     arm_mv, arm_pm = cox_report.treatment_rows(STUDY, book.multivariable, book.paper_model)
     truth = truth_table.true_hazard_ratio_table()
     marginal = truth_table.true_marginal_hr(book.matched, STUDY)
-    assert marginal == pytest.approx(0.6247956045737519, rel=1e-6)
+    assert marginal == pytest.approx(0.6314887205453599, rel=1e-6)
     table = cox_report.estimates_table(
         STUDY,
         truth,
@@ -328,8 +328,8 @@ def test_estimates_and_the_generators_truth(book):
     assert table.loc["Generator: true conditional HR", "HR (95% CI)"] == "0.596"
     assert table.loc["Univariate Cox, matched, robust SE"].tolist() == [
         "marginal (ATT)",
-        "0.679 (0.491–0.938)",
-        "0.625",
+        "0.620 (0.436–0.883)",
+        "0.631",
     ]
     assert table.loc["Multivariable Cox, the paper's factors", "True value of its estimand"] == "0.596"
     assert table.loc["Paper, univariate", "HR (95% CI)"] == "0.609 (0.419–0.886)"
@@ -338,8 +338,8 @@ def test_estimates_and_the_generators_truth(book):
         STUDY, truth, marginal, os_pairs, book.univariate, book.paper_model, arm_pm, T3, labels
     )
     assert numbers["truth_factors"].shape == (5, 4)
-    assert "is **0.596**" in numbers["truth_text"] and "is **0.625**" in numbers["truth_text"]
-    assert "(0.491–0.938) contains it" in numbers["truth_text"]
+    assert "is **0.596**" in numbers["truth_text"] and "is **0.631**" in numbers["truth_text"]
+    assert "(0.436–0.883) contains it" in numbers["truth_text"]
     real = SimpleNamespace(synthetic=False)
     unknown = cox_report.truth_numbers(real, None, None, os_pairs, None, None, None, T3, labels)
     assert unknown["truth_factors"].empty and unknown["truth_text"].startswith("With a real cohort")
@@ -371,27 +371,27 @@ def test_paper_study_values_keep_the_books_ids_and_values(book):
         "marginal": truth_table.true_marginal_hr(book.matched, STUDY),
     }
     values = survival_results.paper_study_values(STUDY, PUB, cohort=book.cohort, km=km, cox=cox, alpha=0.05)
-    assert len(values) == 267
+    assert len(values) == 277  # 5 selected factors (age, nodes, concurrent chemotherapy, response, arm)
     expected = {
-        "text.survival.os.after.3y.anlotinib": 39.70588235294117,
-        "abstract.survival.os.after.3y.anlotinib": 39.70588235294117,
+        "text.survival.os.after.3y.anlotinib": 42.64705882352939,
+        "abstract.survival.os.after.3y.anlotinib": 42.64705882352939,
         "text.survival.pfs.before.events.anlotinib.n": 60,
         "survival.pfs.after.events.anlotinib.n": 53,
-        "text.survival.os.after.p": 0.040341811306638733,
-        "text.figure1.p": 0.04081705680271483,
-        "survival.os.after.hr_robust": 0.6790968825383308,
+        "text.survival.os.after.p": 0.012121649989893119,
+        "text.figure1.p": 0.023174732018592475,
+        "survival.os.after.hr_robust": 0.6203546662440064,
         "survival.os.after.pairs_used.n": 65,
-        "table3.univariate.arm.anlotinib.hr": 0.6790968825383308,
-        "table3.multivariate.arm.anlotinib.p": 0.06900539553351412,
-        "abstract.cox.multivariate.arm.anlotinib.p": 0.06900539553351412,
-        "text.cox.multivariate.significant.n": 2,
-        "survival.cox.selected.n": 4,
-        "survival.cox.response_dropped.n": 4,
+        "table3.univariate.arm.anlotinib.hr": 0.6203546662440064,
+        "table3.multivariate.arm.anlotinib.p": 0.0019947483160671657,
+        "abstract.cox.multivariate.arm.anlotinib.p": 0.0019947483160671657,
+        "text.cox.multivariate.significant.n": 3,
+        "survival.cox.selected.n": 5,
+        "survival.cox.response_dropped.n": 0,
         "survival.ph.failing.n": 0,
         "survival.true_hr.arm.anlotinib": 0.596,
-        "survival.true_marginal_hr.arm.anlotinib": 0.6247956045737519,
-        "survival.os.after.median.anlotinib": 29.42,
-        "survival.cox.paper_factors.arm.anlotinib.hr": 0.5674706448217489,
+        "survival.true_marginal_hr.arm.anlotinib": 0.6314887205453599,
+        "survival.os.after.median.anlotinib": 27.395,
+        "survival.cox.paper_factors.arm.anlotinib.hr": 0.5573390636437999,
     }
     assert {k: values[k] for k in expected} == pytest.approx(expected, rel=1e-6)
 
@@ -402,7 +402,7 @@ def test_other_study_values_use_survival_ids_only(book):
     model = survival.cox_multivariable(book.matched, [factors[-1]], "os_months", "os_event")
     values = survival_results.other_study_values(book.logrank, book.pair_models, book.medians, univariate, model)
     assert all(k.startswith("survival.") for k in values)
-    assert values["survival.os.after.logrank_p"] == pytest.approx(0.040341811306638733, rel=1e-9)
+    assert values["survival.os.after.logrank_p"] == pytest.approx(0.012121649989893119, rel=1e-9)
     assert values["survival.os.after.hr_robust"] == pytest.approx(values[f"survival.cox.multivariable.{ARM_ID}.hr"])
-    assert values["survival.os.after.median.anlotinib"] == pytest.approx(29.42)
+    assert values["survival.os.after.median.anlotinib"] == pytest.approx(27.395)
     assert f"survival.cox.univariate.{ARM_ID}.p" in values and "survival.cox.univariate.ecog.0.hr" not in values

@@ -20,24 +20,37 @@ from psmbook.cohort.synthetic import (
     implied_propensity,
     load_targets,
 )
+from psmbook.cohort.synthetic.spec import WEEKS_PER_MONTH
 from psmbook.study.description import load_study
 from psmbook.study.published import published_value
 
-SEEDS = [0, 1, 2, 3, 4, DEFAULT_SEED]
+#: Seeds checked with the matched design (each takes seconds: benchmarks/bench_design.py times seeds 1-20)
+#: and with the latent model alone (match_design=False, milliseconds).
+DESIGN_SEEDS = [DEFAULT_SEED, 4]
+MODEL_SEEDS = [0, 1, 2, 3]
+SEEDS = [(s, True) for s in DESIGN_SEEDS] + [(s, False) for s in MODEL_SEEDS]
 ARMS = ("anlotinib", "crt")
+NO_DESIGN = GeneratorSpec(match_design=False)
 
 _CACHE: dict = {}
 
 
-def cohort(seed: int) -> pd.DataFrame:
-    if seed not in _CACHE:
-        _CACHE[seed] = generate_cohort(seed)
-    return _CACHE[seed]
+def cohort(seed: int, design: bool = True) -> pd.DataFrame:
+    return generated(seed, design)[0]
 
 
-@pytest.fixture(params=SEEDS, ids=[f"seed{s}" for s in SEEDS])
+def generated(seed: int, design: bool = True) -> tuple[pd.DataFrame, dict]:
+    """(cohort, generator's info) of `seed`, generated once per test session."""
+    from psmbook.cohort.synthetic.generate import _generate
+
+    if (seed, design) not in _CACHE:
+        _CACHE[(seed, design)] = _generate(seed, GeneratorSpec() if design else NO_DESIGN)
+    return _CACHE[(seed, design)]
+
+
+@pytest.fixture(params=SEEDS, ids=[f"seed{s}{'' if d else '-latent'}" for s, d in SEEDS])
 def df(request) -> pd.DataFrame:
-    return cohort(request.param)
+    return cohort(*request.param)
 
 
 def arm(df, a):
@@ -48,9 +61,9 @@ def arm(df, a):
 # Calibration report: every quantity
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}{'' if d else '-latent'}" for s, d in SEEDS])
 def test_calibration_report_passes(seed):
-    report = calibration_report(cohort(seed))
+    report = calibration_report(cohort(*seed))
     failed = report[~report["passed"]]
     assert failed.empty, f"seed {seed}: failed rows\n{failed.to_string()}"
     exact = report[report["tolerance"] == "exact"]
@@ -65,6 +78,30 @@ def test_calibration_report_passes(seed):
     assert report["published_id"].str.startswith("table2.before.").sum() == 2 * 5
     assert report["published_id"].str.startswith("table4.").sum() == 6 * 2 + 3
     assert report["published_id"].str.contains(r"text\.survival\.(?:os|pfs)\.before\.events").sum() == 4
+
+
+def test_synthetic_report_checks_the_matched_tables_too():
+    from psmbook.cohort.calibration import calibration_numbers, synthetic_calibration_report
+    from psmbook.cohort.synthetic.psmodel import paper_match
+
+    df = cohort(DEFAULT_SEED)
+    report = synthetic_calibration_report(df)
+    assert report["passed"].all(), report[~report["passed"]].to_string()
+    after = report[report["published_id"].str.contains(r"\.after\.")]
+    study = load_study()
+    n_levels = sum(len(v.codes) for v in study.covariates)
+    assert after["published_id"].str.startswith("table1.after.").sum() == 2 * n_levels + 2
+    assert after["published_id"].str.startswith("table2.after.").sum() == 2 * 5
+    assert after["published_id"].str.startswith("text.anlotinib.after.").sum() == 5
+    assert (after["tolerance"] == "±1 pp").sum() == 8
+    numbers = calibration_numbers(report)
+    assert (numbers["n_calibrated_after"], numbers["n_calibrated_after_pass"]) == (81, 81)
+    # a matched patient changed: the after-matching row fails (the check can fail)
+    changed = df.copy()
+    i = changed.index[paper_match(df) & (df["arm"] == "crt") & (df["sex"] == "male")][0]
+    changed.loc[i, "sex"] = "female"
+    failed = synthetic_calibration_report(changed).set_index("quantity")
+    assert not failed.loc["Table 1 after PSM: sex = male (crt)", "passed"]
 
 
 def test_report_detects_a_wrong_count():
@@ -279,21 +316,23 @@ def test_treatment_and_toxicity_consistency(df):
 
 
 def test_same_seed_same_frame():
-    pd.testing.assert_frame_equal(generate_cohort(7), generate_cohort(7))
-    pd.testing.assert_frame_equal(cohort(DEFAULT_SEED), generate_cohort())
+    pd.testing.assert_frame_equal(generate_cohort(7, NO_DESIGN), generate_cohort(7, NO_DESIGN))
+    pd.testing.assert_frame_equal(cohort(DEFAULT_SEED), generate_cohort())  # the matched design included
 
 
 def test_different_seeds_differ():
-    a, b = cohort(0), cohort(1)
+    a, b = cohort(0, False), cohort(1, False)
     assert not a.equals(b)
     assert not np.allclose(a["os_months"].to_numpy(), b["os_months"].to_numpy())
     assert (a["age_years"].to_numpy() != b["age_years"].to_numpy()).any()
+    c, d = cohort(DEFAULT_SEED), cohort(4)
+    assert (c["sex"].to_numpy() != d["sex"].to_numpy()).any()
 
 
-def test_generation_is_fast():
-    generate_cohort(11)  # warm caches (published targets, scipy)
+def test_latent_generation_is_fast():
+    generate_cohort(11, NO_DESIGN)  # warm caches (published targets, scipy)
     start = time.perf_counter()
-    generate_cohort(12)
+    generate_cohort(12, NO_DESIGN)
     assert time.perf_counter() - start < 1.0
 
 
@@ -303,12 +342,12 @@ def test_bad_arguments():
     with pytest.raises(ValueError):
         GeneratorSpec(indication_strength=1.0)
     with pytest.raises(SurvivalDrawError):
-        generate_cohort(0, GeneratorSpec(os_baseline_hazard=(0.5,) * 6, max_survival_draws=40, survival_batch=20))
+        generate_cohort(0, NO_DESIGN.with_(os_baseline_hazard=(0.5,) * 6, max_survival_draws=40, survival_batch=20))
 
 
 @pytest.mark.parametrize("strength", [0.0, 0.5])
 def test_other_indication_strengths_still_calibrated(strength):
-    df = generate_cohort(3, GeneratorSpec(indication_strength=strength))
+    df = generate_cohort(3, NO_DESIGN.with_(indication_strength=strength))
     report = calibration_report(df)
     assert report["passed"].all(), report[~report["passed"]].to_string()
 
@@ -317,7 +356,7 @@ def test_indication_strength_links_covariates_in_treated_arm():
     def assoc(strength):
         vals = []
         for seed in range(5):
-            d = arm(generate_cohort(seed, GeneratorSpec(indication_strength=strength)), "anlotinib")
+            d = arm(generate_cohort(seed, NO_DESIGN.with_(indication_strength=strength)), "anlotinib")
             vals.append(np.corrcoef(d["node_diameter"] == "ge3", d["differentiation"] == "poor")[0, 1])
         return np.mean(vals)
 
@@ -343,7 +382,7 @@ def test_generating_model_markdown_states_the_true_effect():
 
 
 def test_implied_propensity():
-    df = cohort(DEFAULT_SEED)
+    df = cohort(DEFAULT_SEED, False)  # the latent model's covariates, which implied_propensity describes
     ps = implied_propensity(df)
     assert ps.between(0, 1).all() and ps.notna().all()
     # treated patients have higher implied scores on average
@@ -373,3 +412,169 @@ def test_inverse_cumulative_hazard_inverts_the_baseline():
 
     t = np.array([0.0, 0.5, 3.0, 11.9, 24.0, 47.5, 70.0])
     assert np.allclose(inverse_cumulative_hazard(baseline_cumulative_hazard(t)), t)
+
+
+# --------------------------------------------------------------------------------------------------
+# The matched design: the book's own score model and matcher select the paper's matched tables
+
+
+def book_match(df: pd.DataFrame, matcher: str = "fast"):
+    """The book's default propensity-score model and matching on a generated cohort."""
+    from psmbook.matching.nearest import nearest_neighbour_match
+    from psmbook.matching.result import matched_cohort
+    from psmbook.matching.score import fit_propensity
+
+    study = load_study()
+    data = df.set_index(study.id_column)
+    model = fit_propensity(data, "arm", "anlotinib", [v.column for v in study.psm_covariates])
+    result = nearest_neighbour_match(model.logit, model.treated, caliper_sd=0.2, matcher=matcher)
+    return model, result, matched_cohort(data, result)
+
+
+@pytest.mark.parametrize("seed", DESIGN_SEEDS)
+def test_default_matching_selects_the_papers_matched_tables(seed):
+    study = load_study()
+    _, result, matched = book_match(cohort(seed))
+    _, brute, _ = book_match(cohort(seed), "brute-force")
+    pd.testing.assert_frame_equal(result.pairs, brute.pairs)
+    for a in ARMS:
+        assert (matched["arm"] == a).sum() == published_value(f"table1.after.n.{a}")
+        d = arm(matched, a)
+        for var in study.covariates:  # all 13 characteristics, the 11 of the score model and 2 others
+            counts = d[var.column].astype(str).value_counts()
+            for level in var.shown_levels:
+                assert counts.get(level, 0) == published_value(f"table1.after.{var.column}.{level}.{a}.n"), (
+                    var.column,
+                    level,
+                    a,
+                )
+        for r in ("cr", "pr", "sd", "pd"):  # Table 2 after matching; the matched arms are all evaluable
+            assert (d["response"] == r).sum() == published_value(f"table2.after.{r}.{a}.n"), (r, a)
+        assert (d["response"] != "ne").sum() == published_value(f"table2.after.n.{a}")
+        assert d["delivered_dose_ge50"].all()  # "following PSM, radiation completion was universal"
+
+
+def test_matched_table1_p_values_are_the_papers():
+    from psmbook.analysis import tables
+
+    _, _, matched = book_match(cohort(DEFAULT_SEED))
+    rows = tables.table1_after(matched, load_study())
+    first = rows[rows["test"].notna()]
+    assert len(first) == 13
+    assert first["p_reproduces"].all(), first[["variable", "p", "published_p"]].to_string()
+    assert (first["p"] > published_value("text.cohort.after.all_covariates.p")).all()  # "all p > 0.4"
+
+
+@pytest.mark.parametrize(("seed", "design"), [(0, False), (1, False), (DEFAULT_SEED, True)])
+def test_the_generators_score_model_and_matcher_are_the_books(seed, design):
+    from psmbook.cohort.synthetic.psmodel import design_matrix, encode, greedy_match, newton
+
+    df = cohort(seed, design)
+    model, result, matched = book_match(df)
+    codes = encode({c: df[c].to_numpy() for c in df.columns})
+    treated = (df["arm"] == "anlotinib").to_numpy()
+    score = design_matrix(codes) @ newton(design_matrix(codes), treated.astype(float))
+    assert np.abs(score - model.logit.to_numpy()).max() < 1e-8
+    ours = greedy_match(score, treated)
+    assert set(df.loc[ours, "patient_id"]) == set(matched.index)
+
+
+def test_design_penalty_and_its_cached_form_agree_and_see_ties():
+    from psmbook.cohort.synthetic.matchdesign import verify
+    from psmbook.cohort.synthetic.psmodel import (
+        CM,
+        CU,
+        TM,
+        TU,
+        MatchedSequence,
+        design_matrix,
+        design_penalty,
+        encode,
+        newton,
+    )
+
+    df, info = generated(DEFAULT_SEED)
+    group = info["design_group"]
+    codes = encode({c: df[c].to_numpy() for c in df.columns})
+    assert verify(codes, group)
+    s = design_matrix(codes) @ newton(design_matrix(codes), (group <= 1).astype(float))
+    assert design_penalty(s, group)[0] == 0
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        s2 = s + rng.normal(0, 0.05, len(s)) * (rng.random(len(s)) < 0.3)
+        assert MatchedSequence(s2, group).penalty(s2, group) == pytest.approx(design_penalty(s2, group)[0], abs=1e-9)
+    # an unmatched control given a matched patient's exact pattern ties with its twin: the design sees it
+    bad = codes.copy()
+    bad[np.flatnonzero(group == CU)[0]] = codes[np.flatnonzero(group == TM)[-1]]
+    assert not verify(bad, group)
+    # an unmatched treated patient with a matched treated patient's pattern: which goes first is a tie
+    bad = codes.copy()
+    bad[np.flatnonzero(group == TU)[0]] = codes[np.flatnonzero(group == TM)[0]]
+    assert not verify(bad, group)
+    assert set(np.unique(group)) == {0, 1, CM, CU}
+
+
+def test_impossible_matched_tables_are_named():
+    from dataclasses import replace
+
+    from psmbook.cohort.synthetic.matchdesign import MatchDesignError, group_targets
+
+    tg = load_targets()
+    chemo = {lv: dict(arms) for lv, arms in tg.table1_after["concurrent_chemo"].items()}
+    chemo["s1"]["crt"] = tg.table1_after["age_group"]["ge65"]["crt"] + 1  # more S-1 than patients >= 65
+    bad = replace(tg, table1_after={**tg.table1_after, "concurrent_chemo": chemo})
+    with pytest.raises(MatchDesignError, match=r"matched crt: \d+ S-1 patients but only \d+ aged 65"):
+        group_targets(bad)
+
+
+def test_whole_and_matched_landmarks_are_the_papers():
+    from lifelines import KaplanMeierFitter
+
+    from psmbook.cohort.synthetic import landmark_findings
+
+    impossible = {f["published_id"]: f["nearest_printed"] for f in landmark_findings()}
+    _, _, matched = book_match(cohort(DEFAULT_SEED))
+    for period, data in (("before", cohort(DEFAULT_SEED)), ("after", matched)):
+        for endpoint, key, t in (("pfs", "6m", 6), ("pfs", "12m", 12), ("os", "1y", 12), ("os", "3y", 36)):
+            for a in ARMS:
+                d = arm(data, a)
+                km = KaplanMeierFitter().fit(d[f"{endpoint}_months"], d[f"{endpoint}_event"])
+                got = round(100 * float(km.survival_function_at_times(t).iloc[0]), 1)
+                pid = f"text.survival.{endpoint}.{period}.{key}.{a}"
+                assert got == impossible.get(pid, published_value(pid)), (pid, got)
+
+
+def test_landmarks_no_cohort_can_have_are_named():
+    from psmbook.cohort.synthetic import landmark_findings
+
+    found = {f["published_id"]: f for f in landmark_findings()}
+    assert set(found) == {"text.survival.os.before.3y.crt", "text.survival.os.after.3y.anlotinib"}
+    f = found["text.survival.os.after.3y.anlotinib"]
+    assert (f["n"], f["nearest_count"], f["nearest_printed"]) == (68, 29, 42.6)
+    assert "k/68 for no k" in f["why"] and "censored" in f["why"]
+
+
+def test_matched_anlotinib_start_dose_is_the_papers():
+    _, _, matched = book_match(cohort(DEFAULT_SEED))
+    treated = arm(matched, "anlotinib")
+    high = published_value("text.anlotinib.after.start_dose_12mg.dose")
+    n_high = published_value("text.anlotinib.after.start_dose_12mg.n")
+    assert (treated["anlotinib_start_dose_mg"] == high).sum() == n_high
+
+
+def test_matched_anlotinib_exposure_is_the_papers():
+    _, _, matched = book_match(cohort(DEFAULT_SEED))
+    treated = arm(matched, "anlotinib")
+    weeks = treated["anlotinib_weeks"]
+    assert (weeks.median(), weeks.min(), weeks.max()) == tuple(
+        published_value(f"text.anlotinib.after.exposure.{k}") for k in ("median", "min", "max")
+    )
+    more = treated["anlotinib_cycles"] > published_value("text.anlotinib.after.gt6_cycles.threshold")
+    assert more.sum() == published_value("text.anlotinib.after.gt6_cycles.n")
+    # nobody takes anlotinib after progression (weeks within the progression-free time)
+    assert (weeks <= np.floor(treated["pfs_months"] * WEEKS_PER_MONTH) + 1e-9).all()
+
+
+def test_the_design_does_not_depend_on_the_number_of_worker_processes():
+    # the first successful search round, in round order, wins; rounds run side by side or one by one
+    pd.testing.assert_frame_equal(generate_cohort(2), generate_cohort(2, GeneratorSpec(design_workers=1)))

@@ -3,7 +3,9 @@
 :func:`calibration_report` compares a (synthetic) cohort with the numbers of ``published.yaml``:
 every before-PSM count of Tables 1, 2 and 4, the cohort facts of the Results text, the death and
 progression totals (all *exact* for the synthetic generator) and the eight Kaplan-Meier landmarks of
-the unmatched cohort (within *5 percentage points*). Published values come from
+the unmatched cohort (within a tolerance in percentage points). Given the patients the paper's
+matching selects, it also compares every count of Tables 1 and 2 after matching, the matched arm's
+anlotinib facts (exact) and the eight matched landmarks. Published values come from
 :mod:`psmbook.study.published`; nothing is typed in here.
 """
 
@@ -15,14 +17,13 @@ import pandas as pd
 from psmbook.study.description import load_study
 from psmbook.study.published import landmark_months, published_value
 
-__all__ = ["calibration_report", "LANDMARK_TOLERANCE_PP"]
+__all__ = ["calibration_report", "synthetic_calibration_report", "LANDMARK_TOLERANCE_PP"]
 
-#: Tolerance of the Kaplan-Meier landmarks, percentage points.
+#: Tolerance of the Kaplan-Meier landmarks, percentage points (the generator's without its matched design).
 LANDMARK_TOLERANCE_PP = 5.0
 
 _ARMS = ("anlotinib", "crt")
 _EXACT = "exact"
-_LANDMARK = f"±{LANDMARK_TOLERANCE_PP:g} pp"
 
 
 def _km_percent(time: pd.Series, event: pd.Series, t: float) -> float:
@@ -35,11 +36,13 @@ def _km_percent(time: pd.Series, event: pd.Series, t: float) -> float:
 class _Rows(list):
     """The report's rows, one per calibrated quantity, in the order they are added."""
 
-    def add(self, quantity, pid, published, synthetic, tolerance=_EXACT):
+    def add(self, quantity, pid, published, synthetic, tolerance_pp=None):
+        """A quantity that must equal its target (``tolerance_pp`` None) or lie within so many points."""
         published = float(published)
         synthetic = float(synthetic)
         diff = synthetic - published
-        ok = diff == 0 if tolerance == _EXACT else abs(diff) <= LANDMARK_TOLERANCE_PP + 1e-9
+        ok = diff == 0 if tolerance_pp is None else abs(diff) <= tolerance_pp + 1e-9
+        tolerance = _EXACT if tolerance_pp is None else f"±{tolerance_pp:g} pp"
         self.append(
             {
                 "quantity": quantity,
@@ -53,9 +56,12 @@ class _Rows(list):
         )
 
 
-def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
+def calibration_report(
+    df: pd.DataFrame, matched: pd.DataFrame | None = None, landmark_tolerance_pp: float = LANDMARK_TOLERANCE_PP
+) -> pd.DataFrame:
     """One row per calibrated quantity: quantity, published_id, published, synthetic, difference,
-    tolerance ("exact" or "±5 pp") and passed.
+    tolerance ("exact" or "±k pp", k = ``landmark_tolerance_pp``) and passed. ``matched``: the patients the
+    paper's matching selects, for the after-matching rows.
 
     Rows whose published value is derived rather than printed say so in `published_id` (e.g. the
     "no previous treatment" count, n minus the printed rows; counts implied by a printed percentage).
@@ -69,31 +75,47 @@ def calibration_report(df: pd.DataFrame) -> pd.DataFrame:
     _toxicity_rows(rows, arms, n)
     _cohort_rows(rows, df)
     _treatment_rows(rows, df, arms)
-    _survival_rows(rows, arms)
+    _survival_rows(rows, arms, "before", landmark_tolerance_pp)
+    if matched is not None:
+        after = {a: matched[matched[study.treatment.column] == a] for a in _ARMS}
+        _table1_rows(rows, after, {a: int(published_value(f"table1.after.n.{a}")) for a in _ARMS}, study, "after")
+        _table2_after_rows(rows, after)
+        _anlotinib_after_rows(rows, after["anlotinib"])
+        _survival_rows(rows, after, "after", landmark_tolerance_pp)
     return pd.DataFrame(
         rows,
         columns=["quantity", "published_id", "published", "synthetic", "difference", "tolerance", "passed"],
     )
 
 
-def _table1_rows(rows: _Rows, arms: dict, n: dict, study) -> None:
-    """Table 1, before PSM: n and every level of every characteristic."""
+def synthetic_calibration_report(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`calibration_report` of a cohort from the generator with its matched design: after-matching rows
+    for the patients the paper's matching selects, landmarks within the generator's tolerance."""
+    from psmbook.cohort.synthetic import GeneratorSpec
+    from psmbook.cohort.synthetic.psmodel import paper_match
+
+    return calibration_report(df, df[paper_match(df)], GeneratorSpec().landmark_tolerance_pp)
+
+
+def _table1_rows(rows: _Rows, arms: dict, n: dict, study, period: str = "before") -> None:
+    """Table 1, before or after PSM: n and every level of every characteristic."""
+    when = "before PSM" if period == "before" else "after PSM"
     for a in _ARMS:
-        rows.add(f"Table 1 before PSM: n ({a})", f"table1.before.n.{a}", n[a], len(arms[a]))
+        rows.add(f"Table 1 {when}: n ({a})", f"table1.{period}.n.{a}", n[a], len(arms[a]))
     for var in study.covariates:
         for a in _ARMS:
             counts = arms[a][var.column].astype(str).value_counts()
             for level in var.codes:
                 if level in var.table1_omit:
                     shown = sum(
-                        int(published_value(f"table1.before.{var.column}.{lv}.{a}.n")) for lv in var.shown_levels
+                        int(published_value(f"table1.{period}.{var.column}.{lv}.{a}.n")) for lv in var.shown_levels
                     )
-                    pid = f"table1.before.n.{a} minus the printed {var.column} rows (derived)"
+                    pid = f"table1.{period}.n.{a} minus the printed {var.column} rows (derived)"
                     pub = n[a] - shown
                 else:
-                    pid = f"table1.before.{var.column}.{level}.{a}.n"
+                    pid = f"table1.{period}.{var.column}.{level}.{a}.n"
                     pub = published_value(pid)
-                rows.add(f"Table 1 before PSM: {var.column} = {level} ({a})", pid, pub, int(counts.get(level, 0)))
+                rows.add(f"Table 1 {when}: {var.column} = {level} ({a})", pid, pub, int(counts.get(level, 0)))
 
 
 def _table2_rows(rows: _Rows, arms: dict) -> None:
@@ -120,6 +142,39 @@ def _table2_rows(rows: _Rows, arms: dict) -> None:
                 rows.add(
                     f"Death during CRT from {cause} ({a})", pid, entry.value, int((d["death_cause"] == cause).sum())
                 )
+
+
+def _table2_after_rows(rows: _Rows, arms: dict) -> None:
+    """Table 2 after PSM: the evaluable patients and each response."""
+    for a in _ARMS:
+        d = arms[a]
+        pid = f"table2.after.n.{a}"
+        rows.add(f"Table 2 after PSM: evaluable ({a})", pid, published_value(pid), int((d["response"] != "ne").sum()))
+        for r in ("cr", "pr", "sd", "pd"):
+            pid = f"table2.after.{r}.{a}.n"
+            rows.add(
+                f"Table 2 after PSM: {r.upper()} ({a})", pid, published_value(pid), int((d["response"] == r).sum())
+            )
+
+
+def _anlotinib_after_rows(rows: _Rows, treated: pd.DataFrame) -> None:
+    """The matched arm's anlotinib: start dose, weeks (median and range) and patients past the printed cycles."""
+    dose = published_value("text.anlotinib.after.start_dose_12mg.dose")
+    pid = "text.anlotinib.after.start_dose_12mg.n"
+    rows.add(
+        f"Matched arm: started at {dose:g} mg",
+        pid,
+        published_value(pid),
+        int((treated["anlotinib_start_dose_mg"] == dose).sum()),
+    )
+    weeks = treated["anlotinib_weeks"]
+    for stat, value in (("median", weeks.median()), ("min", weeks.min()), ("max", weeks.max())):
+        pid = f"text.anlotinib.after.exposure.{stat}"
+        rows.add(f"Matched arm: weeks of anlotinib, {stat}", pid, published_value(pid), value)
+    threshold = published_value("text.anlotinib.after.gt6_cycles.threshold")
+    pid = "text.anlotinib.after.gt6_cycles.n"
+    more = int((treated["anlotinib_cycles"] > threshold).sum())
+    rows.add(f"Matched arm: more than {threshold:g} cycles", pid, published_value(pid), more)
 
 
 def _toxicity_rows(rows: _Rows, arms: dict, n: dict) -> None:
@@ -203,27 +258,34 @@ def _treatment_rows(rows: _Rows, df: pd.DataFrame, arms: dict) -> None:
         rows.add(f"Delivered dose >= 50 Gy ({a})", pid, published_value(pid), int(arms[a]["delivered_dose_ge50"].sum()))
 
 
-def _survival_rows(rows: _Rows, arms: dict) -> None:
-    """Survival: event totals (exact) and Kaplan-Meier landmarks (within 5 pp)."""
+def _survival_rows(rows: _Rows, arms: dict, period: str, tolerance_pp: float) -> None:
+    """Survival: event totals (exact; printed before matching only) and Kaplan-Meier landmarks (within
+    ``tolerance_pp`` points)."""
     for endpoint, word in (("os", "deaths"), ("pfs", "progression or death")):
         for a in _ARMS:
-            pid = f"text.survival.{endpoint}.before.events.{a}.n"
-            events = int(arms[a][f"{endpoint}_event"].sum())
-            rows.add(f"{endpoint.upper()} events: {word} ({a})", pid, published_value(pid), events)
+            pid = f"text.survival.{endpoint}.{period}.events.{a}.n"
+            if period == "before":
+                events = int(arms[a][f"{endpoint}_event"].sum())
+                rows.add(f"{endpoint.upper()} events: {word} ({a})", pid, published_value(pid), events)
+    when = "" if period == "before" else ", matched"
     for endpoint, key in (("pfs", "6m"), ("pfs", "12m"), ("os", "1y"), ("os", "3y")):
         t = landmark_months(key)
         for a in _ARMS:
-            pid = f"text.survival.{endpoint}.before.{key}.{a}"
+            pid = f"text.survival.{endpoint}.{period}.{key}.{a}"
             d = arms[a]
             km = _km_percent(d[f"{endpoint}_months"], d[f"{endpoint}_event"], t)
-            rows.add(
-                f"Kaplan-Meier {endpoint.upper()} at {key} ({a}), %", pid, published_value(pid), round(km, 2), _LANDMARK
-            )
+            label = f"Kaplan-Meier {endpoint.upper()} at {key} ({a}{when}), %"
+            rows.add(label, pid, published_value(pid), round(km, 2), tolerance_pp)
 
 
 _GROUPS = (
-    ("table1.", "Table 1 counts, before matching"),
-    ("table2.", "Table 2 counts, before matching"),
+    ("table1.before", "Table 1 counts, before matching"),
+    ("table2.before", "Table 2 counts, before matching"),
+    ("table1.after", "Table 1 counts, after matching"),
+    ("table2.after", "Table 2 counts, after matching"),
+    ("text.anlotinib.after", "Anlotinib in the matched arm"),
+    ("text.survival.os.after", "Kaplan–Meier landmarks, matched"),
+    ("text.survival.pfs.after", "Kaplan–Meier landmarks, matched"),
     ("table4.", "Table 4 counts"),
     ("text.toxicity", "Toxicity counts in the text"),
     ("text.anlotinib", "Anlotinib events, doses and exposure"),
@@ -235,7 +297,7 @@ _GROUPS = (
 
 
 def calibration_summary(report: pd.DataFrame) -> pd.DataFrame:
-    """How many calibrated quantities of each kind meet their target (exact, or within ±5 pp)."""
+    """How many calibrated quantities of each kind meet their target (exact, or within their tolerance)."""
 
     def group(pid: str) -> str:
         return next((label for prefix, label in _GROUPS if pid.startswith(prefix)), "Other")
@@ -255,17 +317,24 @@ def calibration_numbers(report: pd.DataFrame) -> dict[str, object]:
     """The calibration for the prose: quantities checked, those meeting their target, and the largest
     landmark difference in percentage points."""
     landmarks = report[report["tolerance"] != "exact"]
+    after = report["published_id"].str.contains(r"^table[12]\.after\.|^text\.anlotinib\.after\.", regex=True)
     return {
         "n_calibrated": len(report),
         "n_calibrated_pass": int(report["passed"].sum()),
         "worst_landmark_pp": f"{landmarks['difference'].abs().max():.1f}",
+        "landmark_tolerance": " / ".join(sorted(set(landmarks["tolerance"]))),
+        "n_calibrated_after": int(after.sum()),
+        "n_calibrated_after_pass": int(report.loc[after, "passed"].sum()),
     }
 
 
 def published_landmarks(report: pd.DataFrame) -> dict[str, dict[str, dict[int, float]]]:
-    """The paper's Kaplan-Meier landmarks among the calibrated quantities: endpoint -> arm -> months -> %."""
+    """The paper's Kaplan-Meier landmarks of the whole cohort among the calibrated quantities: endpoint -> arm ->
+    months -> %."""
     found: dict[str, dict[str, dict[int, float]]] = {}
     for _, row in report[report["tolerance"] != "exact"].iterrows():
-        endpoint, _, when, code = row["published_id"].split(".")[2:6]
+        endpoint, period, when, code = row["published_id"].split(".")[2:6]
+        if period != "before":
+            continue
         found.setdefault(endpoint, {}).setdefault(code, {})[landmark_months(when)] = row["published"]
     return found

@@ -323,12 +323,15 @@ def one_repetition(
     a new study of the same design. ``"calibrated"`` analyses the cohort as
     :func:`psmbook.cohort.synthetic.generate_cohort` gives it, whose survival is conditioned on the paper's
     death totals and landmarks, so that it varies far less between seeds than a new study would.
+    Repetitions use the generator's latent covariates (``GeneratorSpec(match_design=False)``): the matched
+    design only rearranges one cohort's covariates so that the paper's matching selects the paper's matched
+    tables; the generating model, and so the true treatment effect, is the same with or without it.
     Linear algebra runs on one thread, so that the numbers do not depend on how many threads the
     worker that runs it has (and parallel workers do not compete for cores).
     """
     from threadpoolctl import threadpool_limits
 
-    from psmbook.cohort.synthetic import SurvivalDrawError, generate_cohort
+    from psmbook.cohort.synthetic import GeneratorSpec, SurvivalDrawError, generate_cohort
     from psmbook.study.description import load_study
 
     if outcomes not in OUTCOMES:
@@ -337,7 +340,7 @@ def one_repetition(
     with threadpool_limits(limits=1):
         study = load_study()
         try:
-            cohort = generate_cohort(seed).set_index(study.id_column)
+            cohort = generate_cohort(seed, GeneratorSpec(match_design=False)).set_index(study.id_column)
         except SurvivalDrawError as error:
             keys = methods or [m.key for m in METHODS]
             table = pd.DataFrame(

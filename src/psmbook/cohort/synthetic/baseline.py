@@ -12,8 +12,12 @@ from psmbook.cohort.synthetic.spec import ARMS, CONFIRMATION, CONTROL, TREATED, 
 from psmbook.cohort.synthetic.targets import Targets
 
 
-def draw_baseline(rng, spec: GeneratorSpec, tg: Targets) -> dict:
-    """Arm and the Table 1 covariates: exact per-arm counts, within-arm latent dependence."""
+def draw_baseline(rng, spec: GeneratorSpec, tg: Targets, rearrange=None) -> dict:
+    """Arm and the Table 1 covariates: exact per-arm counts, within-arm latent dependence.
+
+    `rearrange(out)`, if given, may change the categorical columns (``out["age"]`` holds the age band)
+    after they are drawn and before ages in years and node diameters in cm are drawn within them (the
+    matched design)."""
     arm = np.array([TREATED] * tg.n[TREATED] + [CONTROL] * tg.n[CONTROL], dtype=object)
     n_total = len(arm)
     z = rng.standard_normal(n_total)
@@ -60,6 +64,8 @@ def draw_baseline(rng, spec: GeneratorSpec, tg: Targets) -> dict:
         out[column] = values
         score_of[column] = scores
 
+    if rearrange is not None:
+        rearrange(out)
     band = out.pop("age")
     lo_age, hi_age = tg.age_range
     if spec.age_young_min < lo_age:
@@ -155,7 +161,7 @@ def nodes_and_sites(rng, spec: GeneratorSpec, tg: Targets, base: dict) -> dict:
     score = (
         rho * z
         + np.sqrt(1 - rho * rho) * rng.standard_normal(n_total)
-        + spec.nodes_arm_shift * (arm == TREATED)
+        + (spec.nodes_arm_shift if "_group" not in base else spec.design_nodes_arm_shift) * (arm == TREATED)
         + spec.nodes_multiple_site_shift * multiple
     )
     nodes = np.zeros(n_total, dtype=int)
@@ -254,6 +260,12 @@ def nodes_and_sites(rng, spec: GeneratorSpec, tg: Targets, base: dict) -> dict:
     }
 
 
+def intended_matched(base: dict) -> np.ndarray:
+    """Patients the matched design intends to be matched (none without a design)."""
+    group = base.get("_group")
+    return np.zeros(len(base["arm"]), dtype=bool) if group is None else np.asarray(group) % 2 == 0
+
+
 def course_and_response(
     rng,
     spec: GeneratorSpec,
@@ -266,11 +278,13 @@ def course_and_response(
     """Deaths during CRT (not evaluable), CRT duration, assessment time, response by latent ranking."""
     arm = base["arm"]
     n_total = len(arm)
+    matched = intended_matched(base)
     frail = (base["age_group"] == "ge65").astype(float) + (base["ecog"] == "1-2")
     ne = np.zeros(n_total, dtype=bool)
     cause = np.full(n_total, None, dtype=object)
     for a in ARMS:
-        idx = np.flatnonzero(arm == a)
+        # the matched arms are all evaluable (the paper's matched Table 2): deaths during CRT are unmatched
+        idx = np.flatnonzero((arm == a) & ~matched)
         chosen = choose(
             rng,
             idx,
@@ -294,10 +308,18 @@ def course_and_response(
         + rng.logistic(0.0, 1.0, n_total)
     )
     response = np.full(n_total, "ne", dtype=object)
+    levels = ("cr", "pr", "sd", "pd")
     for a in ARMS:
-        idx = np.flatnonzero((arm == a) & ~ne)
-        levels = ("cr", "pr", "sd", "pd")
-        response[idx] = rank_assign(-latent[idx], levels, [tg.response[a][r] for r in levels])
+        if "_group" in base:  # matched design: matched Table 2 exact, the rest from the difference
+            after = tg.response_after[a]
+            strata = ((matched, [after[r] for r in levels]), (~matched, [tg.response[a][r] - after[r] for r in levels]))
+        else:
+            strata = ((np.ones(n_total, dtype=bool), [tg.response[a][r] for r in levels]),)
+        for members, counts in strata:
+            idx = np.flatnonzero((arm == a) & ~ne & members)
+            if min(counts) < 0:
+                raise ValueError(f"arm {a}: the published matched responses exceed those before matching")
+            response[idx] = rank_assign(-latent[idx], levels, counts)
     return {
         "not_evaluable": ne,
         "death_cause": cause,

@@ -249,6 +249,52 @@ def _fmt(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
+def _matched_design_markdown(spec: GeneratorSpec, tg: Targets) -> str:
+    """Section 1b of the generating model: the matched design (empty when it is switched off)."""
+    if not spec.match_design:
+        return ""
+    nA, nC = tg.n[TREATED], tg.n[CONTROL]
+    mA, mC = tg.n_after[TREATED], tg.n_after[CONTROL]
+    ev = {a: sum(tg.response_after[a].values()) for a in ARMS}
+    return f"""\
+### 1b. The matched design: the paper's matching, reproduced
+
+The paper prints Table 1 and Table 2 a second time, for the {mA} + {mC} patients its propensity-score
+matching kept. The latent model alone does not make the book's default matching keep the same patients,
+so the covariates drawn above are then **rearranged, without changing any published count**:
+
+1. *Design groups.* Which patients are to be matched is decided first: {mA} of the {nA} treated and {mC}
+   of the {nC} controls, each group with the paper's after-matching Table 1 counts (so the unmatched
+   patients have the before-minus-after differences). The starting point is the default matching of the
+   latent draw, resized; values are swapped between matched and unmatched patients of an arm until every
+   group count is exact.
+2. *Search.* Every later move swaps one covariate between two patients **of the same group**, so no count
+   of Table 1, before or after matching, ever changes. The moves are chosen so that the propensity-score
+   model the book fits to the data (main effects, unpenalised), and the greedy 1:1 caliper matching on its
+   logit (largest score first, caliper 0.2 SD), select exactly the designed patients: most matched pairs are
+   *twins* (the same covariate pattern, hence the same score); the unmatched treated lie at the top of the
+   score range with no control within the caliper; the {spec.design_motif_pairs} pairs that are not twins
+   (they carry the differences between the matched arms that the paper prints) lie just above them; no
+   unmatched control shares a pattern with a matched patient. The search refits the model after its moves
+   and stops when every decision of the matching agrees with the design at least
+   {spec.design_delta:g} clear of a tie on the logit scale, so that the book's own model and matcher, fitted
+   independently, find the same {mA} pairs. Rounds of the search that fail are replaced by new ones (at most
+   {spec.design_max_rounds}); all randomness comes from the seed.
+3. *After the search.* Consolidation chemotherapy and nutritional support, which are not in the score
+   model, get their after-matching counts by swaps between matched and unmatched patients of an arm. The
+   deaths during CRT and the interrupted radiotherapy courses are drawn among the **unmatched** patients and
+   the responses within matched and unmatched patients separately, so that the matched arms are {ev[TREATED]}
+   and {ev[CONTROL]} evaluable patients with the paper's matched Table 2.
+
+This is an existence proof, not a model of how clinicians chose treatment: it shows that one cohort with
+every published count before and after matching exists for the analysis the paper describes. The
+within-arm dependence of section 1 is the starting point and is largely rewritten by the search; the
+propensity score the book fits describes the rearranged cohort (`implied_propensity` describes the latent
+model before it).
+
+"""
+
+
 def generating_model_markdown(spec: GeneratorSpec | None = None) -> str:
     """The generating model written down for the book (MyST Markdown with LaTeX formulas)."""
     spec = spec or GeneratorSpec()
@@ -285,7 +331,26 @@ def generating_model_markdown(spec: GeneratorSpec | None = None) -> str:
         else f"within **{spec.landmark_window_pp:g} percentage points** of the model's own expected landmark "
         "for that cohort"
     )
+    conditioning = (
+        ""
+        if not spec.match_design
+        else f"""
+
+**With the matched design** the draw is conditioned on the paper's landmarks instead of that window: the
+Kaplan-Meier landmarks of the whole cohort *and of the matched cohort* (OS at 1 and 3 years, PFS at 6 and
+12 months, per arm; nobody is censored before them, so each is a count: the count nearest the printed
+percentage, at most {spec.landmark_tolerance_pp:g} percentage point away). Each arm is split into its matched
+and unmatched patients. In each part, the patients who die before 1 year, between 1 and 3 years, or later are
+chosen with the model's own probabilities in the paper's numbers (the unmatched part: whole minus matched;
+sampling in proportion to the odds), then among the patients alive at 3 years those who die before the
+censoring date, in the number that gives the arm's death total; each time is drawn from the model truncated to
+its interval. PFS is drawn the same way given OS, with the intervals at 6 and 12 months; among survivors
+exactly the number needed for the published PFS events progress. This selects among the model's own
+outcomes: the hazard ratios below stay the true ones, but the cohort's curves are pinned at the paper's
+landmarks, so its estimates vary less than a new study would."""
+    )
     s1 = tg.s1_age_min
+    nodes_shift = spec.design_nodes_arm_shift if spec.match_design else spec.nodes_arm_shift
     cycle = sum(tg.anlotinib_cycle_weeks)
     _, w_min, w_max = tg.anlotinib_exposure_weeks
     min_followup = (tg.cutoff - tg.period[1]).days / DAYS_PER_MONTH
@@ -328,7 +393,7 @@ prescriptions (fraction size x number of fractions) and ages in years are drawn 
 level, so continuous values always agree with the categories.
 
 The number of recurrent nodes is published for the whole cohort only. It is assigned by ranking
-$\\lambda_a {spec.nodes_loading:g}\\, Z + \\text{{noise}} + {spec.nodes_arm_shift:g}\\,[\\text{{anlotinib}}] +
+$\\lambda_a {spec.nodes_loading:g}\\, Z + \\text{{noise}} + {nodes_shift:g}\\,[\\text{{anlotinib}}] +
 {spec.nodes_multiple_site_shift:g}\\,[\\text{{multiple sites}}]$ over all patients (multiple sites need at least two
 nodes), to the published totals. Stations, confirmation method, interval from surgery (exact median and
 range; at least {int(tg.prior_radiotherapy_interval_months + spec.prior_radiotherapy_buffer_months)} months after
@@ -349,6 +414,7 @@ patients concentrate the indicated levels in the same people while the controls 
 implied log-odds contain interactions and the overlap between arms thins: the larger $\\lambda_A$,
 the fewer treated patients a caliper match keeps.
 
+{_matched_design_markdown(spec, tg)}
 ### 2. Course and response
 
 The deaths during CRT are drawn within arm (weights
@@ -399,7 +465,8 @@ risk. Every $u_i$ is still uniform, so each patient's survival follows the model
 only make the cohort's Kaplan-Meier curves scatter less around the model. A draw is accepted if it
 has the published death totals ({tg.os_events[TREATED]} and {tg.os_events[CONTROL]}), no more progressive-disease
 patients alive at the cutoff than the paper has progressions among survivors, and 1- and 3-year
-survival {window} (rejection, at most {spec.max_survival_draws} tries per arm, deterministic given the seed).
+survival {window} (rejection, at most {spec.max_survival_draws} tries per arm, deterministic given the
+seed).{conditioning}
 
 ### 4. Progression-free survival
 

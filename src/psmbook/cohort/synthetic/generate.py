@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from psmbook.cohort.synthetic.baseline import course_and_response, draw_baseline, fractionation, nodes_and_sites
+from psmbook.cohort.synthetic.baseline import (
+    course_and_response,
+    draw_baseline,
+    fractionation,
+    intended_matched,
+    nodes_and_sites,
+)
+from psmbook.cohort.synthetic.landmarks import draw_survival_landmarks
+from psmbook.cohort.synthetic.matchdesign import rearrange
 from psmbook.cohort.synthetic.model import choose, hazard_ratios
 from psmbook.cohort.synthetic.outcomes import draw_os, draw_pfs
 from psmbook.cohort.synthetic.spec import (
@@ -28,8 +37,14 @@ def _prepare(seed: int, spec: GeneratorSpec) -> dict:
     """Everything before the survival draw (also used by benchmarks/calibrate_generator.py)."""
     tg = load_targets()
     rng = np.random.default_rng(seed)
-    r_base, r_dose, r_nodes, r_course, r_surv, r_tox, r_anl, r_rt, r_order = rng.spawn(9)
-    base = draw_baseline(r_base, spec, tg)
+    r_base, r_dose, r_nodes, r_course, r_surv, r_tox, r_anl, r_rt, r_order, r_design = rng.spawn(10)
+    hook = None
+    if spec.match_design:
+
+        def hook(out):
+            rearrange(out, spec, tg, r_design)
+
+    base = draw_baseline(r_base, spec, tg, hook)
     arm = base["arm"]
     dose, fractions = fractionation(r_dose, spec, tg, base["radiation_dose"])
     sites = nodes_and_sites(r_nodes, spec, tg, base)
@@ -88,21 +103,13 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
     )
     arm = base["arm"]
     n_total = len(arm)
-    surv = draw_os(r_surv, spec, tg, arm, lp, assess, crt_end, followup, course["not_evaluable"], response == "pd")
-    surv.update(
-        draw_pfs(
-            r_surv,
-            spec,
-            tg,
-            arm,
-            assess,
-            followup,
-            course["not_evaluable"],
-            response == "pd",
-            surv["os_months"],
-            surv["os_event"],
-        )
-    )
+    ne, pd_ = course["not_evaluable"], response == "pd"
+    if "_group" in base:  # matched design: landmarks of the whole and of the matched cohort are the paper's
+        matched = intended_matched(base)
+        surv = draw_survival_landmarks(r_surv, spec, tg, arm, lp, assess, crt_end, followup, ne, pd_, matched)
+    else:
+        surv = draw_os(r_surv, spec, tg, arm, lp, assess, crt_end, followup, ne, pd_)
+        surv.update(draw_pfs(r_surv, spec, tg, arm, assess, followup, ne, pd_, surv["os_months"], surv["os_event"]))
     # round times to 0.01 month (monotone, so PFS <= OS and OS >= assessment survive the rounding)
     for key in ("os_months", "pfs_months"):
         surv[key] = np.round(surv[key], 2)
@@ -118,7 +125,8 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
         extra = tg.n[a] - tg.delivered_ge_threshold[a] - int(ne[arm == a].sum())
         if extra < 0:
             raise ValueError(f"arm {a}: fewer patients below {tg.delivered_threshold_gy} Gy than deaths during CRT")
-        pool = np.flatnonzero((arm == a) & ~ne)
+        # "following PSM, radiation completion was universal": interrupted courses are unmatched patients
+        pool = np.flatnonzero((arm == a) & ~ne & ~intended_matched(base))
         w = np.where(g34_any[pool], spec.incomplete_radiotherapy_toxicity_weight, 1.0)
         delivered[choose(r_rt, pool, extra, w, "incomplete radiotherapy courses")] = False
 
@@ -203,6 +211,9 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
         "survival_draws": surv["_draws"],
         "pfs_draws": surv["_pfs_draws"],
         "has_mediastinal": sites["_has_mediastinal"][order],
+        "design_group": None if "_group" not in base else base["_group"][order],
+        "design_rounds": base.get("_design_rounds"),
+        "logrank_distance": surv.get("_logrank_distance"),
     }
     return df, info
 
@@ -218,4 +229,10 @@ def generate_cohort(seed: int = DEFAULT_SEED, spec: GeneratorSpec | None = None)
     spec = spec or GeneratorSpec()
     if not isinstance(spec, GeneratorSpec):
         raise TypeError("spec must be a GeneratorSpec")
-    return _generate(int(seed), spec)[0]
+    return _generated(int(seed), spec).copy()
+
+
+@lru_cache(maxsize=8)
+def _generated(seed: int, spec: GeneratorSpec) -> pd.DataFrame:
+    """The cohort of (seed, spec), generated once per process (the matched design takes seconds)."""
+    return _generate(seed, spec)[0]

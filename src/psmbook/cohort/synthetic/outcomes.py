@@ -10,7 +10,7 @@ from psmbook.cohort.synthetic.spec import ARMS, CONTROL, TREATED, WEEKS_PER_MONT
 from psmbook.cohort.synthetic.targets import Targets
 
 
-def _blocks(rng, key: np.ndarray, size: int) -> list[np.ndarray]:
+def risk_blocks(rng, key: np.ndarray, size: int) -> list[np.ndarray]:
     """Positions sorted by `key` (ties at random), cut into consecutive blocks of about `size`."""
     n = len(key)
     if n == 0:
@@ -19,7 +19,7 @@ def _blocks(rng, key: np.ndarray, size: int) -> list[np.ndarray]:
     return np.array_split(order, max(1, int(round(n / max(size, 1)))))
 
 
-def _block_uniforms(rng, blocks: list[np.ndarray], n: int, k: int) -> np.ndarray:
+def block_uniforms(rng, blocks: list[np.ndarray], n: int, k: int) -> np.ndarray:
     """k rows of n uniforms, stratified within each block: every u is still marginally U(0, 1)."""
     u = np.empty((k, n))
     for block in blocks:
@@ -64,7 +64,7 @@ def draw_os(rng, spec: GeneratorSpec, tg: Targets, arm, lp, assess, crt_end, fol
         h_t = [(baseline_cumulative_hazard(np.full(len(idx), t), spec) - h_a) * r for t in times]
         expected = [np.exp(-x).sum() / n_arm for x in h_t]
         window = None if spec.landmark_window_pp is None else spec.landmark_window_pp / 100
-        blocks = _blocks(rng, lp[idx], spec.survival_block_size)
+        blocks = risk_blocks(rng, lp[idx], spec.survival_block_size)
         found = None
         tries = 0
         while found is None:
@@ -76,7 +76,7 @@ def draw_os(rng, spec: GeneratorSpec, tg: Targets, arm, lp, assess, crt_end, fol
                     "for this specification"
                 )
             k = min(spec.survival_batch, spec.max_survival_draws - tries)
-            e = -np.log1p(-_block_uniforms(rng, blocks, len(idx), k))
+            e = -np.log1p(-block_uniforms(rng, blocks, len(idx), k))
             dead = e < (h_f - h_a) * r  # T < follow-up  <=>  H(T) - H(a) < H(f) - H(a)
             ok = (dead.sum(axis=1) == target) & ((~dead & is_pd).sum(axis=1) <= alive_pd_max)
             if window is not None:
@@ -94,7 +94,7 @@ def draw_os(rng, spec: GeneratorSpec, tg: Targets, arm, lp, assess, crt_end, fol
     return {"os_months": os_months, "os_event": os_event, "_draws": (draws[TREATED], draws[CONTROL])}
 
 
-def _progression_dist(params):
+def progression_distribution(params):
     median, sigma = params
     return stats.lognorm(s=sigma, scale=median)
 
@@ -108,7 +108,7 @@ def draw_pfs(rng, spec: GeneratorSpec, tg: Targets, arm, assess, followup, ne, p
     window = None if spec.landmark_window_pp is None else spec.landmark_window_pp / 100
     draws = {}
     for a in ARMS:
-        dist = _progression_dist(spec.progression_anlotinib if a == TREATED else spec.progression_crt)
+        dist = progression_distribution(spec.progression_anlotinib if a == TREATED else spec.progression_crt)
         in_arm = arm == a
         n_arm = int(in_arm.sum())
         # not evaluable: PFS = OS (death); progressive disease: progression at the assessment
@@ -142,7 +142,7 @@ def draw_pfs(rng, spec: GeneratorSpec, tg: Targets, arm, assess, followup, ne, p
             p_prog = np.where(is_dead, 1.0 - n_np / max(len(dead), 1), k_alive / max(len(alive), 1))
             no_prog_surv = (end > t).astype(float)
             expected.append((s_fixed + np.sum(p_prog * cond + (1 - p_prog) * no_prog_surv)) / n_arm)
-        blocks = _blocks(rng, limit, spec.survival_block_size)
+        blocks = risk_blocks(rng, limit, spec.survival_block_size)
         found = None
         tries = 0
         while found is None:
@@ -151,7 +151,7 @@ def draw_pfs(rng, spec: GeneratorSpec, tg: Targets, arm, assess, followup, ne, p
                     f"arm {a}: no PFS draw with landmarks within the window in {spec.max_survival_draws} tries"
                 )
             k = min(spec.survival_batch, spec.max_survival_draws - tries)
-            u = _block_uniforms(rng, blocks, len(cand), k)
+            u = block_uniforms(rng, blocks, len(cand), k)
             progressed = np.zeros((k, len(cand)), dtype=bool)
             if len(dead):
                 order = np.argsort(rng.random((k, len(dead))), axis=1)

@@ -47,6 +47,9 @@ class Targets:
 
     n: dict
     table1: dict
+    n_after: dict
+    table1_after: dict
+    response_after: dict
     evaluable: dict
     response: dict
     not_evaluable: dict
@@ -68,6 +71,8 @@ class Targets:
     os_events: dict
     pfs_events: dict
     landmarks: dict
+    landmarks_after: dict
+    logrank_p: dict
     hazard_ratios: dict
     delivered_threshold_gy: float
     delivered_ge_threshold: dict
@@ -82,6 +87,7 @@ class Targets:
     assessment_weeks: tuple
     anlotinib_cycle_weeks: tuple
     anlotinib_exposure_weeks: tuple
+    anlotinib_more_cycles: tuple
     ids: dict
 
 
@@ -120,6 +126,29 @@ def load_targets() -> Targets:
             if sum(table1[var.column][lv][a] for lv in var.codes) != n[a]:
                 raise ValueError(f"published Table 1 counts of {var.column} ({a}) do not add up to {n[a]}")
 
+    n_after = {a: int(get(("n_after", a), f"table1.after.n.{a}")) for a in ARMS}
+    table1_after: dict = {}
+    for var in study.covariates:
+        table1_after[var.column] = {level: {} for level in var.codes}
+        for a in ARMS:
+            for level in var.shown_levels:
+                table1_after[var.column][level][a] = int(
+                    get(("table1_after", var.column, level, a), f"table1.after.{var.column}.{level}.{a}.n")
+                )
+            for level in var.table1_omit:  # n after matching minus the printed rows
+                shown = sum(table1_after[var.column][lv][a] for lv in var.shown_levels)
+                table1_after[var.column][level][a] = n_after[a] - shown
+                ids[("table1_after", var.column, level, a)] = f"table1.after.n.{a}"
+            for level in var.codes:
+                if not 0 <= table1_after[var.column][level][a] <= table1[var.column][level][a]:
+                    raise ValueError(
+                        f"published Table 1 after matching: {var.column} = {level} ({a}) is not between 0 and "
+                        "its count before matching"
+                    )
+    response_after = {
+        a: {r: int(get(("response_after", r, a), f"table2.after.{r}.{a}.n")) for r in ("cr", "pr", "sd", "pd")}
+        for a in ARMS
+    }
     evaluable = {a: int(get(("evaluable", a), f"table2.before.n.{a}")) for a in ARMS}
     response = {
         a: {r: int(get(("response", r, a), f"table2.before.{r}.{a}.n")) for r in ("cr", "pr", "sd", "pd")} for a in ARMS
@@ -184,6 +213,18 @@ def load_targets() -> Targets:
                 landmark_months(key),
                 float(get(("landmark", endpoint, key, a), f"text.survival.{endpoint}.before.{key}.{a}")),
             )
+    landmarks_after = {}
+    for endpoint, key in LANDMARKS:
+        for a in ARMS:
+            landmarks_after[(endpoint, key, a)] = (
+                landmark_months(key),
+                float(get(("landmark_after", endpoint, key, a), f"text.survival.{endpoint}.after.{key}.{a}")),
+            )
+    logrank_p = {
+        (endpoint, period): float(get(("logrank_p", endpoint, period), f"text.survival.{endpoint}.{period}.p"))
+        for endpoint in ("os", "pfs")
+        for period in ("before", "after")
+    }
     hazard_ratios = {f: float(get(("hr", f), f"table3.multivariate.{f}.hr")) for f, _, _ in OS_FACTORS}
     threshold = float(get(("delivered_threshold",), "text.treatment.before.radiation_ge50gy.threshold"))
     delivered = {a: int(get(("delivered", a), f"text.treatment.before.radiation_ge50gy.{a}.n")) for a in ARMS}
@@ -217,10 +258,17 @@ def load_targets() -> Targets:
     exposure = tuple(
         float(get(("anl_exposure", k), f"text.anlotinib.after.exposure.{k}")) for k in ("median", "min", "max")
     )
+    more_cycles = (
+        float(get(("anl_cycles", "threshold"), "text.anlotinib.after.gt6_cycles.threshold")),
+        int(get(("anl_cycles", "n"), "text.anlotinib.after.gt6_cycles.n")),
+    )
     reduced = float(get(("reduced_dose",), "text.anlotinib.dose_reduction.dose"))
     return Targets(
         n=n,
         table1=table1,
+        n_after=n_after,
+        table1_after=table1_after,
+        response_after=response_after,
         evaluable=evaluable,
         response=response,
         not_evaluable=not_evaluable,
@@ -242,6 +290,8 @@ def load_targets() -> Targets:
         os_events=os_events,
         pfs_events=pfs_events,
         landmarks=landmarks,
+        landmarks_after=landmarks_after,
+        logrank_p=logrank_p,
         hazard_ratios=hazard_ratios,
         delivered_threshold_gy=threshold,
         delivered_ge_threshold=delivered,
@@ -256,5 +306,6 @@ def load_targets() -> Targets:
         assessment_weeks=assessment,
         anlotinib_cycle_weeks=cycle,
         anlotinib_exposure_weeks=exposure,
+        anlotinib_more_cycles=more_cycles,
         ids=ids,
     )

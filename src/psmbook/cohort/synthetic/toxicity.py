@@ -156,13 +156,20 @@ def draw_anlotinib(rng, spec: GeneratorSpec, tg: Targets, base: dict, course: di
     n_high = int(round(tg.high_start_share * len(idx)))
     n_mid = int(round(spec.anlotinib_mid_start_share * (len(idx) - n_high)))
     age = base["age_years"][idx].astype(float)
-    lowered = choose(
-        rng,
-        idx,
-        len(idx) - n_high,
-        np.exp(spec.anlotinib_low_start_age_log_weight * (age - age.mean())),
-        "lower start doses",
-    )
+    weight = np.exp(spec.anlotinib_low_start_age_log_weight * (age - age.mean()))
+    group = base.get("_group")
+    if group is None:
+        lowered = choose(rng, idx, len(idx) - n_high, weight, "lower start doses")
+    else:  # matched design: the published share is the matched cohort's, so it holds there exactly
+        matched = np.asarray(group)[idx] % 2 == 0
+        n_low_matched = int(matched.sum()) - int(round(tg.high_start_share * matched.sum()))
+        n_low_rest = max(0, len(idx) - n_high - n_low_matched)
+        lowered = np.concatenate(
+            [
+                choose(rng, idx[matched], n_low_matched, weight[matched], "lower start doses (matched)"),
+                choose(rng, idx[~matched], n_low_rest, weight[~matched], "lower start doses (unmatched)"),
+            ]
+        )
     start = np.full(n_total, np.nan)
     start[idx] = high
     lowered = rng.permutation(lowered)
@@ -179,6 +186,10 @@ def draw_anlotinib(rng, spec: GeneratorSpec, tg: Targets, base: dict, course: di
     weeks = np.clip(weeks, w_min, w_max)
     died_in_crt = ne[idx]
     weeks[died_in_crt] = np.clip(np.floor(os_w[died_in_crt]), w_min, 2 * cycle - 1)
+    if group is not None:  # matched design: the printed exposure is the matched arm's
+        upper = np.clip(np.floor(np.minimum(pfs_w, w_max)), w_min, w_max)
+        m = np.flatnonzero(np.asarray(group)[idx] % 2 == 0)
+        weeks[m] = matched_exposure(rng, weeks[m], upper[m], tg)
     anl_weeks = np.full(n_total, np.nan)
     anl_weeks[idx] = weeks
 
@@ -197,3 +208,43 @@ def draw_anlotinib(rng, spec: GeneratorSpec, tg: Targets, base: dict, course: di
         "anlotinib_dose_reduced": reduced,
         "dose_reduction_reason": reason,
     }
+
+
+def matched_exposure(rng, weeks: np.ndarray, upper: np.ndarray, tg: Targets) -> np.ndarray:
+    """The matched arm's weeks of anlotinib moved, as little as the counts need, to the paper's median, range
+    and number of patients with more than the printed number of cycles; nobody takes anlotinib beyond
+    ``upper`` (their progression or the maximum), and nobody is raised above it."""
+    median, w_min, w_max = tg.anlotinib_exposure_weeks
+    threshold, n_more = tg.anlotinib_more_cycles
+    on, off = tg.anlotinib_cycle_weeks
+    cut = threshold * (on + off)  # more than `threshold` cycles: weeks above `cut`
+    w = np.minimum(np.asarray(weeks, dtype=float).copy(), upper)
+    n = len(w)
+
+    def pick(pool, k, what):
+        if k > len(pool):
+            raise ValueError(f"matched anlotinib exposure: too few patients for {what}")
+        return rng.choice(pool, size=k, replace=False)
+
+    more = np.flatnonzero(w > cut)
+    if len(more) > n_more:  # lower some to at most `cut`
+        for i in pick(more, len(more) - n_more, "fewer cycles"):
+            w[i] = rng.integers(int(w_min), int(cut) + 1)
+    elif len(more) < n_more:  # raise some who could take more
+        pool = np.flatnonzero((w <= cut) & (upper > cut))
+        for i in pick(pool, n_more - len(more), "more cycles"):
+            w[i] = rng.integers(int(cut) + 1, int(upper[i]) + 1)
+    half = n // 2  # the sorted values at positions half-1 and half are both the median
+    below, above = np.flatnonzero(w < median), np.flatnonzero(w > median)
+    if len(below) > half - 1:  # raise some of those above the cut but below the median
+        pool = below[(w[below] > cut) & (upper[below] >= median)]
+        w[pick(pool, len(below) - (half - 1), "the median")] = median
+    if len(above) > n - half - 1:
+        w[pick(above, len(above) - (n - half - 1), "the median")] = median
+    w[np.argmin(w)] = w_min
+    if not (w == w_max).any():  # someone already above the median takes the maximum: no count moves
+        top = np.flatnonzero((upper >= w_max) & (w > median))
+        if not len(top):
+            raise ValueError("matched anlotinib exposure: nobody above the median can reach the published maximum")
+        w[rng.choice(top)] = w_max
+    return w
