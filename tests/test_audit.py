@@ -302,6 +302,8 @@ def test_the_full_list_of_problems(findings):
             "sum.radiation_dose",
             "landmark.os.before.3y.crt",
             "landmark.os.after.3y.anlotinib",
+            "construction.text.survival.os.before.3y.crt",
+            "construction.text.survival.os.after.3y.anlotinib",
             "date.censoring_after_acceptance",
             "date.reference.15",
             "date.reference.39",
@@ -310,6 +312,27 @@ def test_the_full_list_of_problems(findings):
             "tvt.g34_respectively",
         ]
     )
+
+
+def test_landmarks_impossible_by_construction(by_key):
+    """The generator, asked for every printed number, finds the two 3-year OS rates no cohort can have: with
+    nobody censored before 36 months a rate is k/N, and 25.5% of 215 and 42.7% of 68 are k/N for no k."""
+    f = by_key["construction.text.survival.os.before.3y.crt"]
+    assert (f.check, f.verdict) == ("by construction", "inconsistent")
+    assert (f.values["n"], f.values["nearest_count"], f.values["nearest_printed"]) == (215, 55, 25.6)
+    assert round(100 * 54 / 215, 1) == 25.1 and round(100 * 55 / 215, 1) == 25.6  # 25.5 lies between
+    f = by_key["construction.text.survival.os.after.3y.anlotinib"]
+    assert (f.values["n"], f.values["nearest_count"], f.values["nearest_printed"]) == (68, 29, 42.6)
+    assert f.ids == ("text.survival.os.after.3y.anlotinib",)
+    assert sum(x.check == "by construction" for x in by_key.values()) == 2
+
+
+def test_one_test_rule_reproduces_40_of_42(by_key):
+    f = by_key["p.test_rule"]
+    assert f.verdict == "needs an unstated choice"  # the Methods state no rule, and the rule misses two
+    assert f.values == {"rule": "yates_if_small", "levels": "all", "reproduced": 40, "pairs": 42}
+    assert "Previous Treatment (printed 0.689; the rule gives 0.855)" in f.explanation
+    assert round(pearson_2x2(0, 7, 68, 61, yates=True), 3) == 0.020  # PD after matching: why Yates is in the rule
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -68,7 +68,8 @@ def test_cohort_chapter_results_hold_the_calibrated_counts_and_p_values(built):
     assert values["table1.before.n.anlotinib"] == 76 and values["table1.before.n.crt"] == 215
     assert values["table1.before.age_group.lt65.anlotinib.n"] == 47
     assert round(values["table1.before.age_group.p"], 3) == 0.026
-    assert round(values["table1.before.previous_treatment.p"], 3) == 0.689
+    # the paper's one test rule (Pearson's χ² on all levels) gives 0.855; the paper prints 0.689 (see the audit)
+    assert round(values["table1.before.previous_treatment.p"], 3) == 0.855
     assert values["text.survival.os.before.events.crt.n"] == 188
 
 

@@ -48,7 +48,7 @@ def test_flow_counts_and_numbers(cohort):
     assert (treated.allocated, treated.matched, control.evaluable) == (76, 68, counts["evaluable_control"])
 
 
-def test_table1_before_recovers_the_papers_tests(cohort):
+def test_table1_before_applies_the_papers_rule(cohort):
     rows = tables.table1_before(cohort, STUDY)
     numbers = tables.recovered_tests(rows, ["age_group"])
     assert numbers["n_characteristics"] == len(numbers["tests_used"]) == rows["test"].notna().sum()
@@ -206,11 +206,13 @@ def test_lab_report_functions(cohort, match):
     assert values["lab.truth.conditional"] == 0.6 and values["lab.grid.00.treated"] == 60
 
 
-def test_table1_after_uses_the_papers_tests_for_the_papers_study(match):
+def test_table1_after_uses_the_papers_rule_for_the_papers_study(match):
     from psmbook.study.published import select
 
     matched = match[4]
     rows = tables.table1_after(matched, STUDY)
-    expected = tables.categorical_rows(matched, STUDY, test="infer", published=select("table1.after."), period="after")
+    expected = tables.categorical_rows(
+        matched, STUDY, test="paper_rule", published=select("table1.after."), period="after"
+    )
     pd.testing.assert_frame_equal(rows, expected)
     assert rows.loc[rows["variable"] == "sex", "n_treated"].sum() == 68

@@ -260,7 +260,7 @@ def test_errors_tests_and_published(study):
         categorical_rows(df, study, columns=["age_group"], test="t-test")
     with pytest.raises(ValueError, match="no covariate"):
         categorical_rows(df, study, columns=["bmi"], test="pearson")
-    assert set(TESTS) == {"infer", "rule", "pearson", "fisher", "yates", "likelihood_ratio"}
+    assert set(TESTS) == {"infer", "rule", "paper_rule", "pearson", "fisher", "yates", "likelihood_ratio"}
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from psmbook.analysis.association import (
     rule_based_test,
     run_test,
 )
+from psmbook.analysis.paper_rule import recover_test_rule
 from psmbook.present import privacy
 from psmbook.present.format import format_p, p_statement
 from psmbook.study.codes import as_code
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 #: Accepted values of ``categorical_rows(test=...)``.
-TESTS: tuple[str, ...] = ("infer", "rule") + TEST_CHOICES
+TESTS: tuple[str, ...] = ("infer", "rule", "paper_rule") + TEST_CHOICES
 
 _MISSING = "<missing>"
 _MAX_ROWS_NAMED = 5
@@ -218,7 +219,8 @@ def categorical_rows(
     columns : covariates to tabulate (default: all of the study's, in Table 1 order).
     test : ``"infer"`` recovers, per characteristic, the test whose p reproduces the published p
         (:func:`~psmbook.analysis.association.infer_paper_test`; needs `published`); ``"rule"`` applies the
-        rule of thumb of :func:`~psmbook.analysis.association.rule_based_test`; or one fixed test of
+        rule of thumb of :func:`~psmbook.analysis.association.rule_based_test`; ``"paper_rule"`` the one rule
+        recovered from all the paper's printed counts and p (:mod:`psmbook.analysis.paper_rule`); or one fixed test of
         :data:`~psmbook.analysis.association.TEST_CHOICES` (``"pearson"``, ``"fisher"``, ``"yates"``,
         ``"likelihood_ratio"``).
     published : mapping from published-number id to value (e.g. from ``psmbook.study.published``); when
@@ -287,6 +289,10 @@ def categorical_rows(
                 name, p, note = inf.test, inf.p, inf.explanation
                 if not inf.reproduces:
                     label = f"{TEST_LABELS[name]} (closest; no test reproduces)"
+        elif test == "paper_rule":  # one rule for every row, recovered once from the paper's (counts, p) pairs
+            rule = recover_test_rule()
+            name, p = rule.test((tab.loc[list(var.shown_levels)] if rule.levels == "printed" else test_tab).to_numpy())
+            note = f"{TEST_LABELS[name]}, by the paper's rule: {rule.statement}"
         else:
             name = rule_based_test(counts) if test == "rule" else test
             if name == "yates" and (counts.sum(axis=1) > 0).sum() != 2:
@@ -491,19 +497,19 @@ def table1_values(rows: pd.DataFrame, study: Study, period: str) -> dict[str, An
 
 
 def table1_before(cohort: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """Table 1 before matching. For the paper's study each p comes from the test whose p prints as the
-    paper's (recovered from its own numbers); for another study, Pearson's χ² or Fisher's exact test by
-    the usual expected-count rule."""
+    """Table 1 before matching. For the paper's study every p comes from the paper's one test rule, recovered
+    from all its printed counts and p-values (:mod:`psmbook.analysis.paper_rule`); for another study, Pearson's
+    χ² or Fisher's exact test by the usual expected-count rule."""
     if study.paper:
-        return categorical_rows(cohort, study, test="infer", published=select("table1.before."), period="before")
+        return categorical_rows(cohort, study, test="paper_rule", published=select("table1.before."), period="before")
     return categorical_rows(cohort, study, test="rule", period="before")
 
 
 def table1_after(matched: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """Table 1 after matching, each p from the test the paper's printed after-matching p reveals (the
-    paper's study), or by the usual expected-count rule (another study)."""
+    """Table 1 after matching, every p by the paper's one recovered test rule (the paper's study; no row's
+    test is chosen from that row's printed p), or by the usual expected-count rule (another study)."""
     if study.paper:
-        return categorical_rows(matched, study, test="infer", published=select("table1.after."), period="after")
+        return categorical_rows(matched, study, test="paper_rule", published=select("table1.after."), period="after")
     return categorical_rows(matched, study, test="rule", period="after")
 
 

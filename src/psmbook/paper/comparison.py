@@ -9,7 +9,7 @@ same quantity where the book computed it.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import pandas as pd
 
@@ -60,14 +60,22 @@ def section_of(pid: str) -> str:
     }.get(head, "Text")
 
 
-def compare(results: Mapping[str, tuple[str, object]], published: Mapping | None = None) -> pd.DataFrame:
-    """One row per published number the book computed: published, computed, difference, agreement."""
+def compare(
+    results: Mapping[str, tuple[str, object]],
+    published: Mapping | None = None,
+    more_aliases: Mapping[str, Sequence[str]] | None = None,
+) -> pd.DataFrame:
+    """One row per published number the book computed: published, computed, difference, agreement.
+    `more_aliases` adds, per published id, further ids of the same quantity (the paper's duplicates,
+    :func:`psmbook.paper.strict.extend_results`)."""
     published = published or load_published()
+    more_aliases = more_aliases or {}
     rows = []
     for pid, entry in published.items():
         if entry.kind not in TOLERANCES or not isinstance(entry.value, (int, float)):
             continue
-        found = next((name for name in aliases(pid) if name in results and results[name][1] is not None), None)
+        names = [*aliases(pid), *more_aliases.get(pid, ())]
+        found = next((name for name in names if name in results and results[name][1] is not None), None)
         if found is None:
             continue
         chapter, computed = results[found]
@@ -132,11 +140,15 @@ def audit_numbers(audit_frame: pd.DataFrame) -> dict[str, object]:
         "n_checks": len(audit_frame),
         "n_inconsistent": int((audit_frame["verdict"] == "inconsistent").sum()),
         "n_unstated": int((audit_frame["verdict"] == "needs an unstated choice").sum()),
+        "n_by_construction": int((audit_frame["check"] == "by construction").sum()),
     }
 
 
-def discussion_values(table: pd.DataFrame, audit_frame: pd.DataFrame, estimates) -> dict[str, object]:
-    """The discussion chapter's results (``discussion.*`` ids): the comparison, the audit, each
+def discussion_values(
+    table: pd.DataFrame, audit_frame: pd.DataFrame, estimates, strict: pd.DataFrame | None = None
+) -> dict[str, object]:
+    """The discussion chapter's results (``discussion.*`` ids): the comparison (loose and, given `strict` from
+    :func:`psmbook.paper.strict.strict_compare`, at the printed precision by class), the audit, each
     sensitivity analysis in order and the E-value of the main (first) estimate."""
     compared, audited = agreement_numbers(table), audit_numbers(audit_frame)
     e_values = e_value(estimates[0].hr, estimates[0].ci_low, estimates[0].ci_high)
@@ -148,9 +160,17 @@ def discussion_values(table: pd.DataFrame, audit_frame: pd.DataFrame, estimates)
         "discussion.audit.checks": audited["n_checks"],
         "discussion.audit.inconsistent": audited["n_inconsistent"],
         "discussion.audit.unstated_choice": audited["n_unstated"],
+        "discussion.audit.by_construction": audited["n_by_construction"],
         "discussion.e_value.point": e_values[0],
         "discussion.e_value.ci": e_values[1],
     }
+    if strict is not None:
+        values["discussion.strict.n"] = len(strict)
+        values["discussion.strict.agree"] = int(strict["strict"].sum())
+        for klass, part in strict.groupby("class", sort=False):
+            key = klass.split()[0]  # calibrated, fixed, produced, computed
+            values[f"discussion.strict.{key}.n"] = len(part)
+            values[f"discussion.strict.{key}.agree"] = int(part["strict"].sum())
     for i, e in enumerate(estimates):
         for key in ("hr", "ci_low", "ci_high", "p", "treated", "controls"):
             values[f"discussion.sensitivity.{i:02d}.{key}"] = getattr(e, key)

@@ -11,10 +11,14 @@ import pandas as pd
 from psmbook.analysis import sensitivity
 from psmbook.analysis.km import plot_by_arm
 from psmbook.cohort.synthetic import true_hazard_ratios
+from psmbook.paper import strict
 from psmbook.paper.audit import not_checkable
 
 #: Columns of the number-by-number comparison, after its index (the published id).
 LISTING_COLUMNS = ["where", "published", "computed", "difference", "tolerance", "agrees", "calibrated"]
+
+#: Columns added to the listing when the comparison carries the strict one (:mod:`psmbook.paper.strict`).
+STRICT_COLUMNS = ["printed", "strict", "class"]
 
 #: Columns of the audit's findings as the chapter shows them.
 FINDING_COLUMNS = ["check", "where", "printed", "recomputed", "verdict", "explanation"]
@@ -22,8 +26,17 @@ FINDING_COLUMNS = ["check", "where", "printed", "recomputed", "verdict", "explan
 
 def comparison_listing(table: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     """Every compared number by its published id: where it is printed, published and computed values, their
-    difference, the tolerance, agreement and whether the generator was calibrated to it (rounded)."""
-    return table.set_index("id")[LISTING_COLUMNS].round(decimals)
+    difference, the loose tolerance, loose agreement and whether the generator was calibrated to it (rounded);
+    with the strict comparison, also the number as printed, agreement at the printed precision and its class."""
+    columns = LISTING_COLUMNS + [c for c in STRICT_COLUMNS if c in table.columns]
+    listing = table.set_index("id")[columns].round(decimals)
+    return listing.rename(columns={"agrees": "agrees loosely", "strict": "agrees at printed precision"})
+
+
+def disagreements_listing(strict_frame: pd.DataFrame):
+    """Every number that does not agree at the printed precision, with what explains it, in full (a pandas
+    Styler: long explanations are not cut)."""
+    return strict.misses_listing(strict_frame).style.format({"computed": "{:.3f}"})
 
 
 def findings_listing(audit_frame: pd.DataFrame):

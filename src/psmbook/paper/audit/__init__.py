@@ -14,7 +14,9 @@ rounded half up to one decimal as SPSS prints), ``"hazard ratio"`` (a Wald confi
 exp(b ± 1.96 SE) is symmetric about the HR on the log scale, and implies the p-value
 2[1 − Φ(|ln HR| / SE)] with SE = (ln high − ln low) / (2 × 1.96)), ``"subgroup total"`` (parts against
 their whole), ``"landmark"`` (with follow-up complete past a landmark and nobody lost, a Kaplan–Meier
-rate is k/N for a whole k), ``"date"`` and ``"text vs table"`` (the same quantity printed twice).
+rate is k/N for a whole k), ``"by construction"`` (numbers no patient-level dataset can have together, found
+by the synthetic generator), ``"date"`` and ``"text vs table"`` (the same quantity printed twice). The
+``"p-value"`` family also scores one test rule against every printed p (:mod:`psmbook.analysis.paper_rule`).
 
 :func:`run_audit` returns the findings (consistent ones too, so that a reader sees how much was
 checked), :func:`audit_table` lays them out, :func:`audit_summary` counts them by check and verdict,

@@ -21,6 +21,7 @@ CHECKS: tuple[str, ...] = (
     "hazard ratio",
     "subgroup total",
     "landmark",
+    "by construction",
     "date",
     "text vs table",
 )

@@ -9,6 +9,7 @@ import pandas as pd
 
 from psmbook.analysis.association import infer_paper_test
 from psmbook.paper.audit.common import ARMS, CHECKS, VERDICTS, Finding, PrintedNumbers, implied_counts
+from psmbook.paper.audit.construction import construction_checks, test_rule_check
 from psmbook.paper.audit.counts import duplicate_checks, duplicate_pairs, listing_thresholds, percentage_checks
 from psmbook.paper.audit.follow_up import date_checks, landmark_checks
 from psmbook.paper.audit.hazard_ratios import hr_checks
@@ -34,11 +35,12 @@ def run_audit(published: Optional[Mapping[str, Any]] = None) -> list[Finding]:
     pub = PrintedNumbers(published)
     dups = duplicate_pairs(pub)
     p_findings = table1_p_checks(pub) + table2_p_checks(pub) + table4_p_checks(pub) + g34_overall_p_check(pub)
-    findings = list(p_findings) + test_choice_summary(p_findings)
+    findings = list(p_findings) + test_choice_summary(p_findings) + test_rule_check(pub)
     findings += percentage_checks(pub, dups)
     findings += hr_checks(pub)
     findings += subgroup_checks(pub)
     findings += landmark_checks(pub)
+    findings += construction_checks(pub)
     findings += date_checks(pub)
     findings += duplicate_checks(pub, dups)
     findings += listing_thresholds(pub)
