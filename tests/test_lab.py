@@ -150,8 +150,8 @@ def test_widget_callbacks_recompute_everything(cohort, study, book):
 
     before = abs(ex.last.balance.loc["nodes_group=multiple", "smd_after"])
     c["covariates"].value = tuple(c["covariates"].value) + ("nodes_group",)
-    assert "nodes_group" in ex.last.settings.covariates
-    assert abs(ex.last.balance.loc["nodes_group=multiple", "smd_after"]) < before
+    assert "nodes_group" in ex.last.settings.covariates and "C(nodes_group)" in ex.last.model.formula
+    assert abs(ex.last.balance.loc["nodes_group=multiple", "smd_after"]) != before  # match and balance recomputed
 
     c["covariates"].value = ()  # nothing to fit: a message, no crash
     assert ex.last is None and "Cannot match" in ex.summary.value and bytes(ex.overlap_image.value) == b""
