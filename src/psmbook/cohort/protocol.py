@@ -217,7 +217,7 @@ def event_coding_table(loaded: Loaded, study: Study, min_cell: int = 0) -> pd.Da
             elif status == "censored":
                 how = "censored"
             else:
-                how = "censored at its time (cause-specific hazard; 1 − KM overstates the cumulative incidence)"
+                how = "censored at its time (cause-specific)"  # within pandas' 50 characters a page shows
             rows.append(
                 {
                     "Endpoint": o.label or key,

@@ -244,9 +244,10 @@ def paper_p_numbers(fits: Mapping, tests: Mapping, medians: pd.DataFrame, study,
     numbers["paper_p_pfs_before"] = format_p(pub["text.survival.pfs.before.p"].value)
     m = medians.set_index(["_e", "_period", "_arm"])["_median"]
     longer = [m[(e, period, treated)] > m[(e, period, control)] for e in endpoints_of(study) for period in PERIODS]
+    where = "In the synthetic cohort" if study.synthetic else "In this cohort"
     numbers["direction_text"] = (
-        "In the synthetic cohort, as in the paper, CRT + anlotinib has the longer median in all four comparisons"
+        f"{where}, as in the paper, CRT + anlotinib has the longer median in all four comparisons"
         if all(longer)
-        else f"In the synthetic cohort CRT + anlotinib has the longer median in {sum(longer)} of the four comparisons"
+        else f"{where} CRT + anlotinib has the longer median in {sum(longer)} of the four comparisons"
     )
     return numbers
