@@ -225,3 +225,22 @@ def test_extend_results_gives_duplicates_and_percentages_of_the_books_counts():
     assert "article.dates.accepted" in left.loc["a date of the study or the article", "ids"]
     assert "text.methods.psm.ratio" in left.loc["a setting of the protocol or a threshold of a table", "ids"]
     assert left["numbers"].sum() == len(PUB) - len(table)
+
+
+def test_suppressed_results_are_not_compared_and_do_not_stop_the_comparison():
+    # under min_cell a real cohort's results hold counts as the page prints them: "< 5", or a range "72–75"
+    from psmbook.paper.comparison import compare, numeric
+    from psmbook.paper.strict import extend_results
+
+    assert (numeric("< 5"), numeric("72–75"), numeric(None), numeric(True)) == (None, None, None, None)
+    assert numeric(3) == 3.0 and numeric("0.25") == 0.25
+    results = {
+        "table1.before.n.anlotinib": ("cohort", "72–75"),
+        "table1.before.sex.male.anlotinib.n": ("cohort", "< 5"),
+        "table1.before.n.crt": ("cohort", 215),
+    }
+    extended, groups = extend_results(results)  # n / N from a suppressed count: not worked out
+    assert "table1.before.sex.male.anlotinib.pct" not in extended
+    table = compare(extended, more_aliases=groups)
+    assert "table1.before.n.crt" in set(table["id"])
+    assert not {"table1.before.n.anlotinib", "table1.before.sex.male.anlotinib.n"} & set(table["id"])

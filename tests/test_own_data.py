@@ -4,8 +4,10 @@ Every bad input stops the build with a message naming what is wrong, and the las
 it was; the book of a real cohort shows no patient-level value that identifies anyone.
 """
 
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -60,35 +62,70 @@ def test_public_dataset_results_are_computed_from_its_patients(gbsg_book):
     assert 0.2 < robust < 2.0 and survival["survival.os.after.ci_low_robust"] < robust
 
 
+#: The threshold of the privacy book: high, so that many counts of the GBSG2 data fall below it.
+MIN_CELL = 40
+
+
 @pytest.fixture(scope="module")
 def identifiers_book(tmp_path_factory):
-    """The GBSG2 data with identifier-like columns: names, hospital numbers, birth dates, its own dates."""
-    folder = tmp_path_factory.mktemp("ids")
-    data = _lymph_node()
-    data["id"] = [f"PX-{7_300_000 + 17 * i}" for i in range(len(data))]
-    data["patient_name"] = [f"Zorblax Quintavius {i:03d}" for i in range(len(data))]
-    data["hospital_number"] = [f"HN{930_000 + i * 7}Q" for i in range(len(data))]
-    data["date_of_birth"] = pd.date_range("1921-03-05", periods=len(data), freq="13D").strftime("%Y-%m-%d")
-    path = folder / "cohort.csv"
-    data.to_csv(path, index=False)
-    out = folder / "book"
-    pipeline.build({"data": str(path), "study": str(GBSG), "min_cell": "40"}, root=ROOT, out=out)
-    return data, out
+    """The GBSG2 data with a response and adverse events (as in test_own_study_book), identifier-like
+    columns (names, hospital numbers, birth dates; its own dates too), rare levels (a centre of 3
+    patients, 3 not evaluable for response, 2 patients with fatigue alone), read from a folder of its own
+    whose path must appear nowhere; the book built with ``min_cell`` 40."""
+    import yaml
+
+    from test_own_study_book import own_data, own_study
+
+    folder = tmp_path_factory.mktemp("private input")  # a space in the path, as users have
+    data = own_data()
+    n = len(data)
+    data["id"] = [f"PX-{7_300_000 + 17 * i}" for i in range(n)]
+    data["patient_name"] = [f"Zorblax Quintavius {i:03d}" for i in range(n)]
+    data["hospital_number"] = [f"HN{930_000 + i * 7}Q" for i in range(n)]
+    data["date_of_birth"] = pd.date_range("1921-03-05", periods=n, freq="13D").strftime("%Y-%m-%d")
+    died = ((data["censdead"] == 1) & (data["censrec"] == 1)).to_numpy()
+    treated = (data["hormone"] == 2).to_numpy()
+    data["centre"] = np.where(np.arange(n) % 2 == 0, "A", "B")
+    data.loc[[*np.flatnonzero(treated & died)[:2], np.flatnonzero(~treated & died)[0]], "centre"] = "C"
+    data.loc[[5, 6, 7], "best_response"] = "ne"
+    data["g34_fatigue"] = 0
+    data.loc[np.flatnonzero(treated & ~data["g34_neutropenia"].to_numpy())[:2], "g34_fatigue"] = 1
+    data.to_csv(folder / "cohort.csv", index=False)
+    study = own_study()
+    study["covariates"].append(
+        {"column": "centre", "label": "Centre", "psm": True, "levels": {"A": "A", "B": "B", "C": "C"}}
+    )
+    study["response"]["levels"]["ne"] = "Not evaluable"
+    study["response"]["not_evaluable"] = "ne"
+    (folder / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False, allow_unicode=True))
+    out = tmp_path_factory.mktemp("ids") / "book"
+    overrides = {"data": str(folder / "cohort.csv"), "study": str(folder / "study.yaml"), "min_cell": str(MIN_CELL)}
+    pipeline.build(overrides, root=ROOT, out=out)
+    return data, out, folder
+
+
+#: Files a book holds as text (pages, notebooks, results, downloads of tables and figures, logs).
+TEXT_SUFFIXES = {".html", ".ipynb", ".md", ".txt", ".js", ".json", ".py", ".csv", ".svg", ".yml", ".log"}
+
+
+def _built_files(out: Path, site_only: bool = False) -> dict[Path, str]:
+    """Every text file of the book (``site_only``: of its site), the figures' SVG and tables' CSV included."""
+    folder = out / "_build" / "html" if site_only else out
+    return {
+        p: p.read_text(errors="replace")
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in TEXT_SUFFIXES and ".doctrees" not in p.parts
+    }
 
 
 def _site_text(out: Path) -> str:
-    html = out / "_build" / "html"
-    return "\n".join(
-        p.read_text(errors="replace")
-        for p in html.rglob("*")
-        if p.is_file() and p.suffix in {".html", ".ipynb", ".md", ".txt", ".js", ".json", ".py"}
-    )
+    return "\n".join(_built_files(out, site_only=True).values())
 
 
 def test_no_identifier_or_date_of_a_patient_appears_anywhere_in_the_site(identifiers_book):
-    data, out = identifiers_book
-    text = _site_text(out)
-    assert "Menopausal status" in text  # the scan reads the pages
+    data, out, _ = identifiers_book
+    text = "\n".join(_built_files(out).values())  # the site, the notebooks, the results, the downloads
+    assert "Menopausal status" in text and "<svg" in text and "Download" in text  # the scan reads them all
     for column in (
         "id",
         "patient_name",
@@ -103,8 +140,106 @@ def test_no_identifier_or_date_of_a_patient_appears_anywhere_in_the_site(identif
         assert not leaked, f"{column} values in the site: {leaked[:5]}"
 
 
+def test_no_folder_of_the_user_appears_in_the_book(identifiers_book):
+    _, out, folder = identifiers_book
+    files = _built_files(out)
+    leaked = [str(p.relative_to(out)) for p, text in files.items() if str(folder) in text or folder.name in text]
+    assert not leaked, leaked
+    source = (out / "_build" / "html" / "_sources" / "01_cohort.ipynb").read_text()
+    assert "cohort.csv" in source  # named by the file's name only
+
+
+def _small(n: str, k: int = MIN_CELL) -> bool:
+    return 0 < int(n) < k
+
+
+def _printed_counts(text: str) -> list[str]:
+    """Counts printed in a way that tells a small one: "12 (4.9%)" and "49 / 53" (4 by subtraction)."""
+    found = [m.group(0) for m in re.finditer(r"(?<![\d.–])(\d+) \((\d+\.\d)%\)", text) if _small(m.group(1))]
+    for m in re.finditer(r"(?<![\d.–])(\d+) / (\d+)(?![\d.])", text):
+        if _small(m.group(1)) or _small(int(m.group(2)) - int(m.group(1))):
+            found.append(m.group(0))
+    return found
+
+
+def test_no_small_count_in_tables_figures_or_results(identifiers_book):
+    import json
+
+    data, out, _ = identifiers_book
+    files = _built_files(out)
+    downloads = {p: t for p, t in files.items() if p.suffix in {".csv", ".svg"} and "downloads" in p.parts}
+    assert len([p for p in downloads if p.suffix == ".svg"]) >= 8 and len(downloads) >= 20
+    for path, text in downloads.items():
+        shown = " ".join(re.findall(r"<!-- (.*?) -->", text)) if path.suffix == ".svg" else text  # figure texts
+        assert not _printed_counts(shown), (path.name, _printed_counts(shown))
+    for path in (out / "results").glob("*.json"):
+        values = json.loads(path.read_text())["values"]
+        small = {k: v for k, v in values.items() if k.endswith(".n") and isinstance(v, int) and 0 < v < MIN_CELL}
+        assert not small, (path.name, small)
+        for key in (k for k, v in values.items() if k.endswith(".n") and isinstance(v, str)):
+            assert values.get(key[:-2] + ".pct", "") in ("", None) or isinstance(values[key[:-2] + ".pct"], str), key
+    cohort = json.loads((out / "results" / "cohort.json").read_text())
+    assert cohort["values"]["table1.before.centre.C.2.n"] == "< 40"  # it kept the raw 2 before
+    assert cohort["parameters"]["data"] == "cohort.csv"
+
+
+def test_figures_hide_small_counts(identifiers_book):
+    data, out, _ = identifiers_book
+    downloads = out / "_build" / "html" / "_static" / "downloads"
+
+    def texts(name: str) -> str:
+        return " ".join(re.findall(r"<!-- (.*?) -->", (downloads / name).read_text()))
+
+    assert "&lt; 40 not evaluable" in texts("cohort-figure-1.svg")  # the flow diagram
+    treated = data["hormone"] == 2
+    evaluable = int((treated & (data["best_response"] != "ne")).sum())
+    assert f"n = {evaluable}" not in texts("cohort-figure-1.svg")  # with the arm's size, it tells the rest
+    overlap = [f for f in downloads.glob("matching-figure-*.svg") if "Logit of the propensity" in texts(f.name)]
+    assert overlap and "merged with their neighbours" in texts(overlap[0].name)
+    schoenfeld = [f for f in downloads.glob("survival-figure-*.svg") if "β(t)" in texts(f.name)]
+    assert schoenfeld and f"means of bins of ≥ {MIN_CELL} events" in texts(schoenfeld[0].name)
+    fatigue = f"{100 * int((treated & (data['g34_fatigue'] == 1)).sum()) / int(treated.sum()):.1f}"
+    toxicity = texts("toxicity-figure-1.svg")
+    assert "&lt; 40" in toxicity and fatigue not in toxicity.split()
+
+
+def test_balance_tables_give_no_level_share_away(identifiers_book):
+    """MatchIt's summaries print each level's mean, its share of the arm: times the arm's size, a count."""
+    import json
+
+    data, out, _ = identifiers_book
+    downloads = out / "_build" / "html" / "_static" / "downloads"
+    summaries = [t for t in sorted(downloads.glob("matching-table-*.csv")) if "Means Treated" in t.read_text()]
+    assert len(summaries) == 2  # all patients, then the matched ones
+    after = json.loads((out / "results" / "matching.json").read_text())["values"]
+    sizes = [
+        (int((data["hormone"] == 2).sum()), int((data["hormone"] == 1).sum())),
+        (after["table1.after.n.2"], after["table1.after.n.1"]),
+    ]
+    for path, (n_treated, n_control) in zip(summaries, sizes):
+        table = pd.read_csv(path, index_col=0)
+        levels = table[[":" in str(i) for i in table.index]]  # "Centre: C", not the score's row
+        for column, n in (("Means Treated", n_treated), ("Means Control", n_control)):
+            shares = pd.to_numeric(levels[column], errors="coerce").dropna()
+            counts = (shares * n).round()
+            assert not counts.between(1, MIN_CELL - 1).any(), (path.name, column, counts[counts.between(1, 39)])
+        assert levels.loc["Centre: C", "Means Treated"] == "."  # 2 of 246 treated patients
+
+
+def test_not_evaluable_and_censored_counts_cannot_be_derived(identifiers_book):
+    data, out, _ = identifiers_book
+    response = _page_text(out / "_build" / "html" / "03_response.html")
+    treated = data["hormone"] == 2
+    for arm in (treated, ~treated):
+        evaluable = int((arm & (data["best_response"] != "ne")).sum())
+        assert f"Evaluable {evaluable} " not in response and f" {evaluable} " not in response.split("Evaluable")[1][:40]
+    assert "before matching < 40 in the" in response  # the not-evaluable patients in the prose
+    survival = _page_text(out / "_build" / "html" / "04_survival.html")
+    assert not _printed_counts(survival.split("Events / patients", 1)[1]), _printed_counts(survival)
+
+
 def test_min_cell_suppresses_small_counts_in_published_tables(identifiers_book):
-    data, out = identifiers_book
+    data, out, _ = identifiers_book
     cohort = (out / "_build" / "html" / "01_cohort.html").read_text()
     big = int(((data["size"] > 50) & (data["hormone"] == 2)).sum())
     assert 0 < big < 40

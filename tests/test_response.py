@@ -362,10 +362,12 @@ def test_table2_display_hides_small_counts_and_their_complement(study):
     rows = response_table(hand_cohort(), study, "before", test="pearson")
     shown = table2_display(rows, short_labels=True, min_cell=3)
     treated, control = shown[("CRT + Anlotinib", "Computed")], shown[("CRT", "Computed")]
-    # treated 3 / 4 / 2 / 1 of 10: the two small ones protect each other
-    assert treated.tolist() == ["10", "3 (30.0%)", "4 (40.0%)", "< 3", "< 3", "7 (70.0%)"]
-    # control 2 / 3 / 4 / 3 of 12: CR 2 alone, so PR (the first smallest other) is hidden; CR + PR = 5 tells neither
-    assert control.tolist() == ["12", "< 3", "hidden", "4 (33.3%)", "3 (25.0%)", "5 (41.7%)"]
+    # treated 3 / 4 / 2 / 1 of 10: the two small ones protect each other. Its 1 not-evaluable patient (arm of
+    # 11) would be 11 - 10: the evaluable print as a range and the percentages (which give them) not at all
+    assert treated.tolist() == ["9–10", "3", "4", "< 3", "< 3", "7"]
+    # control 2 / 3 / 4 / 3 of 12 (2 not evaluable): CR 2 alone, so PR (the first smallest other) is hidden;
+    # CR + PR = 5 tells neither
+    assert control.tolist() == ["12–13", "< 3", "hidden", "4", "3", "5"]
 
 
 def test_not_evaluable_display_by_period_and_arm(study):

@@ -13,6 +13,7 @@ option, a bad parameter value, an output format that is not supported).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -29,6 +30,22 @@ def _version() -> str:
         return version("psmbook")
     except PackageNotFoundError:
         return "unknown (not installed)"
+
+
+#: Where the full report of bad data goes, patient ids included (a terminal or CI log gets it without them).
+ERROR_REPORT = Path(".build") / "data-problems.txt"
+
+
+def _data_error_summary(error: DataError) -> str:
+    """The problems without patient ids; the full report, ids included, written to :data:`ERROR_REPORT`."""
+    from psmbook.present.privacy import without_ids
+
+    summary = without_ids(str(error), error.id_column)
+    if summary == str(error):
+        return summary
+    ERROR_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    ERROR_REPORT.write_text(str(error) + "\n")
+    return f"{summary}\n(the patient ids of these rows: {ERROR_REPORT.resolve()}, on this machine only)"
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -64,6 +81,22 @@ def _caliper(text: str) -> float | None:
     return value
 
 
+@contextlib.contextmanager
+def _progress(steps: list[str]):
+    """A progress bar on stderr over the named steps of a long command (shown only on a terminal: tqdm's
+    ``disable=None``); yields the function that marks the current step done and names the next."""
+    from tqdm import tqdm
+
+    with tqdm(total=len(steps), desc=steps[0], unit="step", disable=None, file=sys.stderr, leave=False) as bar:
+
+        def done() -> None:
+            bar.update(1)
+            if bar.n < len(steps):
+                bar.set_description(steps[bar.n])
+
+        yield done
+
+
 def _match(args: argparse.Namespace) -> int:
     from psmbook.cohort import protocol, validation
     from psmbook.cohort.synthetic import DEFAULT_SEED, generate_cohort
@@ -76,20 +109,24 @@ def _match(args: argparse.Namespace) -> int:
         raise ValueError("--data and --study go together: your cohort's file and its study description")
     study = load_study(args.study)
     seed = DEFAULT_SEED if args.seed is None else args.seed
-    cohort = protocol.load_cohort(args.data, study).cohort if args.data else generate_cohort(seed)
     covariates = [c.strip() for c in args.covariates.split(",") if c.strip()] if args.covariates else None
     for column in covariates or []:
         study.variable(column)  # ValueError naming the covariate the description does not know
-    matched = match_data(
-        cohort, study, covariates=covariates, ps_formula=args.ps_formula or None, caliper=args.caliper,
-        ratio=args.ratio, replace=args.replace, order=args.order, seed=seed,
-    )  # fmt: skip
-    treated = matched[study.treatment.column].eq(study.treatment.treated)
-    n_treated = int(cohort[study.treatment.column].eq(study.treatment.treated).sum())
-    validation.check_matchable(
-        int(treated.sum()), n_treated, "none" if args.caliper is None else f"{args.caliper:g} SD"
-    )
-    path = write_match_data(matched, args.out)
+    with _progress(["reading and checking the cohort", "score model and matching", "writing"]) as step:
+        cohort = protocol.load_cohort(args.data, study).cohort if args.data else generate_cohort(seed)
+        step()
+        matched = match_data(
+            cohort, study, covariates=covariates, ps_formula=args.ps_formula or None, caliper=args.caliper,
+            ratio=args.ratio, replace=args.replace, order=args.order, seed=seed,
+        )  # fmt: skip
+        step()
+        treated = matched[study.treatment.column].eq(study.treatment.treated)
+        n_treated = int(cohort[study.treatment.column].eq(study.treatment.treated).sum())
+        validation.check_matchable(
+            int(treated.sum()), n_treated, "none" if args.caliper is None else f"{args.caliper:g} SD"
+        )
+        path = write_match_data(matched, args.out)
+        step()
     print(
         f"{int(treated.sum())} of {n_treated} treated patients matched to {int((~treated).sum())} controls "
         f"in {matched['subclass'].nunique()} sets; written to {path}"
@@ -171,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (DataError, MatchingError, pipeline.BuildError) as error:  # the data or a chapter failed
+    except DataError as error:  # the data: every problem, the patients' ids only in the local report
+        print(f"psmbook: error: {_data_error_summary(error)}", file=sys.stderr)
+        return 1
+    except (MatchingError, pipeline.BuildError) as error:  # a chapter failed
         print(f"psmbook: error: {error}", file=sys.stderr)
         return 1
     except (params_mod.ParameterError, ValueError, FileNotFoundError) as error:  # the call's words are off

@@ -13,6 +13,7 @@ from typing import Callable
 import pandas as pd
 
 from psmbook.analysis.tables import percent, table1_values
+from psmbook.present import privacy
 from psmbook.study.published import load_published
 
 
@@ -224,9 +225,11 @@ def recurrence_and_treatment(df: pd.DataFrame, study) -> pd.DataFrame:
     return pd.DataFrame.from_records(records).set_index(["section", "characteristic"])
 
 
-def plot_arm_differences(cohort: pd.DataFrame, rows: pd.DataFrame, study, n: int = 4):
+def plot_arm_differences(cohort: pd.DataFrame, rows: pd.DataFrame, study, n: int = 4, *, min_cell: int = 0):
     """Bar charts of the ``n`` characteristics whose arms differ most (smallest p in Table 1): the share
-    of each arm at each level; box plots of each arm's values for a continuous characteristic."""
+    of each arm at each level; box plots of each arm's values for a continuous characteristic. A share
+    of 1 to ``min_cell`` - 1 patients (and the one hidden beside it, as in Table 1) is not drawn: "< 5"
+    (or "hidden") stands in its place."""
     import matplotlib.pyplot as plt
 
     from psmbook.present.style import arm_colours
@@ -246,9 +249,16 @@ def plot_arm_differences(cohort: pd.DataFrame, rows: pd.DataFrame, study, n: int
             ax.set_ylabel(variable.unit, fontsize=8.5)
             continue
         shares = pd.crosstab(cohort[column], arm, normalize="columns").reindex(list(variable.levels)) * 100
+        counts = pd.crosstab(cohort[column], arm).reindex(index=list(variable.levels), columns=study.treatment.arms)
+        hidden = privacy.hidden_cells(counts.fillna(0), min_cell)
         x = range(len(shares))
         for offset, code in ((-0.2, study.treatment.treated), (0.2, study.treatment.control)):
-            ax.bar([i + offset for i in x], shares[code], width=0.4, color=colours[code], label=study.arm_label(code))
+            shown = shares[code].mask(hidden[code])
+            ax.bar([i + offset for i in x], shown, width=0.4, color=colours[code], label=study.arm_label(code))
+            for i in (i for i in x if hidden[code].iloc[i]):
+                small = privacy.is_suppressed(counts[code].iloc[i], min_cell)
+                text = privacy.hidden_text(min_cell) if small else privacy.COMPLEMENT_TEXT
+                ax.text(i + offset, 0, text, rotation=90, ha="center", va="bottom", fontsize=7, color=colours[code])
         ax.set_xticks(list(x), [variable.levels[c] for c in shares.index], fontsize=8.5)
         ax.set_title(variable.label, fontsize=10)
     for ax, is_measured in zip(axes, measured):

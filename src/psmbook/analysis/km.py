@@ -143,10 +143,10 @@ def _quantile_time(x: np.ndarray, y: np.ndarray, p: float, tol: float = QUANTILE
 
     i1, i2 = first_reaching(y + tol), first_reaching(y - tol)
     if not np.isnan(y[-1]) and abs(p - y[-1]) < tol and i1 is not None:
-        return float((x[i1] + last_x) / 2)  # the curve ends at p: the midpoint of the last flat
+        return float(x[i1] / 2 + last_x / 2)  # the curve ends at p: the midpoint of the last flat
     if i1 is None or i2 is None:
         return float("inf")
-    return float((x[i1] + x[i2]) / 2)
+    return float(x[i1] / 2 + x[i2] / 2)  # halves first: the same number, and no overflow at 1e308
 
 
 def median_survival(fit: KaplanMeierFitter, transform: str = CI_TRANSFORM) -> tuple[float, float, float]:
@@ -161,6 +161,11 @@ def median_survival(fit: KaplanMeierFitter, transform: str = CI_TRANSFORM) -> tu
     x = np.concatenate([[0.0], band.index.to_numpy(dtype=float)])
     curves = (band["survival"], band["lower"], band["upper"])
     return tuple(_quantile_time(x, np.concatenate([[0.0], 1 - c.to_numpy()]), 0.5) for c in curves)
+
+
+#: A curve with more distinct censoring times than this is drawn without its censoring ticks: at registry size
+#: they merge into a band that hides the curve (the numbers at risk below it still show the censoring).
+MAX_CENSOR_MARKS = 300
 
 
 def plot_by_arm(
@@ -181,16 +186,19 @@ def plot_by_arm(
     """Step curves with censoring ticks; ``landmarks`` {arm: {month: published %}} drawn as crosses.
 
     ``p_text`` (e.g. "Log-rank p = 0.008") is written in the lower left corner of the panel; numbers at
-    risk from 1 to ``min_cell`` - 1 print as "<k" (small-cell suppression, see :mod:`psmbook.present.privacy`).
+    risk from 1 to ``min_cell`` - 1 print as "<k" (small-cell suppression, see :mod:`psmbook.present.privacy`). Each
+    curve then stops at the last time with at least ``min_cell`` patients at risk (:func:`last_time_at_risk`):
+    beyond it, each step would be one of a few patients' event.
     """
     colours = arm_colours(study)
     for code, fit in fits.items():
         fit.plot_survival_function(
             ax=ax,
             ci_show=False,
-            show_censors=True,
+            show_censors=int((fit.event_table["censored"] > 0).sum()) <= MAX_CENSOR_MARKS,
             color=colours[code],
             censor_styles={"ms": 5, "marker": "|"},
+            **({"loc": slice(0.0, last_time_at_risk(fit, min_cell))} if min_cell else {}),
         )
         for month, value in (landmarks or {}).get(code, {}).items():
             ax.plot(month, value / 100, marker="x", color="black", ms=7, mew=1.6, zorder=5, ls="none")
@@ -212,6 +220,13 @@ def plot_by_arm(
         if min_cell:  # lifelines draws the counts as tick labels of an axis it adds
             _suppress_at_risk([a for a in ax.figure.axes if a not in before], min_cell)
     return ax
+
+
+def last_time_at_risk(fit: KaplanMeierFitter, min_cell: int) -> float:
+    """The last time at which at least ``min_cell`` patients are at risk (0 when there is none)."""
+    table = fit.event_table
+    times = table.index[table["at_risk"] >= min_cell]
+    return float(times.max()) if len(times) else 0.0
 
 
 def _suppress_at_risk(axes, min_cell: int) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from psmbook.analysis import response_privacy as suppress
 from psmbook.analysis.association import (
     TEST_LABELS,
     expected_counts,
@@ -378,11 +379,14 @@ def table2_suppression(rows: pd.DataFrame, side: str, min_cell: int) -> list[boo
     who are printed, so a level hidden alone would be their difference: the next smallest level is
     hidden with it (:func:`~psmbook.present.privacy.complementary_mask`). The ORR is the sum of the
     objective levels (CR + PR), so it is hidden too when exactly one of them is (without
-    ``rows.attrs["objective"]``, whenever a level is).
+    ``rows.attrs["objective"]``, whenever a level is); see also :mod:`psmbook.analysis.response_privacy`.
     """
     cats = rows["category"].tolist()
     groups = ["objective rate" if c == OBJECTIVE else "levels" for c in cats]
-    mask = privacy.complementary_mask(rows[f"n_{side}"].tolist(), groups, min_cell)
+    counts = rows[f"n_{side}"].tolist()
+    mask = privacy.complementary_mask(counts, groups, min_cell)
+    levels = [i for i, g in enumerate(groups) if g == "levels"]
+    mask = suppress.protect_evaluable(mask, counts, levels, suppress.hides_evaluable(rows, side, min_cell))
     objective = rows.attrs.get("objective")
     if objective is None:
         protect_orr = any(m for m, c in zip(mask, cats) if c != OBJECTIVE)
@@ -414,8 +418,9 @@ def _one_period(
     data: dict[tuple[str, str], list] = {}
     for head, side in zip(heads, ("treated", "control")):
         hidden = table2_suppression(rows, side, min_cell)
-        data[(head, "Computed")] = [privacy.count_text(rows[f"N_{side}"].iloc[0], min_cell)] + privacy.n_pct_cells(
-            rows[f"n_{side}"], rows[f"pct_{side}"], hidden, min_cell
+        pct = [None] * len(rows) if suppress.hides_evaluable(rows, side, min_cell) else rows[f"pct_{side}"]
+        data[(head, "Computed")] = [suppress.evaluable_text(rows, side, min_cell)] + privacy.n_pct_cells(
+            rows[f"n_{side}"], pct, hidden, min_cell
         )
         if show_published:
             N_pub = rows[f"published_N_{side}"].iloc[0]
@@ -500,6 +505,7 @@ def plot_response(
     *,
     show_published_orr: bool = True,
     title: Optional[str] = "",
+    min_cell: int = 0,
 ):
     """Horizontal 100% stacked bars of CR, PR, SD and PD among the evaluable patients of each arm,
     one panel per period (e.g. {"Before matching": rows, "After matching": rows_after}, rows from
@@ -510,7 +516,8 @@ def plot_response(
     triangle and the line is the difference from the paper. Any number of response levels gets its own
     colour (:func:`response_colours`); a study without objective levels gets no ORR line. ``title``: the
     figure's title (default: "Response by arm", "after CRT" for the paper's study; None for none).
-    Returns the figure.
+    With ``min_cell``, levels hidden in the tables make one grey "hidden" block at the bar's end (without an
+    ORR line that would tell them apart; see :mod:`~psmbook.analysis.response_privacy`). Returns the figure.
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -529,7 +536,10 @@ def plot_response(
             N = int(by_cat[f"N_{side}"].iloc[0])
             left = 0.0
             orr_end = None
-            for (code, label, _), colour in zip(cats, colours):
+            hidden = suppress.hidden_levels([by_cat.at[code, f"n_{side}"] for code, _, _ in cats], min_cell)
+            if suppress.draw_not_shown(ax, y, rows, side, min_cell):  # its shares would give its evaluable ones away
+                continue
+            for (code, label, _), colour in [(cat, colour) for cat, colour, h in zip(cats, colours, hidden) if not h]:
                 share = 100.0 * by_cat.at[code, f"n_{side}"] / N if N else 0.0
                 ax.barh(y, share, left=left, color=colour, edgecolor="white", linewidth=0.8, height=0.62)
                 if share >= 7:
@@ -546,6 +556,7 @@ def plot_response(
                 left += share
                 if code in objective:
                     orr_end = left
+            orr_end = suppress.draw_hidden(ax, y, left, orr_end, hidden, [c in objective for c, _, _ in cats])
             if orr_end is not None:
                 ax.plot([orr_end, orr_end], [y - 0.38, y + 0.38], color="black", lw=1.4, zorder=4)
             if show_published_orr and f"published_pct_{side}" in by_cat.columns and OBJECTIVE in by_cat.index:
@@ -553,9 +564,7 @@ def plot_response(
                 if paper is not None and not math.isnan(float(paper)):
                     ax.plot(float(paper), y - 0.44, marker="v", color="black", ms=7, zorder=5, clip_on=False)
                     published_drawn = True
-        ax.set_yticks(
-            [0, 1], [f"{label}\n(n = {int(by_cat[f'N_{side}'].iloc[0])})" for side, label in bars], fontsize=9
-        )
+        ax.set_yticks([0, 1], [suppress.arm_tick(rows, side, label, min_cell) for side, label in bars], fontsize=9)
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
         ax.set_title(period_label, loc="left", fontsize=10.5)

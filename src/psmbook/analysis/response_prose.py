@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from psmbook.analysis import response
+from psmbook.analysis import response, response_privacy
 from psmbook.analysis.association import TEST_LABELS
 from psmbook.analysis.tables import percent
 from psmbook.present import privacy
@@ -35,17 +35,17 @@ def table2_rows(cohort: pd.DataFrame, matched: pd.DataFrame, study) -> dict[str,
     }
 
 
-def _pair(counts: dict, study) -> str:
+def _pair(counts: dict, study, min_cell: int = 0) -> str:
     treated, control = study.treatment.arms
     return (
-        f"{counts[treated]} in the {study.arm_label(treated)} arm and "
-        f"{counts[control]} in the {study.arm_label(control)} arm"
+        f"{privacy.count_text(counts[treated], min_cell)} in the {study.arm_label(treated)} arm and "
+        f"{privacy.count_text(counts[control], min_cell)} in the {study.arm_label(control)} arm"
     )
 
 
-def study_evaluability_numbers(not_evaluable: dict, study) -> dict[str, object]:
+def study_evaluability_numbers(not_evaluable: dict, study, min_cell: int = 0) -> dict[str, object]:
     """For a study other than the paper's: who could not be evaluated for response, in a sentence
-    (``evaluability_text``)."""
+    (``evaluability_text``); counts from 1 to ``min_cell`` - 1 as "< 5"."""
     spec = study.response
     if spec.not_evaluable is None:
         text = (
@@ -56,16 +56,20 @@ def study_evaluability_numbers(not_evaluable: dict, study) -> dict[str, object]:
         label = spec.levels[spec.not_evaluable]
         text = (
             f"Patients whose response is coded {label!r} ({spec.not_evaluable_reason}) are counted here and left "
-            f"out of every denominator: before matching {_pair(not_evaluable['before'], study)}, after matching "
-            f"{_pair(not_evaluable['after'], study)}."
+            f"out of every denominator: before matching {_pair(not_evaluable['before'], study, min_cell)}, after "
+            f"matching {_pair(not_evaluable['after'], study, min_cell)}."
         )
     return {"evaluability_text": text}
 
 
-def rate_text(row: pd.Series, side: str, min_cell: int = 0) -> str:
+def rate_text(row: pd.Series, side: str, min_cell: int = 0, *, hidden_total: bool = False) -> str:
     """One arm's rate of a Table 2 row for the prose, "41.2%"; "not shown" when its count, or the count of
-    the others of the arm, is from 1 to ``min_cell`` - 1 (the rate and the arm's size would give it away)."""
+    the others of the arm, is from 1 to ``min_cell`` - 1 (the rate and the arm's size would give it away),
+    or when the arm's evaluable patients are hidden (``hidden_total``,
+    :func:`psmbook.analysis.response_privacy.hides_evaluable`)."""
     n, total = row[f"n_{side}"], row[f"N_{side}"]
+    if hidden_total:
+        return f"not shown (fewer than {min_cell} patients not evaluable)"
     if privacy.is_suppressed(n, min_cell) or privacy.is_suppressed(total - n, min_cell):
         return f"not shown (fewer than {min_cell} patients)"
     return f"{row[f'pct_{side}']:.1f}%"
@@ -82,9 +86,15 @@ def study_table2_numbers(rows: dict[str, pd.DataFrame], study, min_cell: int = 0
         name = response.short_label(by["before"].at[response.OBJECTIVE, "category_label"])
         for period in PERIODS:
             row = by[period].loc[response.OBJECTIVE]
+            rate = {
+                side: rate_text(
+                    row, side, min_cell, hidden_total=response_privacy.hides_evaluable(rows[period], side, min_cell)
+                )
+                for side in ("treated", "control")
+            }
             parts.append(
-                f"{response.PERIODS[period].lower()}, {rate_text(row, 'treated', min_cell)} in the treated arm "
-                f"against {rate_text(row, 'control', min_cell)} among the controls ({_p_text(row['p'])})"
+                f"{response.PERIODS[period].lower()}, {rate['treated']} in the treated arm "
+                f"against {rate['control']} among the controls ({_p_text(row['p'])})"
             )
         orr_text = f"{name}: " + "; ".join(parts) + "."
     else:
@@ -308,9 +318,10 @@ def rounding_numbers(study) -> dict[str, object]:
     }
 
 
-def response_values(rows: dict[str, pd.DataFrame], not_evaluable: dict, study) -> dict[str, object]:
+def response_values(rows: dict[str, pd.DataFrame], not_evaluable: dict, study, min_cell: int = 0) -> dict[str, object]:
     """The response chapter's results: Table 2 in both periods under the paper's ids, the test used for
-    each row, the patients not evaluable, and the text's and abstract's repeats of Table 2's numbers."""
+    each row, the patients not evaluable, and the text's and abstract's repeats of Table 2's numbers. With
+    ``min_cell``, Table 2's counts as its page prints them (hidden ones as text, :func:`response.table2_display`)."""
     values: dict[str, object] = {}
     for period in PERIODS:
         part = rows[period]
@@ -318,10 +329,19 @@ def response_values(rows: dict[str, pd.DataFrame], not_evaluable: dict, study) -
             values[f"table2.{period}.n.{study.treatment.treated}"],
             values[f"table2.{period}.n.{study.treatment.control}"],
         ) = part.attrs["N"]
-        for _, row in part.iterrows():
+        for code, side in _arms(study):
+            if response_privacy.hides_evaluable(part, side, min_cell):
+                values[f"table2.{period}.n.{code}"] = response_privacy.evaluable_text(part, side, min_cell)
+        hidden = {side: response.table2_suppression(part, side, min_cell) for _, side in _arms(study)}
+        for i, (_, row) in enumerate(part.iterrows()):
             for code, side in _arms(study):
-                values[f"table2.{period}.{row['category']}.{code}.n"] = row[f"n_{side}"]
-                values[f"table2.{period}.{row['category']}.{code}.pct"] = row[f"pct_{side}"]
+                n, pct = row[f"n_{side}"], row[f"pct_{side}"]
+                if hidden[side][i]:
+                    n = pct = privacy.n_pct_cells([n], [pct], [True], min_cell)[0]
+                elif response_privacy.hides_evaluable(part, side, min_cell):
+                    pct = None
+                values[f"table2.{period}.{row['category']}.{code}.n"] = n
+                values[f"table2.{period}.{row['category']}.{code}.pct"] = pct
             values[f"table2.{period}.{row['category']}.p"] = row["p"]
             values[f"response.{period}.{row['category']}.test"] = row["test"]  # not published: the test used
         for code in study.treatment.arms:

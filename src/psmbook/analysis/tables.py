@@ -26,7 +26,7 @@ from psmbook.analysis.association import (
 from psmbook.analysis.paper_rule import recover_test_rule
 from psmbook.present import privacy
 from psmbook.present.format import format_p, p_statement
-from psmbook.study.codes import as_code
+from psmbook.study.codes import as_codes
 from psmbook.study.description import Study, Variable
 from psmbook.study.ids import frame_values
 from psmbook.study.published import select
@@ -77,7 +77,7 @@ def level_codes(df: pd.DataFrame, column: str, allowed: Sequence[str], study: St
         raise ValueError(
             f"column {column!r} ({what}) is missing from the data; columns present: {', '.join(map(str, df.columns))}"
         )
-    codes = df[column].map(as_code)
+    codes = as_codes(df[column])
     bad = codes.isna() | ~codes.isin(list(allowed))
     if bad.any():
         values = sorted({_MISSING if c is None else c for c in codes[bad]})

@@ -160,6 +160,16 @@ def event_cell(n, pct, min_cell: int = 0) -> str:
     return f"{pct:.1f}%" if pd.isna(n) else f"{int(n)} ({pct:.1f}%)"
 
 
+def overall_hidden(rows: pd.DataFrame, side: str, min_cell: int) -> bool:
+    """Whether an arm's count of any grade 3-4 event (row ``any_grade3_4``) is hidden: it minus a listed
+    event's count would give 1 to ``min_cell`` - 1 patients (those with only the other events)."""
+    if not min_cell or "any_grade3_4" not in rows.index:
+        return False
+    overall = rows.at["any_grade3_4", f"n_{side}"]
+    others = rows.drop(index="any_grade3_4")[f"n_{side}"]
+    return any(privacy.is_suppressed(overall - n, min_cell) for n in others if pd.notna(n))
+
+
 def grade34_display(
     rows: pd.DataFrame,
     study: Study,
@@ -169,15 +179,20 @@ def grade34_display(
     computed_label: str = "Computed",
 ) -> pd.DataFrame:
     """Table 4 as the paper prints it: n (%) per arm and p, computed beside published; computed counts
-    from 1 to ``min_cell`` - 1 print as "< min_cell". Without published numbers and with an empty
+    from 1 to ``min_cell`` - 1 print as "< min_cell" (the row of any event "hidden" when it would give
+    one away, :func:`overall_hidden`). Without published numbers and with an empty
     ``computed_label`` (a study other than the paper's), the columns have one header row."""
     treated, control = study.treatment.arms
     n_t, n_c = int(rows["N_treated"].iloc[0]), int(rows["N_control"].iloc[0])
     columns = {}
     for side, code, n in (("treated", treated, n_t), ("control", control, n_c)):
         head = f"{study.arm_label(code)} (n={n})"
+        hide = overall_hidden(rows, side, min_cell)
         columns[(head, "Computed")] = [
-            event_cell(a, b, min_cell) for a, b in zip(rows[f"n_{side}"], rows[f"pct_{side}"])
+            privacy.COMPLEMENT_TEXT
+            if event == "any_grade3_4" and hide and not privacy.is_suppressed(a, min_cell)
+            else event_cell(a, b, min_cell)
+            for event, a, b in zip(rows.index, rows[f"n_{side}"], rows[f"pct_{side}"])
         ]
         if show_published and f"published_pct_{side}" in rows:
             columns[(head, "Published")] = [
@@ -194,8 +209,9 @@ def grade34_display(
     return table
 
 
-def plot_grade34(rows: pd.DataFrame, study: Study, *, title: str):
-    """Diverging bars: % of patients with each grade 3-4 event, treated arm left, control arm right."""
+def plot_grade34(rows: pd.DataFrame, study: Study, *, title: str, min_cell: int = 0):
+    """Diverging bars: % of patients with each grade 3-4 event, treated arm left, control arm right; a
+    share of 1 to ``min_cell`` - 1 patients (``n_treated``, ``n_control``) is not drawn, "< 5" in its place."""
     import matplotlib.pyplot as plt
 
     from psmbook.present.style import CONTROL_COLOUR, TREATED_COLOUR
@@ -203,12 +219,20 @@ def plot_grade34(rows: pd.DataFrame, study: Study, *, title: str):
     shown = rows.iloc[::-1]
     y = np.arange(len(shown))
     fig, ax = plt.subplots(figsize=(7.2, 0.45 * len(shown) + 1.4))
-    ax.barh(y, -shown["pct_treated"], color=TREATED_COLOUR, label=study.arm_label(study.treatment.treated))
-    ax.barh(y, shown["pct_control"], color=CONTROL_COLOUR, label=study.arm_label(study.treatment.control))
-    for i, (t, c) in enumerate(zip(shown["pct_treated"], shown["pct_control"])):
-        ax.text(-t - 0.8, i, f"{t:.1f}", ha="right", va="center", fontsize=8)
-        ax.text(c + 0.8, i, f"{c:.1f}", ha="left", va="center", fontsize=8)
-    limit = float(max(shown["pct_treated"].max(), shown["pct_control"].max())) * 1.25
+    sides = ("treated", "control")
+    small = {
+        side: shown[f"n_{side}"].map(lambda n: privacy.is_suppressed(n, min_cell))
+        | ((shown.index == "any_grade3_4") & overall_hidden(rows, side, min_cell))
+        for side in sides
+    }
+    pct = {side: shown[f"pct_{side}"].mask(small[side], 0.0) for side in sides}
+    ax.barh(y, -pct["treated"], color=TREATED_COLOUR, label=study.arm_label(study.treatment.treated))
+    ax.barh(y, pct["control"], color=CONTROL_COLOUR, label=study.arm_label(study.treatment.control))
+    for i, (t, c) in enumerate(zip(pct["treated"], pct["control"])):
+        text = {s: privacy.hidden_text(min_cell) if small[s].iloc[i] else f"{pct[s].iloc[i]:.1f}" for s in sides}
+        ax.text(-t - 0.8, i, text["treated"], ha="right", va="center", fontsize=8)
+        ax.text(c + 0.8, i, text["control"], ha="left", va="center", fontsize=8)
+    limit = float(max(pct["treated"].max(), pct["control"].max(), 1.0 if min_cell else 0.0)) * 1.25
     ax.set_xlim(-limit, limit)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, shown["label"])
@@ -255,10 +279,11 @@ def deaths_during_treatment(df: pd.DataFrame, study: Study, *, min_cell: int = 0
 # For the chapter's prose and results
 
 
-def _rate(row: pd.Series, side: str, min_cell: int) -> str:
-    """An arm's rate for the prose; "not shown" when its count, or the rest of the arm, is below ``min_cell``."""
+def _rate(row: pd.Series, side: str, min_cell: int, hidden: bool = False) -> str:
+    """An arm's rate for the prose; "not shown" when its count, or the rest of the arm, is below ``min_cell``
+    (or the count is ``hidden`` to protect another)."""
     n, total = row[f"n_{side}"], row[f"N_{side}"]
-    if privacy.is_suppressed(n, min_cell) or privacy.is_suppressed(total - n, min_cell):
+    if hidden or privacy.is_suppressed(n, min_cell) or privacy.is_suppressed(total - n, min_cell):
         return f"not shown (fewer than {min_cell} patients)"
     return f"{row[f'pct_{side}']:.1f}%"
 
@@ -272,8 +297,8 @@ def grade34_numbers(severe: pd.DataFrame, *, name: str = "g34", min_cell: int = 
     listed = overall["label"] != "Any grade 3–4 event"  # no column for any event: any of the listed ones
     numbers: dict[str, object] = {
         f"{name}_what": "At least one of the listed grade 3–4 events" if listed else "Grade 3–4 events of any kind",
-        f"{name}_treated": _rate(overall, "treated", min_cell),
-        f"{name}_control": _rate(overall, "control", min_cell),
+        f"{name}_treated": _rate(overall, "treated", min_cell, overall_hidden(severe, "treated", min_cell)),
+        f"{name}_control": _rate(overall, "control", min_cell, overall_hidden(severe, "control", min_cell)),
         f"{name}_p": p_statement(overall["p"]),
     }
     if "p_reproduces" in severe:
@@ -332,6 +357,9 @@ def drug_numbers(exposure: dict[str, object], study: Study | None = None, min_ce
     """:func:`drug_exposure` for the prose, beside the paper's any-event rate and reduced dose (for the
     paper's study, or without ``study``); counts from 1 to ``min_cell`` - 1 print as "< min_cell"."""
     reductions = exposure["reductions"]
+    hidden = privacy.complementary_mask(list(reductions), ["all"] * len(reductions), min_cell)  # they add up
+    texts = privacy.n_pct_cells(list(reductions), [None] * len(reductions), hidden, min_cell)
+    total = int(reductions.sum())
     any_event, treated = exposure["any_event"], exposure["treated"]
     if privacy.is_suppressed(any_event, min_cell) or privacy.is_suppressed(treated - any_event, min_cell):
         any_text = f"{privacy.hidden_text(min_cell)} of {treated}"
@@ -340,9 +368,9 @@ def drug_numbers(exposure: dict[str, object], study: Study | None = None, min_ce
     numbers = {
         "any_event": any_text,
         "mild_share": "no events" if pd.isna(exposure["mild_pct"]) else f"{exposure['mild_pct']:.1f}%",
-        "n_reduced": int(reductions.sum()),
+        "n_reduced": privacy.hidden_text(min_cell) if privacy.is_suppressed(total, min_cell) else total,
         "reductions": ", ".join(
-            f"{privacy.count_text(n, min_cell)} for {reason.replace('_', '-')}" for reason, n in reductions.items()
+            f"{text} for {reason.replace('_', '-')}" for text, reason in zip(texts, reductions.index)
         )
         or "none",
     }
@@ -358,12 +386,13 @@ def toxicity_values(
     exposure: dict[str, object],
     severe_matched: pd.DataFrame,
     study: Study,
+    min_cell: int = 0,
 ) -> dict[str, object]:
     """The toxicity chapter's results under the paper's ids (Table 4, the text) and ``toxicity.*`` ids
     for what the paper does not print (the overall counts, the matched cohort); for another study,
     Table 4's ids for its events and ``toxicity.*`` ids for the rest (:func:`study_toxicity_values`)."""
     if not study.paper:
-        return study_toxicity_values(severe, specific, exposure, severe_matched, study)
+        return study_toxicity_values(severe, specific, exposure, severe_matched, study, min_cell=min_cell)
     values: dict[str, object] = {}
     sides = ((study.treatment.treated, "treated"), (study.treatment.control, "control"))
     for event, row in severe.iterrows():
@@ -405,11 +434,13 @@ def study_toxicity_values(
     exposure: dict[str, object] | None,
     severe_matched: pd.DataFrame,
     study: Study,
+    min_cell: int = 0,
 ) -> dict[str, object]:
     """The results of the toxicity chapter for a study other than the paper's: per grade 3-4 event and arm
     n and % and the p (``table4.<event>...``; the row of any event as ``toxicity.g34_overall...``), the
     added drug's events in the treated arm (``toxicity.drug.<event>.any|g34.n|pct``, with ``exposure``)
-    and the matched cohort's rows (``toxicity.after...``)."""
+    and the matched cohort's rows (``toxicity.after...``); the row of any event as its page prints it
+    (:func:`overall_hidden`)."""
     values: dict[str, object] = {}
     sides = ((study.treatment.treated, "treated"), (study.treatment.control, "control"))
     for prefix, rows in (("", severe), ("toxicity.after.", severe_matched)):
@@ -422,6 +453,8 @@ def study_toxicity_values(
             for code, side in sides:
                 values[f"{key}.{code}.n"] = row[f"n_{side}"]
                 values[f"{key}.{code}.pct"] = row[f"pct_{side}"]
+                if event == "any_grade3_4" and overall_hidden(rows, side, min_cell):
+                    values[f"{key}.{code}.n"] = values[f"{key}.{code}.pct"] = privacy.COMPLEMENT_TEXT
             values[f"{key}.p"] = row["p"]
     for event, row in specific.iterrows():
         for stat in ("any", "g34"):

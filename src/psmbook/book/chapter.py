@@ -123,7 +123,9 @@ class Chapter:
 
     def write_results(self, values: Mapping[str, Any]) -> Path:
         """Write this chapter's numbers, with the parameters it ran with, to ``results/<name>.json``."""
-        return write_results(self.name, values, parameters=self.parameters, results_dir=self.folder / "results")
+        return write_results(
+            self.name, values, parameters=self.parameters, results_dir=self.folder / "results", min_cell=self.min_cell
+        )
 
     def write_data(self, frame: pd.DataFrame, file: str) -> Path:
         """Write a patient-level table this chapter leaves for the later ones (``data/<file>``, Parquet), or,

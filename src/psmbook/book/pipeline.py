@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from psmbook.book import parameters as params_mod
+from psmbook.book import stops
 from psmbook.book.chapter import declared_reads
 from psmbook.present import downloads
 
@@ -200,6 +201,7 @@ def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any], *, redi
                 report_mode=False,
             )
     except PapermillExecutionError as error:
+        stops.raise_if_stopped(params_mod.chapter_name(notebook), error)  # the data cannot support its analysis
         cell = error.exec_count if error.exec_count is not None else error.cell_index
         raise BuildError(
             f"chapter {params_mod.chapter_name(notebook)!r} failed in cell {cell}: "
@@ -245,6 +247,25 @@ class Inputs:
 
     study: Any
     fingerprint: str
+
+
+#: stage folder of links to the data and study files, so that chapters are given relative paths (no
+#: folder of the user's machine in a page, a notebook or a results file); removed before the site is built
+INPUTS = ".inputs"
+
+
+def _link_inputs(values: dict[str, Any], stage: Path) -> dict[str, Any]:
+    """``values`` with an absolute ``data`` or ``study`` path replaced by a link inside the stage under the
+    file's own name (``.inputs/data/cohort.csv``), relative to the stage where the chapters run."""
+    linked = dict(values)
+    for name in ("data", "study"):
+        value = str(values.get(name) or "")
+        if value and not value.startswith("pkg:"):
+            link = stage / INPUTS / name / Path(value).name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(value)
+            linked[name] = link.relative_to(stage).as_posix()
+    return linked
 
 
 def check_inputs(values: dict[str, Any]) -> Inputs:
@@ -458,13 +479,17 @@ def _execute_all(
                 and c not in running.values()
                 and all(i in done or i not in pending for i in pending[c][3])
             ]
+            ready = stops.stop_readers(ready, done, pending)  # a chapter that reads a stopped one stops too
             for chapter in sorted(ready, key=priority)[: max(1, jobs) - len(running)]:
                 running[pool.submit(run, chapter)] = chapter
-            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED) if running else ((), ())
             for future in finished:
                 chapter = running.pop(future)
                 try:
                     done[chapter] = future.result()
+                except stops.ChapterStopped as stop:  # its page says why; the build goes on
+                    _say(stops.record(done, pending, stop, total))
+                    continue
                 except BuildError as error:
                     failure = failure or error
                     continue
@@ -508,6 +533,7 @@ def build(
     )
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"
     _say(f"psmbook: executing {len(notebooks)} chapters ({shown})")
+    values = _link_inputs(values, stage)  # the chapters (and their pages) see the files' names, not their folders
     last = _read_manifest(layout.book)  # also how long each chapter took last time
     previous = {} if force else last
     package = _package_fingerprint() + inputs_.fingerprint
@@ -540,9 +566,11 @@ def build(
     for chapter, seconds in _execute_all(
         pending, stage, jobs, len(notebooks), priority=lambda c: (-expected[c], order[c])
     ).items():
-        manifest[chapter] = {"key": keys[chapter], "files": seconds["files"], "seconds": seconds["seconds"]}
+        if not stops.write_stopped_page(stage, pending[chapter][1], study, chapter, seconds):  # not cached if so
+            manifest[chapter] = {"key": keys[chapter], "files": seconds["files"], "seconds": seconds["seconds"]}
     (stage / MANIFEST).write_text(json.dumps(manifest, indent=1))
     shutil.rmtree(stage / SOURCES, ignore_errors=True)
+    shutil.rmtree(stage / INPUTS, ignore_errors=True)
     if not study.paper:  # the opening page tells what ran, on which study
         from psmbook.book import tailoring
 

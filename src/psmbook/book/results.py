@@ -14,6 +14,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from psmbook.present.privacy import public_parameters, public_values
+
 RESULTS_DIR = Path("results")
 
 
@@ -47,13 +49,17 @@ def write_results(
     *,
     parameters: Mapping[str, Any] | None = None,
     results_dir: Path | str = RESULTS_DIR,
+    min_cell: int = 0,
 ) -> Path:
-    """Write a chapter's numbers as ``{"chapter", "parameters", "values": {id: value}}``."""
+    """Write a chapter's numbers as ``{"chapter", "parameters", "values": {id: value}}``, as its pages show
+    them: counts from 1 to ``min_cell`` - 1 as "< min_cell" (:func:`psmbook.present.privacy.public_values`),
+    the data and study files by name, not by their place on the user's machine."""
     folder = Path(results_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{chapter}.json"
-    values = {key: _count(key, value) for key, value in sorted(values.items())}
-    payload = {"chapter": chapter, "parameters": _plain(dict(parameters or {})), "values": _plain(values)}
+    values = public_values({key: _count(key, value) for key, value in sorted(values.items())}, min_cell)
+    shown = public_parameters(dict(parameters or {}))
+    payload = {"chapter": chapter, "parameters": _plain(shown), "values": _plain(values)}
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     temporary.replace(path)

@@ -146,13 +146,23 @@ def skipped_page(notebook: dict, study: Study, missing: list[str]) -> str:
             f"The other chapters ran. {advice}\n:::\n")
 
 
+def stopped_page(notebook: dict, study: Study, chapter: str, reason: str) -> str:
+    """The page that stands in for a chapter whose analysis stopped on the data (MyST markdown): the
+    chapter, the cause and what to change, as the error (:class:`psmbook.cohort.validation.AnalysisError`)
+    gave them."""
+    reason = reason.strip().rstrip(".")
+    return (f"# {chapter_title(notebook)}\n\n"
+            f":::{{warning}}\nThe {chapter} chapter stopped on **{study.name}**: {reason}.\n\n"
+            "The chapters that do not read its results ran.\n:::\n")
+
+
 def intro_page(study: Study, min_cell: int, chapters: list[tuple[str, list[str]]]) -> str:
     """The opening page of a book built on a study other than the paper's (MyST markdown).
 
     ``chapters`` lists (title, unmet needs) in reading order: what ran and what was left out.
     """
     about = f"{study.description}\n\n" if study.description else ""
-    privacy = (f"Tables show aggregates only; counts from 1 to {min_cell - 1} print as \"< {min_cell}\"."
+    privacy = (f"Tables and figures show aggregates only; counts from 1 to {min_cell - 1} print as \"< {min_cell}\"."
                if min_cell > 1 and not study.synthetic else "Tables show aggregates only.")
     lines = []
     for title, missing in chapters:

@@ -68,7 +68,7 @@ class Screening:
                 text = count_text(e.n, min_cell) if is_suppressed(e.n, min_cell) else COMPLEMENT_TEXT
             else:
                 text = f"{e.n}"
-                if e.missing and not is_suppressed(e.missing, min_cell):
+                if e.missing and not (is_suppressed(e.missing, min_cell) or is_suppressed(e.n - e.missing, min_cell)):
                     text += f" ({e.missing} not recorded)"
             lines.append(f"{e.reason}: {text}")
         return lines
@@ -78,13 +78,23 @@ class Screening:
         (nothing when the protocol excluded no one by rule)."""
         if not self.exclusions:
             return {}
-        return {"flow.screened.n": self.screened, "flow.excluded": self.lines(min_cell)}
+        return {"flow.screened.n": self.screened_text(min_cell), "flow.excluded": self.lines(min_cell)}
+
+    def screened_text(self, min_cell: int = 0) -> int | str:
+        """The patients of the file as the pages show them: a range ("687–690") when the patients excluded
+        number 1 to ``min_cell`` - 1, since the file's patients minus the cohort's would give them away."""
+        if not is_suppressed(self.excluded, min_cell):
+            return self.screened
+        return f"{self.included + 1}–{self.included + min_cell - 1}"
 
     def numbers(self, min_cell: int = 0) -> dict[str, Any]:
         """The patients of the data file and those the protocol left out, for the prose (none without rules)."""
         if not self.exclusions:
             return {}
-        numbers: dict[str, Any] = {"n_screened": self.screened, "n_excluded": count_text(self.excluded, min_cell)}
+        numbers: dict[str, Any] = {
+            "n_screened": self.screened_text(min_cell),
+            "n_excluded": count_text(self.excluded, min_cell),
+        }
         if self.rows is not None:
             numbers["n_file_rows"] = self.rows
         return numbers
@@ -124,7 +134,7 @@ def _screening_height(lines: Sequence[str]) -> float:
     return 0.3 + EXCLUSION_LINE * n_lines
 
 
-def _draw_screening(ax, population: str, screened: int | None, total: int, lines: Sequence[str]) -> None:
+def _draw_screening(ax, population: str, screened: int | str | None, total: int, lines: Sequence[str]) -> None:
     """The patients of the file, the box of exclusions beside the step down, and the arrow to the included."""
     box = _screening_height(lines) - 0.3 + 0.04
     middle = 0.98 + 0.05 + box / 2
@@ -144,7 +154,7 @@ def _draw_screening(ax, population: str, screened: int | None, total: int, lines
             facecolor="white",
         )
     )
-    excluded = screened - total if screened is not None else None
+    excluded = screened - total if isinstance(screened, int) else None  # a range: fewer than min_cell excluded
     heading = "Excluded" + ("" if excluded is None else f" (n = {excluded})")
     ax.text(0.545, middle + box / 2 - 0.015, heading + "\n" + "\n".join(lines), ha="left", va="top", fontsize=8.5)
 
@@ -161,15 +171,17 @@ def plot_patient_flow(
     matching_note: str = "propensity-score matching",
     population: str = PAPER_POPULATION,
     evaluable: bool = True,
-    screened: int | None = None,
+    screened: int | str | None = None,
     excluded: Sequence[str] = (),
+    min_cell: int = 0,
 ):
     """Draw the flow of patients; returns the matplotlib Figure. Before matching (an arm's ``matched`` is
     None), the last boxes point to the Matching chapter, which draws them with their counts (and its
     ``matching_note``, "1:2 propensity-score matching"). ``evaluable=False`` leaves out the
     "evaluable for response" step (a study without response data). ``excluded``: the lines of
     :meth:`Screening.lines`, drawn in a box beside the step from the ``screened`` patients of the data
-    file to the ``total`` included."""
+    file to the ``total`` included (``screened`` as :meth:`Screening.screened_text` gives it). An arm's
+    not-evaluable patients from 1 to ``min_cell`` - 1 print as "< 5", its evaluable ones as a range."""
     lines = [textwrap.fill(line, EXCLUSION_WIDTH, subsequent_indent="   ") for line in excluded]
     extra = _screening_height(lines) if lines else 0.0
     fig, ax = plt.subplots(figsize=(7.2, 5.4 * (1 + extra)))
@@ -192,7 +204,8 @@ def plot_patient_flow(
                 ax,
                 x,
                 rows["eval"],
-                f"Evaluable for response\nn = {arm.evaluable}\n({arm.not_evaluable} {arm.not_evaluable_reason})",
+                f"Evaluable for response\nn = {_evaluable_text(arm, min_cell)}\n"
+                f"({count_text(arm.not_evaluable, min_cell)} {arm.not_evaluable_reason})",
                 colour,
                 height=0.13,
             )
@@ -215,6 +228,14 @@ def plot_patient_flow(
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def _evaluable_text(arm: ArmFlow, min_cell: int) -> str:
+    """An arm's evaluable patients, or the range they lie in when the not-evaluable ones are too few to show
+    (the arm's size minus the evaluable would give them away)."""
+    if is_suppressed(arm.not_evaluable, min_cell):
+        return f"{arm.allocated - min_cell + 1}–{arm.allocated - 1}"
+    return count_text(arm.evaluable, min_cell)
 
 
 def arm_counts(cohort, study) -> dict[str, int]:

@@ -24,7 +24,7 @@ from psmbook.cohort.flow import Exclusion, Screening
 from psmbook.cohort.longformat import missing_column, rows_text
 from psmbook.cohort.validation import DataError
 from psmbook.cohort.values import codes_of, counted, plural
-from psmbook.present.privacy import count_text
+from psmbook.present.privacy import complementary_mask, n_pct_cells
 from psmbook.study.description import Study
 from psmbook.study.protocol import MISSING_LEVEL, Rule
 
@@ -206,12 +206,14 @@ def event_counts(data: pd.DataFrame, study: Study) -> dict[str, list[tuple[str, 
 
 def event_coding_table(loaded: Loaded, study: Study, min_cell: int = 0) -> pd.DataFrame:
     """How each coded endpoint's status column is read: its codes, the patients by arm (counts below
-    ``min_cell`` as "< min_cell") and how each status enters the analyses."""
+    ``min_cell`` as "< min_cell", and the next smallest status of the endpoint and arm "hidden" beside a lone
+    one: the statuses add up to the arm) and how each status enters the analyses."""
     treated, control = (study.arm_label(a) for a in study.treatment.arms)
     rows = []
     for key, counts in loaded.events.items():
         o = study.outcome(key)
-        for status, codes, n_treated, n_control in counts:
+        hidden = [complementary_mask([c[i] for c in counts], ["arm"] * len(counts), min_cell) for i in (2, 3)]
+        for j, (status, codes, n_treated, n_control) in enumerate(counts):
             if status.startswith("event"):
                 how = "the event"
             elif status == "censored":
@@ -223,8 +225,8 @@ def event_coding_table(loaded: Loaded, study: Study, min_cell: int = 0) -> pd.Da
                     "Endpoint": o.label or key,
                     "Status": status,
                     "Codes": f"{o.status} = {codes}",
-                    treated: count_text(n_treated, min_cell),
-                    control: count_text(n_control, min_cell),
+                    treated: n_pct_cells([n_treated], [None], [hidden[0][j]], min_cell)[0],
+                    control: n_pct_cells([n_control], [None], [hidden[1][j]], min_cell)[0],
                     "How it is analysed": how,
                 }
             )
@@ -292,6 +294,11 @@ def apply_protocol(data: pd.DataFrame, study: Study, *, source: Optional[str] = 
 
 
 def load_cohort(path: Union[str, Path], study: Study) -> Loaded:
-    """Read the data file as the study description declares it and apply its protocol (see the module)."""
-    data = reading.read_data(path, study.file)
-    return apply_protocol(data, study, source=str(path))
+    """Read the data file as the study description declares it and apply its protocol (see the module). A
+    DataError says which column holds the patient ids its problems name (``id_column``)."""
+    try:
+        data = reading.read_data(path, study.file)
+        return apply_protocol(data, study, source=str(path))
+    except DataError as error:
+        error.id_column = study.id_column
+        raise

@@ -31,12 +31,13 @@ import pandas as pd
 
 from psmbook.cohort import other_columns
 from psmbook.cohort.values import FLAG_TEXTS, MAX_NAMED, codes_of, counted, numbers, rows_text
-from psmbook.study.codes import as_code
+from psmbook.study.codes import as_code, map_distinct
 from psmbook.study.description import GENERATED_ID, Study
 
 __all__ = [
     "DataError",
     "MatchingError",
+    "AnalysisError",
     "described_columns",
     "validate_cohort",
     "prepare_cohort",
@@ -55,7 +56,10 @@ CODED = "other codes: declare the column as the endpoint's `status` with its eve
 
 
 class DataError(ValueError):
-    """The data cannot be analysed as described; `problems` lists every reason, one sentence each."""
+    """The data cannot be analysed as described; `problems` lists every reason, one sentence each.
+    ``id_column``: the column of patient ids the problems may name (set by the reader of the file)."""
+
+    id_column: Optional[str] = None
 
     def __init__(self, problems: Sequence[str], *, source: Optional[str] = None, study_source: Optional[str] = None):
         self.problems: list[str] = list(problems)
@@ -73,6 +77,12 @@ class DataError(ValueError):
 
 class MatchingError(ValueError):
     """Propensity-score matching produced no matched pair, so there is no matched cohort to analyse."""
+
+
+class AnalysisError(ValueError):
+    """Data that passed validation cannot support an analysis (no event in the matched cohort, a covariate
+    level that only one arm has...): one sentence naming the cause, the covariate and level at fault, and
+    what to change. The chapter stops there and its page says so (the book's other chapters still run)."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -336,7 +346,7 @@ def _check_flags(
     where: str = "",
 ) -> list[str]:
     """A 0/1 flag (True/False, 0.0/1.0 accepted); missing values are problems where `required`."""
-    flags = data[column].map(_flag)
+    flags = map_distinct(data[column], _flag)
     missing = flags.isna() if required is None else flags.isna() & required
     bad = flags.notna() & (flags == -1)
     problems = []
@@ -488,7 +498,7 @@ def _cut(values: pd.Series, var) -> pd.Series:
 
 
 def _as_flags(values: pd.Series) -> pd.Series:
-    flags = values.map(_flag).astype("boolean")
+    flags = map_distinct(values, _flag).astype("boolean")
     return flags.astype(bool) if not flags.isna().any() else flags
 
 
@@ -520,7 +530,7 @@ def prepare_cohort(data: pd.DataFrame, study: Study, *, source: Optional[str] = 
     for e in study.endpoints:
         o = study.outcome(e)
         out[o.time] = numbers(data[o.time])[0]
-        out[o.event] = data[o.event].map(_flag).astype(np.int64)
+        out[o.event] = map_distinct(data[o.event], _flag).astype(np.int64)
     if study.has_response:
         column = study.response.column
         out[column] = codes_of(data[column])

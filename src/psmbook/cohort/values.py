@@ -11,7 +11,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from psmbook.study.codes import as_code
+from psmbook.study.codes import as_code, as_codes
 
 __all__ = ["MAX_NAMED", "MISSING", "FLAG_TEXTS", "plural", "codes_of", "counted", "numbers", "rows_text"]
 
@@ -30,7 +30,7 @@ def plural(count: int, nouns: str) -> str:
 
 def codes_of(series: pd.Series) -> pd.Series:
     """Values as codes (text; 1.0 -> "1"; None for a missing value)."""
-    return series.map(as_code).astype(object)
+    return as_codes(series).astype(object)
 
 
 def counted(values: Iterable[object]) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from psmbook.present import privacy
+
 THRESHOLD = 0.1
 
 
@@ -128,8 +130,11 @@ def overlap_plot(
     colours: tuple[str, str],
     labels: tuple[str, str],
     bins: int = 24,
+    min_cell: int = 0,
 ):
-    """Mirrored histograms of the logit propensity score per arm, all patients and matched only."""
+    """Mirrored histograms of the logit propensity score per arm, all patients and matched only. With
+    ``min_cell``, neighbouring bins merge until each bar holds 0 or at least ``min_cell`` patients
+    (:func:`psmbook.present.privacy.merge_small_bins`), its height the patients per original bin width."""
     import matplotlib.pyplot as plt
 
     t = np.asarray(treated, dtype=bool)
@@ -138,14 +143,22 @@ def overlap_plot(
     edges = np.histogram_bin_edges(x, bins=bins)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, keep, title in ((axes[0], np.ones_like(m), "All patients"), (axes[1], m, "Matched patients")):
-        up, _ = np.histogram(x[t & keep], bins=edges)
-        down, _ = np.histogram(x[~t & keep], bins=edges)
-        ax.bar(edges[:-1], up, width=np.diff(edges), align="edge", color=colours[0], label=labels[0])
-        ax.bar(edges[:-1], -down, width=np.diff(edges), align="edge", color=colours[1], label=labels[1])
+        for side, colour, label, sign in ((t, colours[0], labels[0], 1), (~t, colours[1], labels[1], -1)):
+            counts, _ = np.histogram(x[side & keep], bins=edges)
+            if min_cell:
+                left, counts = privacy.merge_small_bins(counts, edges, min_cell)
+                left, width = np.asarray(left[:-1]), np.diff(left)
+                heights = np.asarray(counts) * (edges[1] - edges[0]) / width if len(counts) else counts
+            else:
+                left, width, heights = edges[:-1], np.diff(edges), counts
+            ax.bar(left, sign * np.asarray(heights), width=width, align="edge", color=colour, label=label)
         ax.axhline(0, color="black", lw=0.8)
         ax.set_title(title)
         ax.set_xlabel("Logit of the propensity score")
     axes[0].set_ylabel("Patients (treated up, controls down)")
+    if min_cell:
+        fig.text(0.5, -0.02, f"Bins of fewer than {min_cell} patients are merged with their neighbours; a merged bar's "
+                 "height is its patients per bin width.", ha="center", va="top", fontsize=8)  # fmt: skip
     axes[0].yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{abs(v):.0f}"))
     axes[0].legend(fontsize=8.5, loc="upper left")
     fig.tight_layout()

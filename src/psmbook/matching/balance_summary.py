@@ -144,7 +144,10 @@ def summarise(X: pd.DataFrame, treated: pd.Series | np.ndarray, weights=None) ->
         if not binary:
             ratio, ecdf_mean, ecdf_max = np.nan, np.nan, np.nan
             if not too_small:
-                ratio = weighted_variance(x[t], w_all[t], False) / weighted_variance(x[~t], w_all[~t], False)
+                with np.errstate(divide="ignore", invalid="ignore"):  # R's: x / 0 is Inf, 0 / 0 NaN
+                    ratio = np.float64(weighted_variance(x[t], w_all[t], False)) / weighted_variance(
+                        x[~t], w_all[~t], False
+                    )
                 ecdf_mean, ecdf_max = ecdf_distances(x, t, w_all)
         rows[column] = (mean_t, mean_c, smd, ratio, ecdf_mean, ecdf_max)
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(STATS))

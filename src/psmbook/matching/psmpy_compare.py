@@ -6,7 +6,33 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from psmbook.matching.nearest import nearest_neighbour_match
 from psmbook.matching.result import MatchResult
+
+#: Above this many patients psmpy runs on a random sample of this size: its k-d tree query asks for every
+#: treated patient's distance to every control (memory n_treated x n_control, time growing with
+#: n_treated^2 x n_control), which at 200,000 patients asks for 75 GiB.
+PSMPY_LIMIT = 1_000
+#: The seed of that sample (fixed, so that the same cohort gives the same sample).
+SAMPLE_SEED = 20250531
+
+
+def psmpy_sample(cohort: pd.DataFrame, size: int = PSMPY_LIMIT, seed: int = SAMPLE_SEED) -> pd.DataFrame:
+    """A simple random sample of ``size`` patients (rows kept in the cohort's order), the same every run."""
+    if len(cohort) <= size:
+        return cohort
+    rows = np.sort(np.random.default_rng(seed).choice(len(cohort), size=size, replace=False))
+    return cohort.iloc[rows]
+
+
+def sample_sentence(n_patients: int, size: int = PSMPY_LIMIT, seed: int = SAMPLE_SEED) -> str:
+    """Why and how the psmpy comparison runs on a sample, for the prose."""
+    return (
+        f"on a simple random sample of {size:,} of the {n_patients:,} patients (seed {seed}): psmpy's matcher "
+        "asks for every treated patient's distance to every control, so its memory grows with treated × controls "
+        "and its time with treated² × controls, which a cohort of this size would not survive; the book's own "
+        "matching is repeated on the same sample, with the same settings, so that the rows compare like with like"
+    )
 
 
 def psmpy_kdtree_match(
@@ -132,6 +158,16 @@ def _balance_of(cohort, pairs, study, logit: pd.Series) -> dict:
     }
 
 
+def psmpy_not_run(cohort, study, result: MatchResult, logit, caliper, sample_text: str, error) -> dict[str, object]:
+    """:func:`psmpy_comparison`'s numbers when psmpy itself fails on the cohort: the book's row alone, and
+    psmpy's own message in the sentences."""
+    book = f"This book: ML score, caliper {caliper} SD" if caliper else "This book: ML score, no caliper"
+    table = pd.DataFrame([{"analysis": book, **_balance_of(cohort, result.pairs, study, logit)}])
+    why = f"psmpy could not be run on this cohort ({type(error).__name__} in psmpy: {error})"
+    return {"psmpy_comparison": table.set_index("analysis"), "score_correlation": "not computed",
+            "psmpy_sample": sample_text, "literal_caliper": why, "kd_agreement": why}  # fmt: skip
+
+
 def psmpy_comparison(
     cohort: pd.DataFrame,
     study,
@@ -145,24 +181,38 @@ def psmpy_comparison(
 ) -> dict[str, object]:
     """What psmpy would have done with this cohort, beside the book's match: its defaults (its own
     penalised score, no caliper), its caliper taken literally (an absolute width), and, for 1:1 matching,
-    its k-d tree matcher given the book's score, treated order and caliper. Returns the comparison table
-    (``psmpy_comparison``) and sentences for the prose."""
+    its k-d tree matcher given the book's score, treated order and caliper. Above :data:`PSMPY_LIMIT`
+    patients all of it runs on a random sample (:func:`psmpy_sample`), the book's match repeated on it.
+    Returns the comparison table (``psmpy_comparison``) and sentences for the prose (``psmpy_sample``: on
+    which patients)."""
     arm, treated = study.treatment.column, study.treatment.treated
     numbers = [v.column for v in study.covariates if v.continuous]
-    default_pairs, default_logit = psmpy_default_match(cohort, arm, treated, covariates, continuous=numbers)
-    literal_pairs, _ = psmpy_default_match(
-        cohort, arm, treated, covariates, caliper=caliper or None, continuous=numbers
-    )
+    sample_text, logit = f"on all {len(cohort):,} patients", model.logit
+    if len(cohort) > PSMPY_LIMIT:  # psmpy is quadratic: a stated random sample, the book's match repeated on it
+        cohort, sample_text = psmpy_sample(cohort), sample_sentence(len(cohort))
+        logit = model.logit.loc[cohort.index]
+        result = nearest_neighbour_match(
+            logit, model.treated.loc[cohort.index], caliper_sd=result.settings["caliper_sd"], ratio=ratio,
+            replace=replace, order=result.settings["order"], seed=SAMPLE_SEED,
+        )  # fmt: skip
+    try:
+        default_pairs, default_logit = psmpy_default_match(cohort, arm, treated, covariates, continuous=numbers)
+        literal_pairs, _ = psmpy_default_match(
+            cohort, arm, treated, covariates, caliper=caliper or None, continuous=numbers
+        )
+    except (ValueError, IndexError, KeyError) as error:  # psmpy's own failure (few patients, one-level covariates)
+        return psmpy_not_run(cohort, study, result, logit, caliper, sample_text, error)
     book = f"This book: ML score, caliper {caliper} SD" if caliper else "This book: ML score, no caliper"
     rows = [
         (book, result.pairs),
         ("psmpy defaults: penalised score, no caliper", default_pairs),
         (f"psmpy, caliper={caliper} taken literally (absolute)", literal_pairs),
     ]
-    table = pd.DataFrame([{"analysis": name, **_balance_of(cohort, pairs, study, model.logit)} for name, pairs in rows])
+    table = pd.DataFrame([{"analysis": name, **_balance_of(cohort, pairs, study, logit)} for name, pairs in rows])
     numbers: dict[str, object] = {
         "psmpy_comparison": table.set_index("analysis"),
-        "score_correlation": f"{float(np.corrcoef(default_logit.loc[cohort.index], model.logit)[0, 1]):.3f}",
+        "score_correlation": f"{float(np.corrcoef(default_logit.loc[cohort.index], logit)[0, 1]):.3f}",
+        "psmpy_sample": sample_text,
     }
     if caliper and result.caliper is not None:
         wider = caliper > result.caliper
@@ -174,12 +224,12 @@ def psmpy_comparison(
         numbers["literal_caliper"] = "with no caliper there is nothing to compare"
     if ratio == 1:
         kd_pairs = psmpy_kdtree_match(
-            model.logit, model.treated, caliper=result.caliper, replace=replace, order=result.treated_ids
+            logit, model.treated.loc[logit.index], caliper=result.caliper, replace=replace, order=result.treated_ids
         )
-        agreement = compare_pairings(result, kd_pairs, model.logit)
+        agreement = compare_pairings(result, kd_pairs, logit)
         numbers["kd_agreement"] = (
             f"given the book's score, the same treated order and the caliper converted to an absolute width "
-            f"({result.caliper:.3f}), psmpy's `kdtree_matched` matches "
+            f"({'none' if result.caliper is None else f'{result.caliper:.3f}'}), psmpy's `kdtree_matched` matches "
             f"{'the same' if agreement['same_treated'] else 'different'} treated patients; "
             f"{agreement['differ']} of {agreement['pairs']} pairs differ, "
             f"{agreement['differ_by_tie']} of them only by a tie (another control exactly as close)"

@@ -16,6 +16,7 @@ from psmbook.matching import balance, balance_summary
 from psmbook.matching.nearest import MATCHER_LABELS
 from psmbook.matching.result import MatchResult, matched_cohort
 from psmbook.matching.score import PropensityModel
+from psmbook.present import privacy
 from psmbook.present.format import format_p
 from psmbook.present.style import CONTROL_COLOUR, TREATED_COLOUR
 
@@ -68,9 +69,17 @@ def matched_sample(cohort: pd.DataFrame, model: PropensityModel, result: MatchRe
     return matched_cohort(cohort.assign(ps=model.scores, logit_ps=model.logit), result)
 
 
-def plot_flow(cohort: pd.DataFrame, study, result: MatchResult, ratio: int, cohort_results: Mapping | None = None):
+def plot_flow(
+    cohort: pd.DataFrame,
+    study,
+    result: MatchResult,
+    ratio: int,
+    cohort_results: Mapping | None = None,
+    min_cell: int = 0,
+):
     """The flow of patients from the cohort through the arms to the matched sample (a Figure); with the
-    cohort chapter's results, from the patients of the data file and the protocol's exclusions on."""
+    cohort chapter's results, from the patients of the data file and the protocol's exclusions on; counts
+    from 1 to ``min_cell`` - 1 hidden as :func:`psmbook.cohort.flow.plot_patient_flow` hides them."""
     counts = matched_counts(result)
     matched = {
         study.treatment.treated: counts["n_matched_treated"],
@@ -84,7 +93,29 @@ def plot_flow(cohort: pd.DataFrame, study, result: MatchResult, ratio: int, coho
         population=study.population or study.name,
         evaluable=study.has_response and study.response.not_evaluable is not None,
         **flow.screening_shown(cohort_results or {}),
+        min_cell=min_cell,
     )
+
+
+def balance_shown(table: pd.DataFrame, cohort: pd.DataFrame, matched: pd.DataFrame, study, min_cell: int = 0):
+    """The balance table as the page may show it: a categorical covariate with a level of 1 to ``min_cell``
+    - 1 patients in an arm (all patients for the ``*_before`` statistics, the matched ones for ``*_after``)
+    has those statistics blank on every level row, since a level's mean (its share of the arm), SMD or
+    variance ratio with the arm's size gives its count. The verdicts stay; with ``min_cell`` off, ``table``."""
+    if not min_cell:
+        return table
+    shown = table.copy()
+    arm, arms = study.treatment.column, study.treatment.arms
+    for variable in (v for v in study.covariates if not v.continuous):
+        rows = [r for r in (f"{variable.column}={code}" for code in variable.levels) if r in shown.index]
+        for frame, when in ((cohort, "before"), (matched, "after")):
+            if variable.column not in frame:
+                continue
+            counts = pd.crosstab(frame[variable.column], frame[arm]).reindex(columns=list(arms), fill_value=0)
+            if any(privacy.is_suppressed(n, min_cell) for n in counts.to_numpy().ravel()):
+                columns = [c for c in shown.columns if c.endswith(f"_{when}") and shown[c].dtype.kind == "f"]
+                shown.loc[rows, columns] = np.nan
+    return shown
 
 
 def level_labels(study) -> dict[str, str]:
@@ -248,8 +279,9 @@ def convention_numbers(table: pd.DataFrame) -> dict[str, object]:
     }
 
 
-def plot_overlap(model: PropensityModel, matched: pd.DataFrame, study):
-    """Mirrored histograms of the logit score per arm, all patients and the matched ones (a Figure)."""
+def plot_overlap(model: PropensityModel, matched: pd.DataFrame, study, *, min_cell: int = 0):
+    """Mirrored histograms of the logit score per arm, all patients and the matched ones (a Figure); no bar
+    of 1 to ``min_cell`` - 1 patients (see :func:`psmbook.matching.balance.overlap_plot`)."""
     logit = model.logit
     return balance.overlap_plot(
         logit,
@@ -257,6 +289,7 @@ def plot_overlap(model: PropensityModel, matched: pd.DataFrame, study):
         pd.Series(logit.index.isin(matched.index), index=logit.index),
         colours=(TREATED_COLOUR, CONTROL_COLOUR),
         labels=(study.arm_label(study.treatment.treated), study.arm_label(study.treatment.control)),
+        min_cell=min_cell,
     )
 
 

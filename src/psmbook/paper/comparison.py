@@ -60,6 +60,16 @@ def section_of(pid: str) -> str:
     }.get(head, "Text")
 
 
+def numeric(value: object) -> float | None:
+    """A computed result as a number, or None when the page shows it suppressed ("< 5", a range "72–75")."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def compare(
     results: Mapping[str, tuple[str, object]],
     published: Mapping | None = None,
@@ -75,11 +85,10 @@ def compare(
         if entry.kind not in TOLERANCES or not isinstance(entry.value, (int, float)):
             continue
         names = [*aliases(pid), *more_aliases.get(pid, ())]
-        found = next((name for name in names if name in results and results[name][1] is not None), None)
-        if found is None:
+        found = next((name for name in names if name in results and numeric(results[name][1]) is not None), None)
+        if found is None:  # not computed, or suppressed on the page (then not compared)
             continue
-        chapter, computed = results[found]
-        computed = float(computed)
+        chapter, computed = results[found][0], numeric(results[found][1])
         value = float(entry.value)
         tolerance, agrees = TOLERANCES[entry.kind]
         rows.append(

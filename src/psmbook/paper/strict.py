@@ -29,7 +29,7 @@ from psmbook.analysis.tables import percent
 from psmbook.paper.audit import Finding, denominator_id
 from psmbook.paper.audit.common import PrintedNumbers
 from psmbook.paper.audit.counts import duplicate_pairs
-from psmbook.paper.comparison import aliases
+from psmbook.paper.comparison import aliases, numeric
 from psmbook.study.published import load_published
 
 #: The classes, in display order.
@@ -124,14 +124,15 @@ def extend_results(
     def value_of(pid: str):
         for name in (pid, *aliases(pid), *groups.get(pid, ())):
             for alias in (name, *aliases(name)):
-                if alias in out and out[alias][1] is not None:
-                    return out[alias][1]
+                if alias in out and numeric(out[alias][1]) is not None:
+                    return numeric(out[alias][1])
         return None
 
     for pid, same in _SAME_QUANTITY.items():  # printed once more under a name the audit does not pair
         if pid in pub:
             groups.setdefault(pid, []).append(same)
-    after_p = [v for k, (_, v) in out.items() if re.fullmatch(r"table1\.after\.[^.]+\.p", k) and v is not None]
+    after_p = [numeric(v) for k, (_, v) in out.items() if re.fullmatch(r"table1\.after\.[^.]+\.p", k)]
+    after_p = [v for v in after_p if v is not None]
     if ALL_AFTER_P in pub and value_of(ALL_AFTER_P) is None and after_p:  # "all p > 0.4": the smallest p
         out[ALL_AFTER_P] = ("smallest p of Table 1 after matching", min(after_p))
     for pid, entry in pub.items():

@@ -9,15 +9,58 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
+from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import proportional_hazard_test
 from scipy import stats
 
-from psmbook.analysis.survival.factors import Factor, contrast_indicators
+from psmbook.analysis.survival.factors import Factor, contrast_indicators, table3_factors
 from psmbook.analysis.survival.fastcox import cox_fit
+from psmbook.analysis.survival.largecox import LARGE, FastCoxFitter
+from psmbook.analysis.survival.schoenfeld import scaled_schoenfeld
+from psmbook.cohort.validation import AnalysisError
 
 
 def _complete(df: pd.DataFrame, factors: Sequence[Factor]) -> pd.DataFrame:
     return df.dropna(subset=[f.column for f in factors])
+
+
+def check_estimable(
+    df: pd.DataFrame, factors: Sequence[Factor], event: str, what: str = "", arms: str = "", per_level: bool = True
+) -> None:
+    """AnalysisError, naming what to change, when a Cox model of ``factors`` cannot be estimated on ``df``:
+    no event at all, or a level of a factor with no patients (no hazard ratio) or, with ``per_level``, no events
+    (a hazard ratio of zero or infinity: monotone likelihood, where lifelines stops, or prints 10^7 with a 0 to
+    infinity interval). ``arms``: the treatment column, whose levels are arms (a remedy of their own)."""
+    where = f" ({what})" if what else ""
+    if int(df[event].sum()) == 0:
+        raise AnalysisError(
+            f"no patient of the {len(df)} analysed{where} has an event (`{event}` is 0 for every one), so no "
+            "hazard ratio can be estimated; check that the study description's endpoint names the event column "
+            "(or its `event_codes`), or follow the patients up for longer"
+        )
+    for f in factors:
+        if f.continuous:
+            continue
+        counts = df.groupby(df[f.column].astype(object))[event].agg(["size", "sum"])
+        empty = []
+        for level, label in f.levels.items():
+            n, d = (int(x) for x in (counts.loc[level] if level in counts.index else (0, 0)))
+            if n == 0 or (d == 0 and per_level):
+                what_lacks = "no patients" if n == 0 else f"no events among its {n} patients"
+                empty.append(f"{f.label}: {label} has {what_lacks}")
+        if not empty:
+            continue
+        remedy = (
+            "a hazard ratio needs events in both arms: keep more patients in the match (a wider `caliper`) or "
+            "follow them up for longer"
+            if f.column == arms
+            else "merge each such level with a neighbouring one in the study description (its `levels`, or `bins` "
+            "for a measurement cut into levels)"
+        )
+        raise AnalysisError(
+            f"the hazard ratio of {f.label} cannot be estimated{where}: {'; '.join(empty)} (against a level "
+            f"without events a hazard ratio is zero or infinite, and a level without patients has none); {remedy}"
+        )
 
 
 #: lifelines' Newton–Raphson stops one step short of the maximum by default (its Newton decrement below
@@ -26,6 +69,10 @@ LIFELINES_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 1e-13}
 
 
 def _fit(design: pd.DataFrame, time: pd.Series, event: pd.Series, **kwargs) -> CoxPHFitter:
+    """lifelines' Cox model; above :data:`largecox.LARGE` patients (without options) the book's O(n log n) fit,
+    handed on as lifelines' (:class:`largecox.FastCoxFitter`)."""
+    if len(design) > LARGE and not kwargs:
+        return FastCoxFitter(design, time, event)
     data = design.assign(_time=time.to_numpy(), _event=event.to_numpy())
     return CoxPHFitter().fit(data, "_time", "_event", fit_options=LIFELINES_FIT_OPTIONS, **kwargs)
 
@@ -87,7 +134,9 @@ def cox_univariate(df: pd.DataFrame, factors: Sequence[Factor], time: str, event
     rows = []
     for f in factors:
         data = _complete(df, [f])
-        fitter = _fit(contrast_indicators(data, [f]), data[time], data[event])
+        design = contrast_indicators(data, [f])  # (a ValueError naming a value outside the levels)
+        check_estimable(data, [f], event, f"univariate model of `{time}`")
+        fitter = _fit(design, data[time], data[event])
         rows += _rows(fitter, [f], len(data), int(data[event].sum()), "univariate")
     return pd.DataFrame(rows)
 
@@ -132,7 +181,17 @@ def cox_multivariable(
         raise ValueError("a multivariable model needs at least one factor")
     data = _complete(df, factors)
     design = contrast_indicators(data, factors)
-    fitter = _fit(design, data[time], data[event])
+    # levels without events only where the univariate models did not look first (the lab's models of a whole
+    # cohort, for the treatment's hazard ratio), then lifelines' own failure, named
+    check_estimable(data, factors, event, f"{model} model of `{time}`", per_level=False)
+    try:
+        fitter = _fit(design, data[time], data[event])
+    except ConvergenceError as error:
+        raise AnalysisError(
+            f"the {model} Cox model of `{time}` ({', '.join(f.label for f in factors)}) did not converge "
+            f"(lifelines: {str(error).splitlines()[0]}); a level with few patients or events may predict "
+            "the outcome: merge such levels in the study description, or give a smaller `entry_p` (fewer factors)"
+        ) from None
     table = pd.DataFrame(_rows(fitter, factors, len(data), int(data[event].sum()), model))
     fitted = design.assign(_time=data[time].to_numpy(), _event=data[event].to_numpy())
     return CoxModel(fitter, fitted, table, len(df) - len(data), list(factors))
@@ -175,6 +234,8 @@ def pair_aware_cox(
     pairs. (A control re-used by matching with replacement is one row, in its first set: for that case
     :func:`psmbook.analysis.survival.matched_sets.matched_set_cox` clusters on every set it belongs to.)
     """
+    arm_factor = table3_factors(study, [(None, None)])
+    check_estimable(df, arm_factor, event, f"the treatment's models of `{time}`", arms=study.treatment.column)
     arm = (df[study.treatment.column] == study.treatment.treated).astype(float).to_numpy()
     t, e, pairs = df[time].to_numpy(dtype=float), df[event].to_numpy(dtype=float), df[pair].to_numpy()
     data = pd.DataFrame({"treated": arm, "_time": t, "_event": e})
@@ -231,8 +292,11 @@ def ph_tests(model: CoxModel, alpha: float = 0.05, time_transforms: Sequence[str
     under any transform.
     """
     out = {}
+    residuals = scaled_schoenfeld(model.fitter, model.data)  # once, in O(n log n) (lifelines' own is quadratic)
     for transform in time_transforms:
-        result = proportional_hazard_test(model.fitter, model.data, time_transform=transform)
+        result = proportional_hazard_test(
+            model.fitter, model.data, time_transform=transform, precomputed_residuals=residuals
+        )
         summary = result.summary
         out[f"chi2_{transform}"] = summary["test_statistic"]
         out[f"p_{transform}"] = summary["p"]

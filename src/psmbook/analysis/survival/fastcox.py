@@ -145,14 +145,12 @@ def _prepare(time, event, x, strata, weights) -> _Sorted:
 
 
 def _steps(d: _Sorted, beta: np.ndarray, ties: str):
-    """Risk-set sums at every tied-event step (Efron: one step per death of a tie, with the tied deaths'
-    share taken off in turn; Breslow: one step per event time)."""
+    """Risk-set sums (of the weighted risk and risk times x) at every tied-event step (Efron: one step per
+    death of a tie, with the tied deaths' share taken off in turn; Breslow: one step per event time)."""
     eta = d.x @ beta
     score = np.exp(eta)
     risk = d.weight * score
-    p = d.x.shape[1]
-    xx = np.einsum("ni,nj->nij", d.x, d.x).reshape(len(eta), p * p)
-    moments = np.column_stack([risk, risk[:, None] * d.x, risk[:, None] * xx])
+    moments = np.column_stack([risk, risk[:, None] * d.x])
     at_risk = _segment_reverse_cumsum(moments, d.stratum_end)[d.group_start]
     dying = np.add.reduceat(moments * d.event[:, None], d.group_start, axis=0)
     deaths = np.add.reduceat(d.event, d.group_start)
@@ -171,15 +169,61 @@ def _steps(d: _Sorted, beta: np.ndarray, ties: str):
 
 
 def _loglik_score_information(d: _Sorted, beta: np.ndarray, ties: str):
-    eta, _, sums, _, _, mean_weight, _ = _steps(d, beta, ties)
-    p = d.x.shape[1]
-    denom = sums[:, 0]
-    mean_x = sums[:, 1 : 1 + p] / denom[:, None]
-    second = sums[:, 1 + p :].reshape(-1, p, p) / denom[:, None, None]
+    """Log partial likelihood, score and information at ``beta``. The sums of risk, risk x and risk x x'
+    are taken per (stratum, time) group first and summed over the risk sets group by group, and Efron's
+    steps within a tie enter through five scalar sums per group (of 1/den, f/den, 1/den^2, f/den^2 and
+    f^2/den^2, f the share of the tied deaths taken off): memory of order n p + groups x p^2, never
+    patients x p^2."""
+    from scipy import sparse
+
+    eta = d.x @ beta
+    risk = d.weight * np.exp(eta)
+    n, p = d.x.shape
+    starts = d.group_start
+    n_groups = len(starts)
+    group_end = d.group_of[d.stratum_end[starts] - 1] + 1  # group -> one past the last group of its stratum
+    rows = np.arange(n)
+    everyone = sparse.csr_matrix((risk, (d.group_of, rows)), shape=(n_groups, n))  # group x patient: risk
+    dying = sparse.csr_matrix((risk * d.event, (d.group_of, rows)), shape=(n_groups, n))
+    first = np.column_stack([np.ones(n), d.x])
+    at_risk1 = _segment_reverse_cumsum(everyone @ first, group_end)
+    dying1 = dying @ first
+    all2, dying2 = np.empty((n_groups, p, p)), np.empty((n_groups, p, p))
+    for j in range(p):  # column j of risk x x', summed per group over all patients and over the dying
+        column = d.x * d.x[:, j : j + 1]
+        all2[:, :, j], dying2[:, :, j] = everyone @ column, dying @ column
+    at_risk2 = _segment_reverse_cumsum(all2.reshape(n_groups, p * p), group_end).reshape(-1, p, p)
+    deaths = np.add.reduceat(d.event, starts)
+    death_weight = np.add.reduceat(d.weight * d.event, starts)
+    groups = np.flatnonzero(deaths > 0)
+    a0, a1, a2 = at_risk1[groups, 0], at_risk1[groups, 1:], at_risk2[groups]
+    d0, d1, d2 = dying1[groups, 0], dying1[groups, 1:], dying2[groups]
+    if ties == "efron":
+        counts = deaths[groups].astype(np.int64)
+        step = np.repeat(np.arange(len(groups)), counts)
+        f = (np.arange(len(step)) - np.repeat(np.cumsum(counts) - counts, counts)) / counts[step]
+        den = a0[step] - f * d0[step]
+
+        def per_group(values):
+            return np.bincount(step, weights=values, minlength=len(groups))
+
+        log_den, s0, s1 = per_group(np.log(den)), per_group(1 / den), per_group(f / den)
+        t0, t1, t2 = per_group(1 / den**2), per_group(f / den**2), per_group(f**2 / den**2)
+        weight = death_weight[groups] / counts
+    else:
+        log_den, s0, s1 = np.log(a0), 1 / a0, np.zeros(len(groups))
+        t0, t1, t2 = 1 / a0**2, np.zeros(len(groups)), np.zeros(len(groups))
+        weight = death_weight[groups]
     dead = d.weight * d.event
-    loglik = float(dead @ eta - mean_weight @ np.log(denom))
-    u = dead @ d.x - mean_weight @ mean_x
-    information = np.einsum("k,kij->ij", mean_weight, second - np.einsum("ki,kj->kij", mean_x, mean_x))
+    loglik = float(dead @ eta - weight @ log_den)
+    u = dead @ d.x - weight @ (a1 * s0[:, None] - d1 * s1[:, None])
+    outer = (
+        np.einsum("g,gi,gj->ij", weight * t0, a1, a1)
+        - np.einsum("g,gi,gj->ij", weight * t1, a1, d1)
+        - np.einsum("g,gi,gj->ij", weight * t1, d1, a1)
+        + np.einsum("g,gi,gj->ij", weight * t2, d1, d1)
+    )
+    information = np.einsum("g,gij->ij", weight * s0, a2) - np.einsum("g,gij->ij", weight * s1, d2) - outer
     return loglik, u, information
 
 

@@ -76,7 +76,7 @@ def median_rows(fits: Mapping, study, *, min_cell: int = 0) -> pd.DataFrame:
                         "Endpoint": e.upper() if study.paper else study.outcome(e).label,
                         "Cohort": PERIODS[period],
                         "Arm": study.arm_label(code),
-                        "Events / patients": f"{privacy.count_text(r['events'], min_cell)} / {int(r['n'])}",
+                        "Events / patients": f"{privacy.part_text(r['events'], r['n'], min_cell)} / {int(r['n'])}",
                         f"Median, {study.time_unit} (95% CI)": median,
                         "_e": e,
                         "_period": period,

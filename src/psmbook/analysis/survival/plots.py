@@ -11,6 +11,8 @@ from scipy import stats
 
 from psmbook.analysis.km import fit_by_arm, plot_by_arm
 from psmbook.analysis.survival.cox import CoxModel
+from psmbook.analysis.survival.schoenfeld import scaled_schoenfeld
+from psmbook.present import privacy
 from psmbook.present.format import p_statement
 
 #: At most this many ticks on a follow-up axis, so that their labels never run into each other.
@@ -53,7 +55,8 @@ def plot_figure1(
     step = study.time_step
     if xmax is None:
         longest = max(float(df[study.outcome(e).time].max()) for df in cohorts.values() for e in endpoints)
-        xmax = 60.0 if study.paper else step * math.ceil(longest / step)
+        rounded = step * math.ceil(longest / step)  # a whole year, unless that overflows (a time of 1.8e308)
+        xmax = 60.0 if study.paper else (rounded if math.isfinite(rounded) else longest)
     fig, axes = plt.subplots(
         len(periods), len(endpoints), figsize=(5 * len(endpoints), 5.2 * len(periods)), squeeze=False
     )
@@ -109,7 +112,9 @@ def forest_plot(
         panels.append(("multivariate", "Multivariable", multivariable))
     fig, axes = plt.subplots(1, len(panels), figsize=(10, 0.36 * len(terms) + 1.6), sharey=True, squeeze=False)
     limits = pd.concat([t.loc[~t["reference"].astype(bool), ["ci_low", "ci_high"]] for _, _, t in panels])
-    low_all, high_all = float(np.nanmin(limits["ci_low"])), float(np.nanmax(limits["ci_high"]))
+    finite = limits.where(np.isfinite(limits) & (limits > 0))  # a 0 or infinite limit: the bar runs off the axis
+    low_all, high_all = float(finite["ci_low"].min(skipna=True)), float(finite["ci_high"].max(skipna=True))
+    low_all, high_all = (low_all if np.isfinite(low_all) else 0.2), (high_all if np.isfinite(high_all) else 5.0)
     for ax, (key, title, table) in zip(axes[0], panels):
         est = table.set_index("id")
         for yi, term in zip(y, terms["id"]):
@@ -146,14 +151,32 @@ def forest_plot(
     return fig
 
 
-def plot_schoenfeld(model: CoxModel, labels: Optional[Mapping[str, str]] = None):
+#: Above this many events the Schoenfeld plot shows the residuals' density (hexagonal bins) instead of one
+#: dot per event, and its smooth runs through the means of equal-count bins of rank (lowess on every event
+#: is quadratic in the events: hours at a million).
+SCATTER_LIMIT = 5_000
+#: The number of those bins of rank.
+RANK_BINS = 200
+
+
+def _binned_means(rank: np.ndarray, values: np.ndarray, bins: int = RANK_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """Mean rank and mean value in ``bins`` equal-count bins of rank."""
+    order = np.argsort(rank, kind="stable")
+    groups = np.array_split(order, bins)
+    return np.array([rank[g].mean() for g in groups]), np.array([values[g].mean() for g in groups])
+
+
+def plot_schoenfeld(model: CoxModel, labels: Optional[Mapping[str, str]] = None, *, min_cell: int = 0):
     """Scaled Schoenfeld residuals plus the estimated coefficient (R's ``cox.zph`` plot, an estimate of
     beta(t)) against the rank of the event time, with a lowess smooth: under proportional hazards the
-    smooth is flat around the term's log-HR."""
+    smooth is flat around the term's log-HR. Above :data:`SCATTER_LIMIT` events, the residuals' density
+    and a smooth through the means of rank bins instead (close to the smooth of every point, in linear time).
+    With ``min_cell`` (real data), no dot is one patient's event: each is the mean of a bin of at least
+    ``min_cell`` consecutive events, and the smooth runs through them."""
     import matplotlib.pyplot as plt
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
-    residuals = model.fitter.compute_residuals(model.data, kind="scaled_schoenfeld")
+    residuals = scaled_schoenfeld(model.fitter, model.data)  # lifelines' numbers, in O(n log n)
     times = model.data.loc[residuals.index, "_time"].to_numpy()
     rank = stats.rankdata(times)
     terms = list(residuals.columns)
@@ -163,12 +186,25 @@ def plot_schoenfeld(model: CoxModel, labels: Optional[Mapping[str, str]] = None)
     for ax, term in zip(axes.flat, terms):
         beta = float(model.fitter.params_[term])
         r = residuals[term].to_numpy() + beta  # lifelines leaves beta out; R's cox.zph adds it
-        ax.scatter(rank, r, s=9, color="#555555", alpha=0.6)
-        smooth = lowess(r, rank, frac=0.6, it=0)  # no robustness steps: they would discount the rarer level
+        if min_cell:  # real data: means of bins of at least min_cell events, never one patient's residual
+            bins = privacy.group_sizes(len(r), min_cell, RANK_BINS)
+            means = _binned_means(rank, r, bins) if bins >= 2 else (np.array([]), np.array([]))
+            ax.scatter(*means, s=14, color="#555555", alpha=0.8)
+            if bins < 2:
+                ax.text(0.5, 0.5, f"fewer than {2 * min_cell} events: not drawn", transform=ax.transAxes, ha="center")
+            smooth = lowess(means[1], means[0], frac=0.6, it=0) if bins >= 4 else np.empty((0, 2))
+            ax.set_xlabel(f"Rank of death time (means of bins of ≥ {min_cell} events)")
+        elif len(r) <= SCATTER_LIMIT:
+            ax.scatter(rank, r, s=9, color="#555555", alpha=0.6)
+            smooth = lowess(r, rank, frac=0.6, it=0)  # no robustness steps: they would discount the rarer level
+        else:  # a registry: the density of the residuals, and the smooth through the means of rank bins
+            ax.hexbin(rank, r, gridsize=40, cmap="Greys", mincnt=1, bins="log", linewidths=0)
+            smooth = lowess(*_binned_means(rank, r)[::-1], frac=0.6, it=0)
         ax.plot(smooth[:, 0], smooth[:, 1], color="#D55E00", lw=2)
         ax.axhline(beta, color="#0072B2", ls="--", lw=1)
         ax.set_title((labels or {}).get(term, term), fontsize=9.5)
-        ax.set_xlabel("Rank of death time")
+        if not min_cell:
+            ax.set_xlabel("Rank of death time")
     for ax in list(axes.flat)[len(terms) :]:
         ax.set_visible(False)
     for row in axes:
