@@ -74,7 +74,8 @@ def test_a_reference_level_without_events_names_the_covariate_and_level():
     message = str(stop.value)
     assert "the hazard ratio of Factor 0 cannot be estimated (univariate model of `os_time`)" in message
     assert f"Factor 0: Level 0 has no events among its {n_reference} patients" in message
-    assert "merge each such level with a neighbouring one in the study description" in message
+    assert "merge each such level with a neighbouring one: for a measurement cut into levels, wider `bins`" in message
+    assert "recode the data file" in message  # a description's `levels` cannot join two codes
 
 
 def test_the_forest_plot_draws_an_infinite_interval_off_the_axis():

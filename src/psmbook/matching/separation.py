@@ -45,8 +45,10 @@ def separation_error(formula: str, levels: list[str]) -> AnalysisError:
             f"only, so they predict treatment perfectly: {shown}"
         )
         remedy = (
-            "merge each such level with a neighbouring one in the study description (its `levels` or `bins`), "
-            "or leave the covariate out of the score model (its `psm: false`, or the `covariates` parameter)"
+            "merge each such level with a neighbouring one: for a measurement cut into levels, wider `bins` "
+            "in the study description; for codes, recode the data file (a description's `levels` cannot join "
+            "two codes), or leave the covariate out of the score model (its `psm: false`, or the `covariates` "
+            "parameter)"
         )
     else:
         cause = (

@@ -54,8 +54,8 @@ def check_estimable(
             "a hazard ratio needs events in both arms: keep more patients in the match (a wider `caliper`) or "
             "follow them up for longer"
             if f.column == arms
-            else "merge each such level with a neighbouring one in the study description (its `levels`, or `bins` "
-            "for a measurement cut into levels)"
+            else "merge each such level with a neighbouring one: for a measurement cut into levels, wider `bins` "
+            "in the study description; for codes, recode the data file (a description's `levels` cannot join two codes)"
         )
         raise AnalysisError(
             f"the hazard ratio of {f.label} cannot be estimated{where}: {'; '.join(empty)} (against a level "
@@ -190,7 +190,8 @@ def cox_multivariable(
         raise AnalysisError(
             f"the {model} Cox model of `{time}` ({', '.join(f.label for f in factors)}) did not converge "
             f"(lifelines: {str(error).splitlines()[0]}); a level with few patients or events may predict "
-            "the outcome: merge such levels in the study description, or give a smaller `entry_p` (fewer factors)"
+            "the outcome: merge such levels (wider `bins`, or recode the data file), or give a smaller `entry_p` "
+            "(fewer factors)"
         ) from None
     table = pd.DataFrame(_rows(fitter, factors, len(data), int(data[event].sum()), model))
     fitted = design.assign(_time=data[time].to_numpy(), _event=data[event].to_numpy())
