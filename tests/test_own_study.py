@@ -332,7 +332,10 @@ def test_prose_rates_of_small_counts_are_not_shown():
     assert "not shown (fewer than 16 patients) in the treated arm against 57.5% among the controls" in text
     severe = toxicity.grade34_table(cohort, study)
     numbers = toxicity.grade34_numbers(severe, min_cell=14)  # any listed event: 13 of 60 new, 16 of 80 old
-    assert numbers["g34_treated"] == "not shown (fewer than 14 patients)" and numbers["g34_control"] == "20.0%"
+    assert numbers["g34_treated"] == "not shown (fewer than 14 patients)"
+    # 16 controls with any listed event, 9 with rash: 7 with nausea only would follow by subtraction
+    assert numbers["g34_control"] == "not shown (it would give away a count of fewer than 14 patients)"
+    assert toxicity.grade34_numbers(severe, min_cell=7)["g34_control"] == "20.0%"  # 16 - 9 = 7 is not small
     exposure = {
         "any_event": 3,
         "treated": 60,

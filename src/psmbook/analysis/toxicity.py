@@ -283,8 +283,10 @@ def _rate(row: pd.Series, side: str, min_cell: int, hidden: bool = False) -> str
     """An arm's rate for the prose; "not shown" when its count, or the rest of the arm, is below ``min_cell``
     (or the count is ``hidden`` to protect another)."""
     n, total = row[f"n_{side}"], row[f"N_{side}"]
-    if hidden or privacy.is_suppressed(n, min_cell) or privacy.is_suppressed(total - n, min_cell):
+    if privacy.is_suppressed(n, min_cell) or privacy.is_suppressed(total - n, min_cell):
         return f"not shown (fewer than {min_cell} patients)"
+    if hidden:
+        return f"not shown (it would give away a count of fewer than {min_cell} patients)"
     return f"{row[f'pct_{side}']:.1f}%"
 
 
