@@ -104,17 +104,14 @@ def test_psmpy_comparison(match):
 
 def test_response_prose_numbers_and_results(cohort, match):
     from psmbook.analysis import response, response_prose
-    from psmbook.study.published import select
 
     matched = match[4].reset_index()
     not_evaluable = {p: response.not_evaluable_counts(d, STUDY) for p, d in (("before", cohort), ("after", matched))}
     numbers = response_prose.evaluability_numbers(not_evaluable, matched, STUDY)
     assert numbers["n_matched_treated"] == 68 and numbers["pub_ne_treated"] == not_evaluable["before"]["anlotinib"]
     assert numbers["pub_unmatched_treated"] == 76 - published_value("table1.after.n.anlotinib")
-    rows = {
-        p: response.response_table(d, STUDY, p, published=select("table2."), test="infer")
-        for p, d in (("before", cohort), ("after", matched))
-    }
+    rows = response_prose.table2_rows(cohort, matched, STUDY)  # the paper's one test rule (test_paper_rule_response)
+    assert rows["after"].attrs["test"] == "paper_rule" and rows["before"]["p_reproduces"].all()
     prose = response_prose.table2_numbers(rows)
     assert prose["n_categories"] == len(rows["before"]) and prose["before_counts_sentence"].startswith("The synthetic")
     assert prose["pub_before_pd_p"] == rows["before"].set_index("category").at["pd", "published_p"]

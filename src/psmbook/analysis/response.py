@@ -31,6 +31,7 @@ from psmbook.analysis.association import (
     rule_based_test,
     run_test,
 )
+from psmbook.analysis.paper_rule import recover_test_rule
 
 # Shared with Table 1: the same validation (errors naming the column, the bad values and their rows)
 # and the same reading of published entries.
@@ -207,8 +208,7 @@ def paper_tests(published: Optional[Mapping], period: str, study: Study) -> pd.D
     candidate test (Pearson χ², Fisher's exact, Yates-corrected χ², likelihood-ratio χ²) on it, the
     smallest expected count, the test that reproduces the printed p
     (:func:`~psmbook.analysis.association.infer_paper_test`; Pearson first when several do), whether one does,
-    and the test the usual rule of thumb would pick (:func:`~psmbook.analysis.association.rule_based_test`).
-    Categories without published counts or p are left out.
+    and the test the usual rule of thumb picks (:func:`~psmbook.analysis.association.rule_based_test`).
     """
     pub = published_counts(published, period, study)
     records = []
@@ -263,8 +263,9 @@ def response_table(
     test : ``"infer"`` uses, per category, the test that reproduces the paper's printed p *on the
         paper's own counts* (:func:`paper_tests`), so that the same test is applied to these data;
         when the paper's counts are not published, the test is recovered from the computed counts
-        instead. ``"rule"`` applies the rule of thumb to the computed counts; or one fixed test
-        (``"pearson"``, ``"fisher"``, ``"yates"``, ``"likelihood_ratio"``).
+        instead. ``"paper_rule"`` applies the paper's one rule, recovered once from all its printed counts and
+        p (:mod:`psmbook.analysis.paper_rule`), to the computed counts; ``"rule"`` the rule of thumb; or one
+        fixed test (``"pearson"``, ``"fisher"``, ``"yates"``, ``"likelihood_ratio"``).
 
     Not-evaluable patients are left out of the denominators; their number per arm is in
     ``rows.attrs["not_evaluable"]``. Percentages are of the arm's evaluable patients, one decimal,
@@ -291,7 +292,7 @@ def response_table(
     for cat, label, codes in categories(study):
         table = two_by_two(counts, codes, study)
         pub_p = pub.at[cat, "p"] if pub is not None else None
-        paper_ok: Optional[bool] = None
+        paper_ok, test_label = None, None  # paper_ok: whether the test reproduces the paper's p on its counts
         if test == "infer":
             if cat in recovered.index:
                 name, source = recovered.at[cat, "test"], "paper's counts"
@@ -305,11 +306,15 @@ def response_table(
                 name, source = "pearson", "default"
                 note = f"no published p ({_pid(period, cat)}); {TEST_LABELS[name]}"
             test_label = TEST_LABELS[name] + ("" if paper_ok in (True, None) else " (closest; none reproduces)")
+        elif test == "paper_rule":  # one rule for every row, recovered once from the paper's (counts, p) pairs
+            rule = recover_test_rule()
+            name, source = rule.test(table)[0], "paper's rule"
+            note = f"{TEST_LABELS[name]}, by the paper's rule: {rule.statement}"
         else:
             name = rule_based_test(table) if test == "rule" else test
             source = "rule of thumb" if test == "rule" else "fixed"
             note = TEST_LABELS[name] + (" (rule of thumb)" if test == "rule" else "")
-            test_label = TEST_LABELS[name]
+        test_label = test_label or TEST_LABELS[name]
         p = run_test(table, name)
         rec: dict[str, Any] = {
             "category": cat,

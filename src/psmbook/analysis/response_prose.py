@@ -22,11 +22,11 @@ PERIODS = ("before", "after")
 
 def table2_rows(cohort: pd.DataFrame, matched: pd.DataFrame, study) -> dict[str, pd.DataFrame]:
     """Table 2's rows before and after matching (:func:`~psmbook.analysis.response.response_table`): for the
-    paper's study beside its published numbers, with the tests its printed p-values reveal; for another
-    study with the usual rule of thumb (Pearson's χ², Yates' correction or Fisher's exact test by the
-    smallest expected count)."""
+    paper's study beside its published numbers, every p by the paper's one test rule, recovered once from all
+    its printed counts and p (:mod:`psmbook.analysis.paper_rule`); for another study with the usual rule of
+    thumb (Pearson's χ², Yates' correction or Fisher's exact test by the smallest expected count)."""
     if study.paper:
-        published, test = select("table2."), "infer"
+        published, test = select("table2."), "paper_rule"
     else:
         published, test = None, "rule"
     return {

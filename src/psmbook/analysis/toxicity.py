@@ -12,7 +12,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from psmbook.analysis.association import TEST_LABELS, infer_paper_test, reproduces, rule_based_test, run_test
+from psmbook.analysis.association import TEST_LABELS, reproduces, rule_based_test, run_test
+from psmbook.analysis.paper_rule import recover_test_rule
 from psmbook.analysis.tables import percent, published_number_value, published_p_text
 from psmbook.present import privacy
 from psmbook.present.format import format_p, p_statement
@@ -43,9 +44,10 @@ def compare_event(
 ) -> dict:
     """n and % with the event per arm, and the p of a 2x2 test.
 
-    With ``published_p`` and no ``test``, the test is the one whose p prints as the published value
-    (see :func:`psmbook.analysis.association.infer_paper_test`); otherwise ``test`` (default Pearson
-    chi-square; ``"rule"``: the one the usual rule of thumb picks for the table,
+    With ``published_p`` (the paper's study) and no ``test``, the test is the paper's one rule, recovered once
+    from all its printed counts and p (:mod:`psmbook.analysis.paper_rule`; this row's printed p plays no part);
+    ``test="paper_rule"`` applies that rule without a printed p (e.g. to the matched cohort); otherwise ``test``
+    (default Pearson chi-square; ``"rule"``: the one the usual rule of thumb picks for the table,
     :func:`~psmbook.analysis.association.rule_based_test`).
     """
     treated, control = arms
@@ -56,9 +58,8 @@ def compare_event(
             [counts[treated][1] - counts[treated][0], counts[control][1] - counts[control][0]],
         ]
     )
-    if test is None and published_p is not None:
-        inference = infer_paper_test(table, published_p)
-        test, p = inference.test, inference.p
+    if test == "paper_rule" or (test is None and published_p is not None):
+        test, p = recover_test_rule().test(table)
     else:
         test = rule_based_test(table) if test == "rule" else test or "pearson"
         p = run_test(table, test)
@@ -72,13 +73,19 @@ def compare_event(
     return row
 
 
+def matched_tests(severe: pd.DataFrame, study: Study) -> dict[str, str]:
+    """The tests of the matched cohort's grade 3-4 rows: the paper's one recovered rule on the matched counts
+    (the paper's study), or the tests `severe` (all patients, :func:`grade34_table`) used (another study)."""
+    return dict.fromkeys(severe.index, "paper_rule") if study.paper else severe["test"].to_dict()
+
+
 def grade34_table(
     df: pd.DataFrame, study: Study, published: Mapping | None = None, tests: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
     """Grade 3-4 events per arm (Table 4 layout), with the overall "any grade 3-4" row last.
 
     ``published`` (id -> value, e.g. ``psmbook.study.published.load_published()``) puts the paper's values
-    beside the computed ones and lets the test of each row be recovered from the printed p; ``tests``
+    beside the computed ones, every row tested by the paper's one recovered rule (:func:`compare_event`); ``tests``
     (event -> test name) fixes the tests instead, e.g. to reuse the paper's choices on another sample.
     With neither, each row takes the test the usual rule of thumb picks for its counts. Without an
     ``any_grade3_4`` column in the study description, the last row counts the patients with any of the
