@@ -233,6 +233,8 @@ def test_a_stopped_chapter_shows_its_reason_and_the_book_is_built(tmp_path):
     matching = (html / "02_matching.html").read_text()
     assert "stopped on" not in matching and "Love plot" in matching or "love" in matching.lower()
     assert (out / "results" / "matching.json").is_file() and not (out / "results" / "survival.json").exists()
+    opening = (html / "intro.html").read_text()  # the opening page says it stopped, and why
+    assert "stopped (" in opening and "Treatment: New has no events among its" in opening
 
 
 def test_a_stopped_chapter_stops_its_readers_and_leaves_a_page(tmp_path):

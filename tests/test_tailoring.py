@@ -63,6 +63,8 @@ def test_intro_page_lists_what_ran_and_the_suppression_rule():
     page = tailoring.intro_page(GBSG, 5, [("The cohort", []), ("Toxicity", ["toxicity", "paper"])])
     assert page.startswith(f"# {GBSG.name}") and 'from 1 to 4 print as "< 5"' in page
     assert "- **The cohort**\n" in page and "- **Toxicity**: not run (needs toxicity, paper)" in page
+    stopped = tailoring.intro_page(GBSG, 5, [("Survival", "Treatment: New has no events among its 62 patients")])
+    assert "- **Survival**: stopped (Treatment: New has no events among its 62 patients)" in stopped
 
 
 def test_study_description_bins_endpoints_and_defaults():

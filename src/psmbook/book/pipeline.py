@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from psmbook.book import parameters as params_mod
-from psmbook.book import stops
+from psmbook.book import stops, tailoring
 from psmbook.book.chapter import declared_reads
 from psmbook.present import downloads
 
@@ -539,7 +539,7 @@ def build(
     package = _package_fingerprint() + inputs_.fingerprint
     manifest: dict[str, dict] = {}
     keys: dict[str, str] = {}
-    outline: list[tuple[str, list[str]]] = []
+    outline: list[tuple[str, list[str] | str]] = []  # title, unmet needs or why it stopped
     pending: dict[str, tuple[int, Path, dict, list[str]]] = {}  # chapter -> (number, source, values, inputs)
     started = time.perf_counter()
     for number, notebook in enumerate(notebooks, start=1):  # plan: skip, reuse or execute
@@ -566,14 +566,14 @@ def build(
     for chapter, seconds in _execute_all(
         pending, stage, jobs, len(notebooks), priority=lambda c: (-expected[c], order[c])
     ).items():
-        if not stops.write_stopped_page(stage, pending[chapter][1], study, chapter, seconds):  # not cached if so
+        if stops.write_stopped_page(stage, pending[chapter][1], study, chapter, seconds):  # not cached if so
+            outline[pending[chapter][0] - 1] = (outline[pending[chapter][0] - 1][0], seconds["stopped"])
+        else:
             manifest[chapter] = {"key": keys[chapter], "files": seconds["files"], "seconds": seconds["seconds"]}
     (stage / MANIFEST).write_text(json.dumps(manifest, indent=1))
     shutil.rmtree(stage / SOURCES, ignore_errors=True)
     shutil.rmtree(stage / INPUTS, ignore_errors=True)
     if not study.paper:  # the opening page tells what ran, on which study
-        from psmbook.book import tailoring
-
         min_cell = values.get("min_cell", known["min_cell"].default if "min_cell" in known else 0)
         (stage / "intro.md").write_text(tailoring.intro_page(study, min_cell, outline))
     print("  building the site (Jupyter Book, warnings are errors) ", end="", flush=True)
@@ -588,8 +588,6 @@ def build(
 
 
 def _title(notebook: Path) -> str:
-    from psmbook.book import tailoring
-
     return tailoring.chapter_title(json.loads(notebook.read_text()))
 
 

@@ -156,17 +156,21 @@ def stopped_page(notebook: dict, study: Study, chapter: str, reason: str) -> str
             "The chapters that do not read its results ran.\n:::\n")
 
 
-def intro_page(study: Study, min_cell: int, chapters: list[tuple[str, list[str]]]) -> str:
+def intro_page(study: Study, min_cell: int, chapters: list[tuple[str, list[str] | str]]) -> str:
     """The opening page of a book built on a study other than the paper's (MyST markdown).
 
-    ``chapters`` lists (title, unmet needs) in reading order: what ran and what was left out.
+    ``chapters`` lists (title, unmet needs, or the reason it stopped) in reading order: what ran, what was left
+    out and what stopped on the data.
     """
     about = f"{study.description}\n\n" if study.description else ""
     privacy = (f"Tables and figures show aggregates only; counts from 1 to {min_cell - 1} print as \"< {min_cell}\"."
                if min_cell > 1 and not study.synthetic else "Tables show aggregates only.")
     lines = []
     for title, missing in chapters:
-        lines.append(f"- **{title}**" + ("" if not missing else f": not run (needs {', '.join(missing)})"))
+        if isinstance(missing, str):  # it ran and stopped on the data
+            lines.append(f"- **{title}**: stopped ({missing})")
+        else:
+            lines.append(f"- **{title}**" + ("" if not missing else f": not run (needs {', '.join(missing)})"))
     return (f"# {study.name}\n\n{about}"
             ":::{admonition} A build of the book on another study\n:class: note\n"
             "The chapters are those of *CRT with or without anlotinib after nodal recurrence of ESCC — a "
