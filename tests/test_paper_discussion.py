@@ -44,6 +44,8 @@ def test_comparison_listing_indexes_by_id_and_rounds():
     assert listing.loc["table2.after.orr.p", "computed"] == 0.046
     assert listing.loc["table2.after.orr.p", "difference"] == 0.033
     assert listing.loc["table1.before.n.crt", "calibrated"]
+    real = discussion.comparison_listing(table.assign(calibrated=False))  # real data: no calibrated column
+    assert "calibrated" not in real.columns and "agrees loosely" in real.columns
 
 
 def test_findings_listing_keeps_the_problems_only():

@@ -26,9 +26,12 @@ FINDING_COLUMNS = ["check", "where", "printed", "recomputed", "verdict", "explan
 
 def comparison_listing(table: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     """Every compared number by its published id: where it is printed, published and computed values, their
-    difference, the loose tolerance, loose agreement and whether the generator was calibrated to it (rounded);
+    difference, the loose tolerance, loose agreement and whether the generator was calibrated to it (rounded; left
+    out when nothing was, as for real data);
     with the strict comparison, also the number as printed, agreement at the printed precision and its class."""
     columns = LISTING_COLUMNS + [c for c in STRICT_COLUMNS if c in table.columns]
+    if "calibrated" in table.columns and not table["calibrated"].any():  # real data: nothing was calibrated
+        columns.remove("calibrated")
     listing = table.set_index("id")[columns].round(decimals)
     return listing.rename(columns={"agrees": "agrees loosely", "strict": "agrees at printed precision"})
 
