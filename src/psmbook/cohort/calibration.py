@@ -79,7 +79,8 @@ def calibration_report(
     if matched is not None:
         after = {a: matched[matched[study.treatment.column] == a] for a in _ARMS}
         _table1_rows(rows, after, {a: int(published_value(f"table1.after.n.{a}")) for a in _ARMS}, study, "after")
-        _table2_after_rows(rows, after)
+        for a in _ARMS:
+            _table2_counts(rows, after[a], a, "after")
         _anlotinib_after_rows(rows, after["anlotinib"])
         _survival_rows(rows, after, "after", landmark_tolerance_pp)
     return pd.DataFrame(
@@ -124,13 +125,7 @@ def _table2_rows(rows: _Rows, arms: dict) -> None:
 
     for a in _ARMS:
         d = arms[a]
-        pid = f"table2.before.n.{a}"
-        rows.add(f"Table 2 before PSM: evaluable ({a})", pid, published_value(pid), int((d["response"] != "ne").sum()))
-        for r in ("cr", "pr", "sd", "pd"):
-            pid = f"table2.before.{r}.{a}.n"
-            rows.add(
-                f"Table 2 before PSM: {r.upper()} ({a})", pid, published_value(pid), int((d["response"] == r).sum())
-            )
+        _table2_counts(rows, d, a, "before")
         pid = f"text.response.not_evaluable.{a}.n"
         died = int(((d["response"] == "ne") & d["death_during_crt"]).sum())
         rows.add(f"Not evaluable, died during CRT ({a})", pid, published_value(pid), died)
@@ -144,17 +139,14 @@ def _table2_rows(rows: _Rows, arms: dict) -> None:
                 )
 
 
-def _table2_after_rows(rows: _Rows, arms: dict) -> None:
-    """Table 2 after PSM: the evaluable patients and each response."""
-    for a in _ARMS:
-        d = arms[a]
-        pid = f"table2.after.n.{a}"
-        rows.add(f"Table 2 after PSM: evaluable ({a})", pid, published_value(pid), int((d["response"] != "ne").sum()))
-        for r in ("cr", "pr", "sd", "pd"):
-            pid = f"table2.after.{r}.{a}.n"
-            rows.add(
-                f"Table 2 after PSM: {r.upper()} ({a})", pid, published_value(pid), int((d["response"] == r).sum())
-            )
+def _table2_counts(rows: _Rows, d: pd.DataFrame, a: str, period: str) -> None:
+    """Table 2 of arm ``a`` (its patients ``d``), before or after PSM: the evaluable patients and each response."""
+    pid = f"table2.{period}.n.{a}"
+    what = f"Table 2 {period} PSM"
+    rows.add(f"{what}: evaluable ({a})", pid, published_value(pid), int((d["response"] != "ne").sum()))
+    for r in ("cr", "pr", "sd", "pd"):
+        pid = f"table2.{period}.{r}.{a}.n"
+        rows.add(f"{what}: {r.upper()} ({a})", pid, published_value(pid), int((d["response"] == r).sum()))
 
 
 def _anlotinib_after_rows(rows: _Rows, treated: pd.DataFrame) -> None:
