@@ -53,11 +53,17 @@ def test_unknown_and_mistyped_keys_are_refused_by_name():
 @pytest.mark.parametrize(
     ("column", "suggested"), [("Province/Territory", "Province_Territory"), ("2nd line", "x_2nd_line")]
 )
-def test_a_covariate_column_the_formulas_cannot_read_is_refused_with_a_name_to_use(column, suggested):
-    covariate = {**MINIMAL["covariates"][0], "column": column}
-    with pytest.raises(ValueError, match=rf"covariates\[0\] \({column}\): .* rename the column .*'{suggested}'"):
-        study_from_dict({**MINIMAL, "covariates": [covariate]})
-    study_from_dict({**MINIMAL, "covariates": [{**covariate, "column": suggested}]})  # the suggestion works
+def test_a_score_covariate_the_formula_cannot_read_is_refused_before_any_chapter(column, suggested):
+    from psmbook.book.parameters import check_against_study
+
+    covariate = {**MINIMAL["covariates"][0], "column": column, "psm": True}
+    study = study_from_dict({**MINIMAL, "covariates": [covariate]})  # a description may name it (R-style ph.ecog)
+    problems = check_against_study({}, study)
+    assert len(problems) == 1 and problems[0].startswith(f"covariate {column!r}: the propensity-score formula")
+    assert f"(e.g. {suggested!r})" in problems[0] and "`psm: false`" in problems[0]
+    renamed = study_from_dict({**MINIMAL, "covariates": [{**covariate, "column": suggested}]})
+    assert check_against_study({}, renamed) == []  # the suggestion works
+    assert check_against_study({"ps_formula": "_treated ~ 1"}, study) == []  # a formula of its own: not checked
 
 
 def test_the_schema_file_is_the_models_schema():

@@ -9,6 +9,7 @@ before the first chapter runs.
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -189,6 +190,14 @@ def check_against_study(values: dict[str, Any], study) -> list[str]:
     if not values.get("covariates") and not values.get("ps_formula") and not study.psm_covariates:
         problems.append(f"study {study.name!r} marks no covariate `psm: true`: name the covariates of the "
                         "propensity-score model with covariates=a,b,c")
+    score = values.get("covariates") or ([] if values.get("ps_formula") else [v.column for v in study.psm_covariates])
+    for column in [c for c in score if not c.isidentifier() or keyword.iskeyword(c)]:
+        safe = re.sub(r"\W", "_", column)
+        safe = safe if safe.isidentifier() and not keyword.iskeyword(safe) else f"x_{safe}"
+        problems.append(f"covariate {column!r}: the propensity-score formula reads a covariate by its column name, "
+                        "which must be letters, digits and underscores, not starting with a digit; rename the column "
+                        f"in the data file and the study description (e.g. {safe!r}), or leave it out of the score "
+                        "(`psm: false`, or the `covariates` parameter)")
     return problems
 
 

@@ -10,8 +10,6 @@ for editors that check YAML as it is typed (:func:`json_schema`).
 
 from __future__ import annotations
 
-import keyword
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional, Union
@@ -366,14 +364,6 @@ def _variable(raw: Any, i: int) -> Any:
         return raw
     column = str(_require(raw, "column", f"covariates[{i}]"))
     where = f"covariates[{i}] ({column})"
-    if not column.isidentifier() or keyword.iskeyword(column):
-        safe = re.sub(r"\W", "_", column)
-        safe = safe if safe.isidentifier() and not keyword.iskeyword(safe) else f"x_{safe}"
-        raise ValueError(
-            f"{where}: the propensity-score and Cox model formulas read a covariate by its column name, which must "
-            f"be letters, digits and underscores, not starting with a digit; rename the column in the data file "
-            f"and here (e.g. {safe!r})"
-        )
     if _kind_keys(raw, where) == "continuous":
         return {**raw, "column": column, "label": str(raw.get("label") or column)}
     levels_raw = _require(raw, "levels", where)
