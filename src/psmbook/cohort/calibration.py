@@ -253,10 +253,10 @@ def _treatment_rows(rows: _Rows, df: pd.DataFrame, arms: dict) -> None:
 def _survival_rows(rows: _Rows, arms: dict, period: str, tolerance_pp: float) -> None:
     """Survival: event totals (exact; printed before matching only) and Kaplan-Meier landmarks (within
     ``tolerance_pp`` points)."""
-    for endpoint, word in (("os", "deaths"), ("pfs", "progression or death")):
-        for a in _ARMS:
-            pid = f"text.survival.{endpoint}.{period}.events.{a}.n"
-            if period == "before":
+    if period == "before":
+        for endpoint, word in (("os", "deaths"), ("pfs", "progression or death")):
+            for a in _ARMS:
+                pid = f"text.survival.{endpoint}.before.events.{a}.n"
                 events = int(arms[a][f"{endpoint}_event"].sum())
                 rows.add(f"{endpoint.upper()} events: {word} ({a})", pid, published_value(pid), events)
     when = "" if period == "before" else ", matched"
