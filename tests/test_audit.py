@@ -304,6 +304,9 @@ def test_the_full_list_of_problems(findings):
             "landmark.os.after.3y.anlotinib",
             "construction.text.survival.os.before.3y.crt",
             "construction.text.survival.os.after.3y.anlotinib",
+            "construction.table3.multivariate.nodes_group.multiple.ci_low",
+            "construction.table3.univariate.response_group.less_than_cr.p",
+            "construction.text.cox.univariate.response_group.less_than_cr.p",
             "date.censoring_after_acceptance",
             "date.reference.15",
             "date.reference.39",
@@ -324,7 +327,19 @@ def test_landmarks_impossible_by_construction(by_key):
     f = by_key["construction.text.survival.os.after.3y.anlotinib"]
     assert (f.values["n"], f.values["nearest_count"], f.values["nearest_printed"]) == (68, 29, 42.6)
     assert f.ids == ("text.survival.os.after.3y.anlotinib",)
-    assert sum(x.check == "by construction" for x in by_key.values()) == 2
+    assert sum(x.check == "by construction" for x in by_key.values()) == 5  # and three Cox numbers (below)
+
+
+def test_cox_numbers_impossible_by_construction(by_key):
+    """No log hazard ratio and standard error print Table 3's multivariable lower limit 2.258 with its HR 2.023
+    (a limit above the estimate), nor the univariate response p 0.039 with that row's HR and limits."""
+    f = by_key["construction.table3.multivariate.nodes_group.multiple.ci_low"]
+    assert (f.check, f.verdict) == ("by construction", "inconsistent")
+    assert "text.cox.multivariate.nodes_group.multiple.ci_low" in f.values["kept"]  # the text's 1.258 fits
+    f = by_key["construction.table3.univariate.response_group.less_than_cr.p"]
+    assert set(f.values["kept"]) == {
+        f"table3.univariate.response_group.less_than_cr.{k}" for k in ("hr", "ci_low", "ci_high")
+    }
 
 
 def test_one_test_rule_reproduces_40_of_42(by_key):

@@ -70,7 +70,21 @@ def test_calibration_targets_are_the_generators_counts():
     targets = strict.calibration_targets()
     assert "table1.after.consolidation_chemo.yes.crt.n" in targets  # matched Table 1: calibrated now
     assert "text.survival.os.before.3y.crt" in targets  # a landmark count
-    assert not any(PUB[i].kind in ("p", "hr") for i in targets)
+    # of p-values and hazard ratios, only what the outcome search aims at: the four log-rank p and the
+    # unadjusted treatment row of Table 3 (with the text's copies)
+    searched = {i for i in targets if PUB[i].kind in ("p", "hr", "ci_low", "ci_high")}
+    assert {i for i in searched if ".cox." in i or i.startswith("table3.")} == {
+        "table3.univariate.arm.anlotinib.hr",
+        "table3.univariate.arm.anlotinib.ci_low",
+        "table3.univariate.arm.anlotinib.ci_high",
+        "table3.univariate.arm.anlotinib.p",
+        "text.cox.univariate.arm.anlotinib.p",
+    }
+    assert {i for i in searched if ".survival." in i} == {
+        f"{where}.survival.{e}.{period}.p"
+        for where, e, period in [("text", e, p) for e in ("os", "pfs") for p in ("before", "after")]
+        + [("abstract", e, "after") for e in ("os", "pfs")]
+    }
     # Table 1 before and after matching: 2 arm sizes and 62 level counts each (the unprinted level is derived)
     assert sum(i.startswith("table1.before.") for i in targets) == 64
     assert sum(i.startswith("table1.after.") for i in targets) == 64
@@ -85,7 +99,8 @@ def test_calibration_targets_are_the_generators_counts():
         ("table1.after.sex.male.crt.pct", "table1.after.sex.male.crt.pct", "percent", "fixed by the counts"),
         ("table1.after.ecog.p", "table1.after.ecog.p", "p", "fixed by the counts"),
         ("abstract.survival.os.after.3y.anlotinib", "abstract.survival.os.after.3y.anlotinib", "percent", "calibrated"),
-        ("text.survival.os.after.p", "text.survival.os.after.p", "p", "produced"),
+        ("text.survival.os.after.p", "text.survival.os.after.p", "p", "calibrated"),  # the outcome search's
+        ("table3.univariate.age_group.ge65.p", "table3.univariate.age_group.ge65.p", "p", "produced"),
         ("table3.multivariate.arm.anlotinib.hr", "table3.multivariate.arm.anlotinib.hr", "hr", "produced"),
         ("text.cox.multivariate.significant.n", "text.cox.multivariate.significant.n", "count", "produced"),
     ],
@@ -180,7 +195,7 @@ def test_discussion_values_carry_the_strict_counts():
     )
     assert values["discussion.strict.n"] == 678
     assert values["discussion.strict.agree"] == int(frame["strict"].sum())
-    assert values["discussion.audit.by_construction"] == 2
+    assert values["discussion.audit.by_construction"] == 5  # two landmarks, three numbers of Table 3 rows
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -192,7 +207,7 @@ def test_the_books_comparison_at_printed_precision(built):
     out, _ = built
     values = json.loads((out / "results" / "discussion.json").read_text())["values"]
     assert values["discussion.strict.n"] == values["discussion.compared.n"]
-    assert values["discussion.audit.by_construction"] == 2
+    assert values["discussion.audit.by_construction"] == 5  # two landmarks, three numbers of Table 3 rows
     # calibrated: every one but the two landmarks impossible by construction (25.5% once; 42.7% in three places)
     assert values["discussion.strict.calibrated.agree"] == values["discussion.strict.calibrated.n"] - 4
     # fixed by the counts: all but ORR 86.7% (59/68 = 86.76%, five places) and previous treatment's p (twice)

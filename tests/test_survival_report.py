@@ -93,18 +93,18 @@ def test_time_text_and_logrank_text():
 
 def test_log_rank_p_values_and_the_papers_figure1_bound(book):
     assert set(book.logrank) == {(e, p) for e in ("pfs", "os") for p in ("before", "after")}
-    assert book.logrank[("os", "after")].p == pytest.approx(0.012121649989893119, rel=1e-9)
+    assert book.logrank[("os", "after")].p == pytest.approx(0.008443747383229621, rel=1e-9)
     numbers = km_report.logrank_numbers(book.logrank)
     assert numbers == {
-        "p_logrank_pfs_before": "0.017",
-        "p_logrank_pfs_after": "0.023",
+        "p_logrank_pfs_before": "0.016",
+        "p_logrank_pfs_after": "0.026",
         "p_logrank_os_before": "0.006",
-        "p_logrank_os_after": "0.012",
+        "p_logrank_os_after": "0.008",
         "figure1_bound": "< 0.05",
-        "figure1_verdict": "all four computed p-values are below 0.05 too (the largest is 0.023)",
+        "figure1_verdict": "all four computed p-values are below 0.05 too (the largest is 0.026)",
     }
     text = km_report.logrank_text(book.logrank, STUDY)
-    assert text.count("; ") == 3 and text.endswith("Overall survival after matching: p = 0.012")
+    assert text.count("; ") == 3 and text.endswith("Overall survival after matching: p = 0.008")
 
 
 def test_event_counts_reproduce_the_papers(book):
@@ -144,13 +144,13 @@ def test_medians_their_table_and_prose(book):
     medians = book.medians
     assert len(medians) == 8
     row = medians[(medians["_e"] == "os") & (medians["_period"] == "after") & (medians["_arm"] == "anlotinib")]
-    assert row["_median"].item() == pytest.approx(27.395)  # R survfit: the midpoint where the curve sits at 0.5
+    assert row["_median"].item() == pytest.approx(26.145)  # R survfit: the midpoint where the curve sits at 0.5
     shown = km_report.shown(medians)
     assert list(shown.columns) == ["Events / patients", "Median, months (95% CI)"]
-    assert shown.loc[("PFS", "before matching", "CRT + Anlotinib")].tolist() == ["60 / 76", "11.1 (9.1–12.4)"]
+    assert shown.loc[("PFS", "before matching", "CRT + Anlotinib")].tolist() == ["60 / 76", "10.6 (8.4–12.9)"]
     numbers = km_report.median_numbers(medians, STUDY)
-    assert numbers["os_median_after"] == "27.4 and 16.1 months"
-    assert numbers["pfs_median_after"] == "11.3 and 8.4 months"
+    assert numbers["os_median_after"] == "26.1 and 18.7 months"
+    assert numbers["pfs_median_after"] == "11.2 and 8.3 months"
     assert list(numbers["median_table"].columns) == ["Median, months (95% CI)"]
 
 
@@ -169,7 +169,7 @@ def test_what_the_papers_p_values_test(book):
         "direction_text": "In the synthetic cohort, as in the paper, CRT + anlotinib has the longer median in all "
         "four comparisons",
     }
-    assert table.loc[("OS", "after matching")].tolist()[1:] == ["0.008", "0.012", "0.018", "0.018"]
+    assert table.loc[("OS", "after matching")].tolist()[1:] == ["0.008", "0.008", "0.018", "0.018"]
     assert table.loc[("PFS", "before matching"), "Landmark test p (this book)"] == "—"
 
 
@@ -180,15 +180,15 @@ def test_pair_models_by_endpoint_are_the_pair_aware_fits(book):
     assert list(book.pair_models) == ["pfs", "os"]
     os_direct = survival.pair_aware_cox(book.matched, STUDY, "os_months", "os_event", pair="pair")
     pd.testing.assert_frame_equal(book.pair_models["os"], os_direct)
-    assert book.pair_models["os"].loc["robust", "hr"] == pytest.approx(0.6203546662440064, rel=1e-9)
+    assert book.pair_models["os"].loc["robust", "hr"] == pytest.approx(0.609454958622834, rel=1e-9)
     numbers = cox_report.pair_numbers(book.pair_models["os"])
     assert {k: numbers[k] for k in ("os_independent_hr", "os_robust_ci", "os_robust_se", "os_independent_se")} == {
-        "os_independent_hr": "0.620",
-        "os_robust_ci": "0.436–0.883",
-        "os_robust_se": "0.180",
-        "os_independent_se": "0.192",
+        "os_independent_hr": "0.609",
+        "os_robust_ci": "0.434–0.856",
+        "os_robust_se": "0.173",
+        "os_independent_se": "0.191",
     }
-    assert (numbers["os_stratified_hr"], numbers["os_stratified_p"]) == ("0.548", "0.020")
+    assert (numbers["os_stratified_hr"], numbers["os_stratified_p"]) == ("0.585", "0.037")
     assert (numbers["os_pairs_used"], numbers["os_pairs"], numbers["os_pairs_lost"]) == (65, 68, 3)
     assert numbers["robust_direction"] == "smaller"
     assert numbers["stratified_here"].startswith("Here, as expected, the stratified estimate lies further from 1")
@@ -226,7 +226,7 @@ def test_covariate_factors_take_each_covariates_first_level_as_reference():
 
 
 def test_univariate_numbers_beside_the_paper(book):
-    assert book.selected == ["age_group", "nodes_group", "concurrent_chemo", "response_group", "arm"]
+    assert book.selected == ["nodes_group", "arm"]
     numbers = cox_report.univariate_numbers(
         PUB, STUDY, book.matched, book.response, book.factors, book.univariate, book.selected, 0.05
     )
@@ -237,13 +237,12 @@ def test_univariate_numbers_beside_the_paper(book):
         "n_ne_matched_treated": 0,
         "n_ne_matched_control": 0,
         "n_paper_assessed": 136,
-        "selection_text": "5 factors enter this cohort's multivariable model — age, number of recurrent lymph "
-        "nodes, concurrent chemotherapy, tumor response after CRT and treatment group; 4 of them (age, number of "
-        "recurrent lymph nodes, tumor response after CRT and treatment group) also entered the paper's (age, "
-        "stage of primary tumor, number of recurrent lymph nodes, tumor response after CRT and treatment group)",
-        "arm_uni": "0.620 (95% CI 0.426–0.904, p = 0.013)",
+        "selection_text": "2 factors enter this cohort's multivariable model — number of recurrent lymph nodes and "
+        "treatment group; 2 of them (number of recurrent lymph nodes and treatment group) also entered the paper's "
+        "(age, stage of primary tumor, number of recurrent lymph nodes, tumor response after CRT and treatment group)",
+        "arm_uni": "0.609 (95% CI 0.419–0.886, p = 0.009)",  # the generator's outcome search
         "arm_uni_paper": "0.609 (95% CI 0.419–0.886, p = 0.009)",
-        "n_deaths_matched": 110,
+        "n_deaths_matched": 112,
     }
 
 
@@ -269,12 +268,12 @@ def test_selection_text_and_treatment_text_branches(book):
 
 def test_treatment_rows_and_multivariable_numbers(book):
     arm_mv, arm_pm = cox_report.treatment_rows(STUDY, book.multivariable, book.paper_model)
-    assert arm_mv["p"] == pytest.approx(0.0019947483160671657, rel=1e-9)
-    assert arm_pm["hr"] == pytest.approx(0.5573390636437999, rel=1e-9)
+    assert arm_mv["p"] == pytest.approx(0.0014368856266192105, rel=1e-9)
+    assert arm_pm["hr"] == pytest.approx(0.5663772383622752, rel=1e-9)
     numbers = cox_report.multivariable_numbers(PUB, STUDY, arm_mv, arm_pm, book.multivariable, book.paper_model)
     assert numbers == {
-        "arm_mv_text": "In the model selected here treatment has a hazard ratio of 0.542 (95% CI 0.367–0.799, "
-        "p = 0.002); with the paper's factors it is 0.557 (95% CI 0.378–0.821, p = 0.003)",
+        "arm_mv_text": "In the model selected here treatment has a hazard ratio of 0.540 (95% CI 0.369–0.789, "
+        "p = 0.001); with the paper's factors it is 0.566 (95% CI 0.386–0.832, p = 0.004)",
         "arm_mv_paper": "0.596 (95% CI 0.408–0.871, p = 0.007)",
         "n_mv": 136,
         "n_mv_dropped": 0,
@@ -328,7 +327,7 @@ def test_estimates_and_the_generators_truth(book):
     assert table.loc["Generator: true conditional HR", "HR (95% CI)"] == "0.596"
     assert table.loc["Univariate Cox, matched, robust SE"].tolist() == [
         "marginal (ATT)",
-        "0.620 (0.436–0.883)",
+        "0.609 (0.434–0.856)",
         "0.631",
     ]
     assert table.loc["Multivariable Cox, the paper's factors", "True value of its estimand"] == "0.596"
@@ -339,7 +338,7 @@ def test_estimates_and_the_generators_truth(book):
     )
     assert numbers["truth_factors"].shape == (5, 4)
     assert "is **0.596**" in numbers["truth_text"] and "is **0.631**" in numbers["truth_text"]
-    assert "(0.436–0.883) contains it" in numbers["truth_text"]
+    assert "(0.434–0.856) contains it" in numbers["truth_text"]
     real = SimpleNamespace(synthetic=False)
     unknown = cox_report.truth_numbers(real, None, None, os_pairs, None, None, None, T3, labels)
     assert unknown["truth_factors"].empty and unknown["truth_text"].startswith("With a real cohort")
@@ -371,27 +370,27 @@ def test_paper_study_values_keep_the_books_ids_and_values(book):
         "marginal": truth_table.true_marginal_hr(book.matched, STUDY),
     }
     values = survival_results.paper_study_values(STUDY, PUB, cohort=book.cohort, km=km, cox=cox, alpha=0.05)
-    assert len(values) == 277  # 5 selected factors (age, nodes, concurrent chemotherapy, response, arm)
+    assert len(values) == 255  # 2 selected factors (nodes, arm)
     expected = {
         "text.survival.os.after.3y.anlotinib": 42.64705882352939,
         "abstract.survival.os.after.3y.anlotinib": 42.64705882352939,
         "text.survival.pfs.before.events.anlotinib.n": 60,
         "survival.pfs.after.events.anlotinib.n": 53,
-        "text.survival.os.after.p": 0.012121649989893119,
-        "text.figure1.p": 0.023174732018592475,
-        "survival.os.after.hr_robust": 0.6203546662440064,
+        "text.survival.os.after.p": 0.008443747383229621,
+        "text.figure1.p": 0.025933861444317516,
+        "survival.os.after.hr_robust": 0.609454958622834,
         "survival.os.after.pairs_used.n": 65,
-        "table3.univariate.arm.anlotinib.hr": 0.6203546662440064,
-        "table3.multivariate.arm.anlotinib.p": 0.0019947483160671657,
-        "abstract.cox.multivariate.arm.anlotinib.p": 0.0019947483160671657,
-        "text.cox.multivariate.significant.n": 3,
-        "survival.cox.selected.n": 5,
+        "table3.univariate.arm.anlotinib.hr": 0.609454958622834,
+        "table3.multivariate.arm.anlotinib.p": 0.0014368856266192105,
+        "abstract.cox.multivariate.arm.anlotinib.p": 0.0014368856266192105,
+        "text.cox.multivariate.significant.n": 2,
+        "survival.cox.selected.n": 2,
         "survival.cox.response_dropped.n": 0,
         "survival.ph.failing.n": 0,
         "survival.true_hr.arm.anlotinib": 0.596,
         "survival.true_marginal_hr.arm.anlotinib": 0.6314887205453599,
-        "survival.os.after.median.anlotinib": 27.395,
-        "survival.cox.paper_factors.arm.anlotinib.hr": 0.5573390636437999,
+        "survival.os.after.median.anlotinib": 26.145,
+        "survival.cox.paper_factors.arm.anlotinib.hr": 0.5663772383622752,
     }
     assert {k: values[k] for k in expected} == pytest.approx(expected, rel=1e-6)
 
@@ -402,7 +401,7 @@ def test_other_study_values_use_survival_ids_only(book):
     model = survival.cox_multivariable(book.matched, [factors[-1]], "os_months", "os_event")
     values = survival_results.other_study_values(book.logrank, book.pair_models, book.medians, univariate, model)
     assert all(k.startswith("survival.") for k in values)
-    assert values["survival.os.after.logrank_p"] == pytest.approx(0.012121649989893119, rel=1e-9)
+    assert values["survival.os.after.logrank_p"] == pytest.approx(0.008443747383229621, rel=1e-9)
     assert values["survival.os.after.hr_robust"] == pytest.approx(values[f"survival.cox.multivariable.{ARM_ID}.hr"])
-    assert values["survival.os.after.median.anlotinib"] == pytest.approx(27.395)
+    assert values["survival.os.after.median.anlotinib"] == pytest.approx(26.145)
     assert f"survival.cox.univariate.{ARM_ID}.p" in values and "survival.cox.univariate.ecog.0.hr" not in values

@@ -36,7 +36,7 @@ from psmbook.study.published import load_published
 CLASSES: tuple[str, ...] = ("calibrated", "fixed by the counts", "produced", "computed from the data")
 
 CLASS_LABELS = {
-    "calibrated": "Counts the generator was calibrated to",
+    "calibrated": "Counts (and log-rank p, unadjusted treatment HR) the generator was calibrated to",
     "fixed by the counts": "Fixed by those counts (percentages, p-values of count tables)",
     "produced": "Produced by the synthetic patients (survival, Cox models)",
     "computed from the data": "Computed from the data",
@@ -166,12 +166,15 @@ def not_compared(table: pd.DataFrame, published: Optional[Mapping] = None) -> pd
 
 
 def calibration_targets() -> set[str]:
-    """The published ids the synthetic generator is built to reproduce (its targets), except the p-values and
-    hazard ratios it only aims at."""
-    from psmbook.cohort.synthetic import load_targets
+    """The published ids the synthetic generator is built to reproduce: its counts, and the log-rank p-values and
+    the unadjusted treatment row of Table 3 its outcome search looks for (not the hazard ratios of its model,
+    which it only draws from)."""
+    from psmbook.cohort.synthetic import load_targets, searched_ids
 
     pub = load_published()
-    return {i for i in load_targets().ids.values() if i in pub and pub[i].kind not in ("p", "hr", "ci_low", "ci_high")}
+    kinds = ("p", "hr", "ci_low", "ci_high")
+    counts = {i for i in load_targets().ids.values() if i in pub and pub[i].kind not in kinds}
+    return counts | {i for i in searched_ids() if i in pub}
 
 
 def number_class(pid: str, computed_as: str, kind: str, calibrated: set[str], synthetic: bool) -> str:
@@ -220,12 +223,12 @@ def named_reason(pid: str, kind: str, klass: str) -> str:
     if pid.startswith("table3.") or ".cox." in pid:
         return (
             "a Cox model fitted to the synthetic patients: the generator sets the true hazard ratios (the paper's "
-            "multivariable ones), not the estimates one sample of patients gives"
+            "multivariable ones) and searches only the unadjusted treatment row, not the estimates of the other rows"
         )
     if kind == "p" and (".survival." in pid or pid.startswith("text.figure1")):
         return (
-            "a log-rank test of the synthetic patients: the generator fixes the landmark counts and keeps, of several "
-            "draws, the one nearest the printed p-values, without forcing them"
+            "a log-rank test of the synthetic patients that the generator's outcome search did not bring to the "
+            "printed value"
         )
     return "produced by the synthetic patients; the generator does not target it"
 

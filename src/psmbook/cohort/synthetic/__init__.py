@@ -40,6 +40,7 @@ from psmbook.cohort.synthetic.model import (
     os_linear_predictor,
     true_hazard_ratios,
 )
+from psmbook.cohort.synthetic.outcomefit import searched_ids
 from psmbook.cohort.synthetic.propensity import implied_propensity
 from psmbook.cohort.synthetic.spec import (
     ANLOTINIB_EVENTS,
@@ -71,6 +72,7 @@ __all__ = [
     "load_targets",
     "generate_cohort",
     "landmark_findings",
+    "searched_ids",
     "MatchDesignError",
     "data_dictionary",
     "generating_model_markdown",

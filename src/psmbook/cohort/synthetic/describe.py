@@ -347,12 +347,15 @@ censoring date, in the number that gives the arm's death total; each time is dra
 its interval. PFS is drawn the same way given OS, with the intervals at 6 and 12 months; among survivors
 exactly the number needed for the published PFS events progress. The whole draw is made
 {spec.outcome_draws} times and the one kept is the draw whose four log-rank p-values (PFS and OS, before and
-after matching) lie nearest the paper's printed ones (least summed |log ratio|): those p-values are chosen
-among the model's draws, not produced by one. This selects among the model's own outcomes: the hazard
-ratios below stay the true ones, but the cohort's curves are pinned at the paper's landmarks, so its
-estimates vary less than a new study would. The matched arm's weeks of anlotinib are then moved, as little
-as the counts need and never past a patient's progression, to the paper's median, range and number of
-patients with more than {tg.anlotinib_more_cycles[0]:g} cycles."""
+after matching) lie nearest the paper's printed ones (least summed |log ratio|). Then a local search (at most
+{spec.outcome_search_steps} proposals per stage) moves deaths and progressions within their landmark intervals
+and exchanges the outcomes of patients of one arm in the same intervals, every count kept, until the four
+log-rank p-values and the unadjusted hazard ratio of the treatment in the matched cohort (HR, 95% CI, p) print
+as the paper prints them: those numbers are searched for, not produced by the model. This selects among the
+model's own outcomes: the hazard ratios below stay the true ones, but the cohort's curves are pinned at the
+paper's landmarks, so its estimates vary less than a new study would. The matched arm's weeks of anlotinib
+are then moved, as little as the counts need and never past a patient's progression, to the paper's median,
+range and number of patients with more than {tg.anlotinib_more_cycles[0]:g} cycles."""
     )
     s1 = tg.s1_age_min
     nodes_shift = spec.design_nodes_arm_shift if spec.match_design else spec.nodes_arm_shift

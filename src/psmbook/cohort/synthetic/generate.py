@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from functools import lru_cache
 
@@ -18,6 +19,7 @@ from psmbook.cohort.synthetic.baseline import (
 from psmbook.cohort.synthetic.landmarks import draw_survival_landmarks
 from psmbook.cohort.synthetic.matchdesign import rearrange
 from psmbook.cohort.synthetic.model import choose, hazard_ratios
+from psmbook.cohort.synthetic.outcomefit import search_outcomes
 from psmbook.cohort.synthetic.outcomes import draw_os, draw_pfs
 from psmbook.cohort.synthetic.spec import (
     ANLOTINIB_EVENTS,
@@ -37,7 +39,7 @@ def _prepare(seed: int, spec: GeneratorSpec) -> dict:
     """Everything before the survival draw (also used by benchmarks/calibrate_generator.py)."""
     tg = load_targets()
     rng = np.random.default_rng(seed)
-    r_base, r_dose, r_nodes, r_course, r_surv, r_tox, r_anl, r_rt, r_order, r_design = rng.spawn(10)
+    r_base, r_dose, r_nodes, r_course, r_surv, r_tox, r_anl, r_rt, r_order, r_design, r_fit = rng.spawn(11)
     hook = None
     if spec.match_design:
 
@@ -68,7 +70,7 @@ def _prepare(seed: int, spec: GeneratorSpec) -> dict:
     assess = course["assessment_months"]
     return dict(
         tg=tg,
-        streams=(r_surv, r_tox, r_anl, r_rt, r_order),
+        streams=(r_surv, r_tox, r_anl, r_rt, r_order, r_fit),
         base=base,
         dose=dose,
         fractions=fractions,
@@ -87,7 +89,7 @@ def _prepare(seed: int, spec: GeneratorSpec) -> dict:
 def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
     st = _prepare(seed, spec)
     tg, base, sites, course = st["tg"], st["base"], st["sites"], st["course"]
-    r_surv, r_tox, r_anl, r_rt, r_order = st["streams"]
+    r_surv, r_tox, r_anl, r_rt, r_order, r_fit = st["streams"]
     dose, fractions, response, response_group = (
         st["dose"],
         st["fractions"],
@@ -114,8 +116,18 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
     for key in ("os_months", "pfs_months"):
         surv[key] = np.round(surv[key], 2)
     assess_r = np.round(assess, 2)
+    drawn = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in surv.items()}
+    if "_group" in base and spec.outcome_search_steps > 0:  # the printed log-rank p and unadjusted HR
+        surv["_search"] = search_outcomes(st, surv, matched, spec, r_fit)
     tox = draw_toxicity(r_tox, spec, tg, base, course)
-    anl = draw_anlotinib(r_anl, spec, tg, base, course, surv, tox)
+    r_anl_kept = copy.deepcopy(r_anl)
+    try:
+        anl = draw_anlotinib(r_anl, spec, tg, base, course, surv, tox)
+    except ValueError:  # the searched outcomes leave too few long PFS for the paper's anlotinib exposure: undone
+        if "_search" not in surv:
+            raise
+        surv = drawn | {"_search": "undone: the paper's matched anlotinib exposure needs the drawn PFS"}
+        anl = draw_anlotinib(r_anl_kept, spec, tg, base, course, surv, tox)
 
     # radiotherapy delivered >= threshold: everyone but the deaths during CRT and a few interruptions
     ne = course["not_evaluable"]
@@ -214,6 +226,7 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
         "design_group": None if "_group" not in base else base["_group"][order],
         "design_rounds": base.get("_design_rounds"),
         "logrank_distance": surv.get("_logrank_distance"),
+        "outcome_search": surv.get("_search"),
     }
     return df, info
 

@@ -242,10 +242,14 @@ class GeneratorSpec:
     """With the matched design, the survival draw is conditioned on the paper's Kaplan-Meier landmarks of
     the whole and of the matched cohort, as counts: the count nearest each printed percentage (an error if
     none lies within this many percentage points)."""
-    outcome_draws: int = 24
+    outcome_draws: int = 4
     """With the matched design, survival is drawn this many times (each with the paper's landmarks) and the
     draw whose log-rank p-values (OS and PFS, whole and matched cohort) lie nearest the paper's printed ones
     (sum of absolute log ratios) is kept. 1: the first draw."""
+    outcome_search_steps: int = 20000
+    """With the matched design, after the landmark draw: at most this many proposals per stage of the search for
+    the printed log-rank p-values and the treatment's univariate Cox row, every count kept
+    (:mod:`psmbook.cohort.synthetic.outcomefit`). 0: no search."""
     survival_block_size: int = 12
     """The uniforms of the inverse-CDF draws are stratified, u = (permutation + v) / m, within blocks
     of about this many patients of one arm sorted by risk (OS) or by time left before death (PFS).

@@ -39,6 +39,31 @@ def construction_checks(pub: PrintedNumbers) -> list[Finding]:
                 dict(item),
             )
         )
+    out += cox_row_checks(pub)
+    return out
+
+
+def cox_row_checks(pub: PrintedNumbers) -> list[Finding]:
+    """One finding per printed Cox number that no (log HR, SE) prints together with the rest of its row (the
+    generator's row targets, :func:`psmbook.cohort.synthetic.coxtargets.cox_row_targets`)."""
+    from psmbook.cohort.synthetic.coxtargets import cox_row_targets
+
+    out = []
+    for row in cox_row_targets(pub.m):
+        for pid, why in row.impossible.items():
+            out.append(
+                Finding(
+                    "by construction",
+                    pub.where(pid),
+                    (pid,),
+                    pub.text(pid),
+                    f"log HR {row.log_hr:.4f}, SE {row.se:.4f} print the rest of the row",
+                    "inconsistent",
+                    f"Impossible by construction: {why} (HR = exp(b), limits exp(b ∓ 1.96 SE), Wald p from b / SE).",
+                    f"construction.{pid}",
+                    {"log_hr": row.log_hr, "se": row.se, "kept": row.ids},
+                )
+            )
     return out
 
 
