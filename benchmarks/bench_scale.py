@@ -696,8 +696,20 @@ def main(argv=None) -> None:
         saved_dask.write_text(json.dumps(dask))
     if args.json:
         args.json.write_text(json.dumps({"books": results, "r": r_rows, "dask": dask}, indent=1))
-    args.out.write_text(report(results, r_rows, facts, started, time.perf_counter() - tick, load, dask))
+    text = report(results, r_rows, facts, started, time.perf_counter() - tick, load, dask)
+    args.out.write_text(text + kept_sections(args.out))
     print(f"written to {args.out}")
+
+
+#: In SCALE.md, the sections after this line are measured by hand; a new run keeps them.
+KEEP_MARKER = "<!-- sections below are measured by hand: bench_scale.py keeps them when it rewrites this file -->"
+
+
+def kept_sections(path: Path) -> str:
+    """The hand-measured sections of the file at `path` (from :data:`KEEP_MARKER` on), to append to a new report."""
+    old = path.read_text() if path.exists() else ""
+    at = old.find(KEEP_MARKER)
+    return "" if at < 0 else "\n" + old[at:]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,33 @@
+"""benchmarks/bench_scale.py rewrites SCALE.md and keeps its hand-measured sections."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "benchmarks" / "bench_scale.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_rewrite_keeps_the_sections_after_the_marker(tmp_path):
+    bench = _bench()
+    path = tmp_path / "SCALE.md"
+    path.write_text("# old report\n\nold numbers\n\n" + bench.KEEP_MARKER + "\n\n## By hand\n\nkept\n")
+    for _ in range(2):  # a second rewrite keeps the same text
+        path.write_text("# new report\n" + bench.kept_sections(path))
+        assert path.read_text() == "# new report\n\n" + bench.KEEP_MARKER + "\n\n## By hand\n\nkept\n"
+    assert bench.kept_sections(tmp_path / "missing.md") == ""
+    path.write_text("# no marker\n")
+    assert bench.kept_sections(path) == ""
+
+
+def test_the_books_scale_file_has_its_lung_section_after_the_marker():
+    text = (ROOT / "benchmarks" / "SCALE.md").read_text()
+    assert _bench().KEEP_MARKER in text
+    assert text.index(_bench().KEEP_MARKER) < text.index("## The issue's lung-cancer cases")
