@@ -170,3 +170,17 @@ def test_widget_without_figures_updates_numbers_only(cohort, study, book):
     assert "0.3" in ex.controls["caliper"].options  # a caliper outside the choices is offered
     ex.controls["caliper"].value = "none"
     assert ex.last.treated == 76 and ex.last.settings.caliper is None
+
+
+def test_explore_reuses_a_fitted_score_only_for_its_own_settings(cohort, study, book):
+    model = lab.score_model(cohort, study, book)
+    for change in ({}, {"ratio": 2, "caliper": None}, {"replace": True}):  # what the grid varies
+        settings = replace(book, **change)
+        fresh = lab.explore(cohort, study, settings, seed=3)
+        reused = lab.explore(cohort, study, settings, seed=3, model=model)
+        assert reused.estimate == fresh.estimate and reused.truth == fresh.truth
+        assert reused.balance.equals(fresh.balance)
+    with pytest.raises(ValueError, match=r"need '_treated ~ .*C\(nodes_group\)'"):
+        lab.explore(cohort, study, replace(book, covariates=book.covariates + ("nodes_group",)), model=model)
+    with pytest.raises(ValueError, match="fitted with"):
+        lab.explore(cohort.iloc[:-1], study, book, model=model)  # another cohort

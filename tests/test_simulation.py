@@ -17,6 +17,7 @@ from psmbook.cohort.synthetic import (
 from psmbook.lab import simulation, simulation_plots
 from psmbook.lab.explorer import MatchSettings
 from psmbook.study.description import load_study
+from rbridge import needs_r, run_r
 
 BOOK = MatchSettings(
     covariates=(
@@ -173,3 +174,92 @@ def test_summary_of_a_real_run_orders_methods_and_has_no_failures():
     methods = simulation.estimate_methods(generate_cohort().set_index("patient_id"), load_study(), BOOK, methods=FAST)
     fig = simulation_plots.plot_methods(methods, conditional=0.596, marginal=0.623)
     assert len(fig.axes) == 1
+
+
+def _repetition_cohorts(study, seed):
+    """The cohort of one repetition as generated (calibrated survival) and with survival redrawn."""
+    generated = generate_cohort(seed, GeneratorSpec(match_design=False)).set_index(study.id_column)
+    return generated, simulation.redraw_survival(generated, study, np.random.default_rng([seed, 1]))
+
+
+def test_designs_run_together_give_what_each_gives_alone(study):
+    designs = {"model": ["naive", "psm_book"], "calibrated": ["naive"]}
+    runs = simulation.run_designs(2, 7, BOOK, designs, n_jobs=1, progress=False)
+    seed = simulation.repetition_seeds(7, 2)[1]
+    generated, redrawn = _repetition_cohorts(study, seed)
+    for outcomes, cohort in (("model", redrawn), ("calibrated", generated)):
+        alone = simulation.estimate_methods(cohort, study, BOOK, seed=seed, methods=designs[outcomes])  # own truth
+        got = runs[outcomes][runs[outcomes]["repetition"] == 1].drop(columns=["repetition", "seed"])
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), alone)
+    assert list(runs["model"].columns[:3]) == ["repetition", "seed", "method"]
+    assert runs["model"].loc[0, "hr"] != runs["calibrated"].loc[0, "hr"]  # the same cohort, survival drawn twice
+    with pytest.raises(ValueError, match="designs must map outcomes"):
+        simulation.run_designs(1, 1, BOOK, {"observed": None}, n_jobs=1)
+
+
+def test_multivariable_model_is_the_survival_chapters_cox_model(study):
+    from psmbook.analysis import survival
+    from psmbook.cohort.synthetic import OS_FACTORS
+
+    _, cohort = _repetition_cohorts(study, simulation.repetition_seeds(20250531, 1)[0])
+    row = simulation.estimate_methods(cohort, study, BOOK, methods=["multivariable"]).iloc[0]
+    columns = {column for _, column, _ in OS_FACTORS}
+    factors = survival.table3_factors(study, [(c, r) for c, r in survival.TABLE3 if c is None or c in columns])
+    data = cohort.assign(response_group=survival.response_groups(cohort, study))
+    os_ = study.outcome("os")
+    model = survival.cox_multivariable(data, factors, os_.time, os_.event)  # lifelines, converged tightly
+    expected = model.table.set_index("id").loc[f"{study.treatment.column}.{study.treatment.treated}"]
+    for column in ("hr", "ci_low", "ci_high", "se"):
+        assert row[column] == pytest.approx(expected[column], rel=1e-7), column
+    assert row["treated"] + row["controls"] == len(model.data) < len(cohort)  # those with a response assessment
+
+
+def _cox_data(study, seed):
+    """One repetition's data as R sees them: all patients with their ATT weights, and psmpy's pairs."""
+    from psmbook.analysis.sensitivity import att_weights
+    from psmbook.matching.psmpy_compare import psmpy_default_match
+    from psmbook.matching.score import fit_propensity
+
+    _, cohort = _repetition_cohorts(study, seed)
+    arm, code, os_ = study.treatment.column, study.treatment.treated, study.outcome("os")
+    scores = fit_propensity(cohort, arm, code, list(BOOK.covariates), study=study)
+    everyone = pd.DataFrame(
+        {
+            "t": cohort[os_.time],
+            "e": cohort[os_.event],
+            "x": (cohort[arm] == code).astype(int),
+            "w": att_weights(scores.scores, scores.treated).to_numpy(),
+        }
+    )
+    pairs, _ = psmpy_default_match(cohort, arm, code, list(BOOK.covariates), caliper=None)
+    matched = pd.concat(
+        [
+            everyone.loc[pairs["treated_id"]].assign(pair=pairs.index),
+            everyone.loc[pairs["control_id"]].assign(pair=pairs.index),
+        ]
+    )
+    return everyone, matched
+
+
+@needs_r
+def test_cox_models_of_a_repetition_are_r_coxph_with_tied_deaths(study):
+    for seed in simulation.repetition_seeds(20250531, 40):  # the first of the book's run with tied deaths
+        everyone, matched = _cox_data(study, seed)
+        if matched.loc[matched["e"] == 1, "t"].duplicated().any():  # where lifelines' robust SE is not R's
+            break
+    else:
+        pytest.fail("no repetition of the book's run has tied death times among psmpy's pairs")
+    table = simulation.one_repetition(seed, BOOK, methods=["naive", "psm_psmpy", "ipw"]).set_index("method")
+    r = run_r(
+        "n <- coxph(Surv(t, e) ~ x, data = everyone)\n"
+        "p <- coxph(Surv(t, e) ~ x, data = matched, cluster = pair)\n"
+        "w <- coxph(Surv(t, e) ~ x, data = everyone, weights = w, robust = TRUE)\n"
+        "out$coef <- unname(c(coef(n), coef(p), coef(w)))\n"
+        "out$se <- unname(sqrt(c(n$var, p$var, w$var)))",
+        packages=["survival"],
+        everyone=everyone,
+        matched=matched,
+    )
+    for i, key in enumerate(["naive", "psm_psmpy", "ipw"]):
+        assert table.loc[key, "log_hr"] == pytest.approx(r["coef"][i], abs=1e-6), key
+        assert table.loc[key, "se"] == pytest.approx(r["se"][i], abs=1e-6), key

@@ -21,7 +21,7 @@ from psmbook.analysis.survival.matched_sets import matched_set_cox
 from psmbook.matching import balance as balance_mod
 from psmbook.matching.nearest import nearest_neighbour_match
 from psmbook.matching.result import ORDERS, MatchResult, matched_cohort
-from psmbook.matching.score import PropensityModel, fit_propensity
+from psmbook.matching.score import PropensityModel, default_formula, fit_propensity
 from psmbook.present.format import hr_ci_text
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "GRID_CALIPERS",
     "lab_covariates",
     "balance_labels",
+    "score_model",
     "explore",
     "explore_grid",
     "grid_table",
@@ -203,6 +204,18 @@ def balance_labels(study, cohort: pd.DataFrame | None = None) -> dict[str, str]:
     return labels
 
 
+def _formula(settings: MatchSettings) -> str:
+    return settings.formula or default_formula(list(settings.covariates))
+
+
+def score_model(cohort: pd.DataFrame, study, settings: MatchSettings) -> PropensityModel:
+    """The propensity-score model of ``settings`` (covariates or formula), fitted to ``cohort``, as
+    :func:`explore` fits it: unpenalised logistic regression, every covariate categorical."""
+    return fit_propensity(
+        cohort, study.treatment.column, study.treatment.treated, list(settings.covariates), formula=settings.formula
+    )
+
+
 def explore(
     cohort: pd.DataFrame,
     study,
@@ -211,6 +224,7 @@ def explore(
     seed: int | None = None,
     with_balance: bool = True,
     with_truth: bool = True,
+    model: PropensityModel | None = None,
 ) -> Exploration:
     """Match ``cohort`` (indexed by patient id) with ``settings`` and estimate the OS hazard ratio.
 
@@ -223,9 +237,18 @@ def explore(
     patients, with replacement). For the synthetic cohort, ``truth`` is the true marginal hazard ratio in
     the matched treated patients (:func:`psmbook.cohort.truth.true_marginal_hr`), the quantity the matched
     estimate targets.
+
+    ``model``: the score model of ``settings`` already fitted to ``cohort`` (:func:`score_model`), for
+    callers that match one cohort several ways on the same score; the numbers are those of fitting it here.
     """
     arm, treated_code = study.treatment.column, study.treatment.treated
-    model = fit_propensity(cohort, arm, treated_code, list(settings.covariates), formula=settings.formula)
+    if model is None:
+        model = score_model(cohort, study, settings)
+    elif model.formula != _formula(settings) or not model.scores.index.equals(cohort.index):
+        raise ValueError(
+            f"the score model given to explore was fitted with {model.formula!r} to {len(model.scores)} patients; "
+            f"these settings need {_formula(settings)!r} fitted to the {len(cohort)} patients of this cohort"
+        )
     result = nearest_neighbour_match(
         model.logit,
         model.treated,
@@ -294,12 +317,13 @@ def explore_grid(
         calipers.append(base.caliper)
     if base.ratio not in ratios:
         ratios.append(base.ratio)
+    model = score_model(cohort, study, base)  # caliper, ratio and replacement do not change the score
     rows = []
     for replace_ in replaces:
         for ratio in ratios:
             for caliper in calipers:
                 settings = replace(base, caliper=caliper, ratio=ratio, replace=bool(replace_))
-                row = explore(cohort, study, settings, seed=seed).row()
+                row = explore(cohort, study, settings, seed=seed, model=model).row()
                 row["is_base"] = settings == base
                 rows.append(row)
     return pd.DataFrame(rows)

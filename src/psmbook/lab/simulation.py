@@ -11,15 +11,18 @@ because the methods do not estimate the same quantity (the hazard ratio is non-c
   matching and ATT weighting estimate (for caliper matching, in the treated patients it keeps).
 
 :func:`estimate_methods` applies every method to one cohort and sets each estimate beside the truth of
-its estimand; :func:`one_repetition` does it for the cohort of one seed; :func:`run_simulation` repeats
-it over seeds derived from one master seed with ``numpy.random.SeedSequence.spawn``, locally with
-joblib or on a Dask cluster, and returns the same table whatever the number of workers;
+its estimand (its Cox models are the book's own fit, R ``coxph``'s numbers); :func:`one_repetition` does it
+for the cohort of one seed; :func:`run_simulation` repeats it over seeds derived from one master seed with
+``numpy.random.SeedSequence.spawn``, in this process, with joblib's workers or on a Dask cluster, and
+returns the same table whatever the number of workers (:func:`run_designs`: several ways of drawing
+survival on the same cohorts at once);
 :func:`summarise` gives each method's bias, empirical and model standard errors and coverage, with
 Monte Carlo standard errors (Morris, White and Crowther 2019, *Stat Med* 38:2074).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -39,7 +42,9 @@ __all__ = [
     "estimate_methods",
     "redraw_survival",
     "one_repetition",
+    "one_repetition_designs",
     "repetition_seeds",
+    "run_designs",
     "run_simulation",
     "summarise",
     "summary_table",
@@ -106,20 +111,39 @@ def conditional_truth(study) -> float:
     return float(true_hazard_ratios()[f"{study.treatment.column}.{study.treatment.treated}"])
 
 
+def _cox(time, event, x, term: str, *, weights=None, cluster=None) -> tuple[float, float, float, float]:
+    """Hazard ratio of ``term`` with its 95% Wald CI and the SE of its log, from the book's Cox fit
+    (:func:`psmbook.analysis.survival.fastcox.cox_fit`: R ``coxph``'s numbers, Efron's ties); the SE is
+    robust, clustered on ``cluster`` (or on each patient), when there are weights or clusters."""
+    from psmbook.analysis.survival import cox_fit
+
+    robust = weights is not None or cluster is not None
+    terms = None if isinstance(x, pd.DataFrame) else [term]
+    fit = cox_fit(time, event, x, terms=terms, weights=weights, cluster=cluster, robust=robust)
+    i = fit.terms.index(term)
+    b, se = float(fit.coef[i]), float(fit.se[i])
+    return math.exp(b), math.exp(b - Z95 * se), math.exp(b + Z95 * se), se
+
+
 def _multivariable(cohort: pd.DataFrame, study) -> tuple[float, float, float, float, pd.DataFrame]:
     """Cox model of OS on the generator's factors, which are the paper's multivariable Table 3 (a
     correctly specified model), fitted like the Survival chapter's to the patients with a response
-    assessment (those who died during CRT have none)."""
+    assessment (those who died during CRT have none): the same design and checks as
+    :func:`psmbook.analysis.survival.cox_multivariable`, fitted by the book's Cox fit (the same numbers)."""
     from psmbook.analysis import survival
+    from psmbook.analysis.survival.cox import check_estimable
     from psmbook.cohort.synthetic import OS_FACTORS
 
     columns = {column for _, column, _ in OS_FACTORS}
     factors = survival.table3_factors(study, [(c, r) for c, r in survival.TABLE3 if c is None or c in columns])
+    os_ = study.outcome("os")
     data = cohort.assign(response_group=survival.response_groups(cohort, study))
-    model = survival.cox_multivariable(data, factors, study.outcome("os").time, study.outcome("os").event)
-    row = model.table.set_index("id").loc[f"{study.treatment.column}.{study.treatment.treated}"]
     used = data.dropna(subset=[f.column for f in factors])
-    return float(row["hr"]), float(row["ci_low"]), float(row["ci_high"]), float(row["se"]), used
+    design = survival.contrast_indicators(used, factors)
+    check_estimable(used, factors, os_.event, f"multivariable model of `{os_.time}`", per_level=False)
+    term = f"{study.treatment.column}.{study.treatment.treated}"
+    hr, low, high, se = _cox(used[os_.time], used[os_.event], design, term)
+    return hr, low, high, se, used
 
 
 def estimate_methods(
@@ -129,37 +153,42 @@ def estimate_methods(
     *,
     seed: int | None = None,
     methods: Sequence[str] | None = None,
+    truth_treated: float | None = None,
 ) -> pd.DataFrame:
     """Every method on one cohort (indexed by patient id): one row per method with the hazard ratio,
     its 95% CI, the SE of its log, the patients it compares, and the true value of its estimand.
+    ``truth_treated``: the true marginal hazard ratio in all the cohort's treated patients when it is
+    already known (it depends on their covariates, not on their outcomes).
 
     ``settings`` are the book's matching settings (PSM and the covariates of the weighting model);
     ``seed`` orders the treated patients when the matching order is random. ``psm_nodes`` adds the
     number of recurrent nodes to the score (by default only when the data hold it). A method that
     fails on this cohort gets a row with missing estimates and the error in ``error``.
     """
-    from psmbook.analysis.sensitivity import treatment_cox, weighted_estimate
+    from psmbook.analysis.sensitivity import att_weights
     from psmbook.cohort.truth import true_marginal_hr
+    from psmbook.lab.explorer import score_model
     from psmbook.matching.psmpy_compare import psmpy_default_match
+    from psmbook.matching.score import default_formula, fit_propensity
 
     arm, treated_code = study.treatment.column, study.treatment.treated
     os_ = study.outcome("os")
+    time, event = cohort[os_.time].to_numpy(float), cohort[os_.event].to_numpy(float)
     is_treated = cohort[arm] == treated_code
     synthetic = study.synthetic
     truth_conditional = conditional_truth(study) if synthetic else np.nan
-    truth_treated = true_marginal_hr(cohort, study) if synthetic else np.nan
+    if truth_treated is None:
+        truth_treated = true_marginal_hr(cohort, study) if synthetic else np.nan
+    scores = {}  # the book's score model, fitted once for PSM (book) and IPW
+
+    def book_score():
+        if "book" not in scores:
+            scores["book"] = score_model(cohort, study, settings)
+        return scores["book"]
 
     def naive():
-        hr, low, high, _ = treatment_cox(cohort.assign(_treated=is_treated.astype(int)), os_.time, os_.event)
-        return (
-            hr,
-            low,
-            high,
-            _se_from_ci(low, high),
-            int(is_treated.sum()),
-            int((~is_treated).sum()),
-            truth_treated,
-        )
+        hr, low, high, se = _cox(time, event, is_treated.to_numpy(float), "treated")
+        return hr, low, high, se, int(is_treated.sum()), int((~is_treated).sum()), truth_treated
 
     def multivariable():
         hr, low, high, se, used = _multivariable(cohort, study)
@@ -175,6 +204,7 @@ def estimate_methods(
             seed=seed,
             with_balance=False,
             with_truth=synthetic,
+            model=None if extra else book_score(),
         )
         e = r.estimate
         return (
@@ -199,8 +229,13 @@ def estimate_methods(
                 cohort.loc[pairs["control_id"]].assign(pair=pairs.index.to_numpy()),
             ]
         )
-        sample["_treated"] = (sample[arm] == treated_code).astype(int)
-        hr, low, high, _ = treatment_cox(sample, os_.time, os_.event, cluster="pair")
+        hr, low, high, se = _cox(
+            sample[os_.time].to_numpy(float),
+            sample[os_.event].to_numpy(float),
+            (sample[arm] == treated_code).to_numpy(float),
+            "treated",
+            cluster=sample["pair"].to_numpy(),
+        )
         kept = pairs["treated_id"].unique()
         if not synthetic:
             truth = np.nan
@@ -208,27 +243,17 @@ def estimate_methods(
             truth = truth_treated
         else:
             truth = true_marginal_hr(cohort.loc[kept], study)
-        return (
-            hr,
-            low,
-            high,
-            _se_from_ci(low, high),
-            pairs["treated_id"].nunique(),
-            pairs["control_id"].nunique(),
-            truth,
-        )
+        return hr, low, high, se, pairs["treated_id"].nunique(), pairs["control_id"].nunique(), truth
 
-    def ipw():
-        e = weighted_estimate(cohort, study, label="ipw", covariates=list(settings.covariates))
-        return (
-            e.hr,
-            e.ci_low,
-            e.ci_high,
-            _se_from_ci(e.ci_low, e.ci_high),
-            e.treated,
-            e.controls,
-            truth_treated,
-        )
+    def ipw():  # psmbook.analysis.sensitivity.weighted_estimate: main effects of the covariates, ATT weights
+        covariates = list(settings.covariates)
+        model = book_score()
+        if model.formula != default_formula(covariates, study):  # a formula, or continuous covariates
+            model = fit_propensity(cohort, arm, treated_code, covariates, study=study)
+        treated = model.treated.to_numpy()
+        weights = att_weights(model.scores, model.treated).to_numpy()
+        hr, low, high, se = _cox(time, event, treated.astype(float), "treated", weights=weights)
+        return hr, low, high, se, int(treated.sum()), int((~treated).sum()), truth_treated
 
     nodes = list(extra_covariates(settings, cohort))
     runners = {
@@ -259,17 +284,8 @@ def estimate_methods(
                 error="",
             )
         except Exception as error:  # one failed analysis must not stop a simulation: it is counted
-            row.update(
-                hr=np.nan,
-                ci_low=np.nan,
-                ci_high=np.nan,
-                log_hr=np.nan,
-                se=np.nan,
-                treated=np.nan,
-                controls=np.nan,
-                truth=np.nan,
-                error=f"{type(error).__name__}: {error}",
-            )
+            missing = ("hr", "ci_low", "ci_high", "log_hr", "se", "treated", "controls", "truth")
+            row.update(dict.fromkeys(missing, np.nan), error=f"{type(error).__name__}: {error}")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -313,6 +329,14 @@ def redraw_survival(cohort: pd.DataFrame, study, rng: np.random.Generator) -> pd
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _study():
+    """The book's study description, read once per process (every repetition a worker runs uses it)."""
+    from psmbook.study.description import load_study
+
+    return load_study()
+
+
 def one_repetition(
     seed: int, settings: MatchSettings, methods: Sequence[str] | None = None, outcomes: str = "model"
 ) -> pd.DataFrame:
@@ -329,35 +353,48 @@ def one_repetition(
     Linear algebra runs on one thread, so that the numbers do not depend on how many threads the
     worker that runs it has (and parallel workers do not compete for cores).
     """
+    return one_repetition_designs(seed, settings, {outcomes: methods})[outcomes]
+
+
+def _check_designs(designs: dict) -> dict:
+    if not designs or any(outcomes not in OUTCOMES for outcomes in designs):
+        raise ValueError(f"designs must map outcomes, each one of {OUTCOMES}, to methods; got {designs!r}")
+    return dict(designs)
+
+
+def one_repetition_designs(seed: int, settings: MatchSettings, designs: dict) -> dict[str, pd.DataFrame]:
+    """:func:`one_repetition` for several ways of drawing survival on the same cohort, generated once:
+    ``designs`` maps ``outcomes`` (``"model"``, ``"calibrated"``) to the methods (None: all) applied;
+    returns one table per outcomes, each the one :func:`one_repetition` gives."""
     from threadpoolctl import threadpool_limits
 
     from psmbook.cohort.synthetic import GeneratorSpec, SurvivalDrawError, generate_cohort
-    from psmbook.study.description import load_study
+    from psmbook.cohort.truth import true_marginal_hr
 
-    if outcomes not in OUTCOMES:
-        raise ValueError(f"outcomes must be one of {OUTCOMES}, got {outcomes!r}")
-    seed = int(seed)
+    designs, seed = _check_designs(designs), int(seed)
+    tables = {}
     with threadpool_limits(limits=1):
-        study = load_study()
+        study = _study()
         try:
-            cohort = generate_cohort(seed, GeneratorSpec(match_design=False)).set_index(study.id_column)
+            generated = generate_cohort(seed, GeneratorSpec(match_design=False)).set_index(study.id_column)
         except SurvivalDrawError as error:
-            keys = methods or [m.key for m in METHODS]
-            table = pd.DataFrame(
-                {
-                    "method": keys,
-                    "label": [_BY_KEY[k].label for k in keys],
-                    "short": [_BY_KEY[k].short for k in keys],
-                    "estimand": [_BY_KEY[k].estimand for k in keys],
-                    "error": f"SurvivalDrawError: {error}",
-                }
-            )
-        else:
-            if outcomes == "model":
-                cohort = redraw_survival(cohort, study, np.random.default_rng([seed, 1]))
-            table = estimate_methods(cohort, study, settings, seed=seed, methods=methods)
-    table.insert(0, "seed", seed)
-    return table
+            generated, failure = None, f"SurvivalDrawError: {error}"
+        else:  # the same for every way of drawing survival: it depends on the covariates only
+            truth = true_marginal_hr(generated, study) if study.synthetic else np.nan
+        for outcomes, methods in designs.items():
+            if generated is None:
+                keys = methods or [m.key for m in METHODS]
+                table = pd.DataFrame(
+                    [{"method": k, **{a: getattr(_BY_KEY[k], a) for a in ("label", "short", "estimand")}} for k in keys]
+                ).assign(error=failure)
+            else:
+                cohort = generated
+                if outcomes == "model":
+                    cohort = redraw_survival(generated, study, np.random.default_rng([seed, 1]))
+                table = estimate_methods(cohort, study, settings, seed=seed, methods=methods, truth_treated=truth)
+            table.insert(0, "seed", seed)
+            tables[outcomes] = table
+    return tables
 
 
 def repetition_seeds(seed: int, repetitions: int) -> list[int]:
@@ -372,27 +409,27 @@ def repetition_seeds(seed: int, repetitions: int) -> list[int]:
     return [int(child.generate_state(1, dtype=np.uint64)[0]) for child in children]
 
 
-def _run_joblib(seeds, settings, methods, outcomes, n_jobs, bar) -> list[pd.DataFrame]:
+def _run_joblib(seeds, settings, designs, n_jobs, bar) -> list[dict]:
     from joblib import Parallel, delayed
 
-    tables = []
+    results = []
     jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(one_repetition)(s, settings, methods, outcomes) for s in seeds
+        delayed(one_repetition_designs)(s, settings, designs) for s in seeds
     )
-    for table in jobs:  # in the order of the seeds
-        tables.append(table)
+    for result in jobs:  # in the order of the seeds
+        results.append(result)
         bar.update(1)
-    return tables
+    return results
 
 
-def _run_dask(seeds, settings, methods, outcomes, scheduler, bar) -> list[pd.DataFrame]:
+def _run_dask(seeds, settings, designs, scheduler, bar) -> list[dict]:
     try:
         from distributed import Client, as_completed
     except ImportError:  # pragma: no cover - distributed is pinned in requirements.txt
         raise ImportError("the dask backend needs the 'distributed' package") from None
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
-        futures = client.map(one_repetition, seeds, settings=settings, methods=methods, outcomes=outcomes)
+        futures = client.map(one_repetition_designs, seeds, settings=settings, designs=designs)
         for _ in as_completed(futures):
             bar.update(1)
         return client.gather(futures)  # in the order of the seeds
@@ -415,17 +452,44 @@ def run_simulation(
 ) -> pd.DataFrame:
     """Repeat generate -> estimate ``repetitions`` times; one row per repetition and method.
 
-    ``backend`` is ``"joblib"`` (local processes, ``n_jobs`` of them; -1 for every core) or ``"dask"``
-    (the cluster whose scheduler address, or ``distributed.Client``, is ``scheduler``); by default
-    Dask when a scheduler is given, joblib otherwise. Repetition i always analyses the cohort of
-    ``repetition_seeds(seed, repetitions)[i]``, so the table is the same for any backend and number
-    of workers. ``outcomes`` chooses how survival is drawn (:func:`one_repetition`). A progress bar
-    (tqdm, on stderr) counts the finished repetitions.
+    ``backend`` is ``"joblib"`` (local processes, ``n_jobs`` of them; -1 for every core; 1 runs the
+    repetitions in this process, with no worker to start) or ``"dask"`` (the cluster whose scheduler
+    address, or ``distributed.Client``, is ``scheduler``); by default Dask when a scheduler is given,
+    joblib otherwise. Repetition i always analyses the cohort of ``repetition_seeds(seed, repetitions)[i]``,
+    so the table is the same for any backend and number of workers. ``outcomes`` chooses how survival is
+    drawn (:func:`one_repetition`). A progress bar (tqdm, on stderr) counts the finished repetitions.
     """
     if outcomes not in OUTCOMES:
         raise ValueError(f"outcomes must be one of {OUTCOMES}, got {outcomes!r}")
+    return run_designs(
+        repetitions,
+        seed,
+        settings,
+        {outcomes: methods},
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        backend=backend,
+        progress=progress,
+    )[outcomes]
+
+
+def run_designs(
+    repetitions: int,
+    seed: int,
+    settings: MatchSettings,
+    designs: dict,
+    *,
+    n_jobs: int = 2,
+    scheduler=None,
+    backend: str | None = None,
+    progress: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """:func:`run_simulation` for several ways of drawing survival at once, each repetition's cohort
+    generated once for all (:func:`one_repetition_designs`): ``designs`` maps ``outcomes`` to the methods
+    (None: all); returns, per outcomes, the table :func:`run_simulation` gives for it."""
     from tqdm import tqdm
 
+    designs = _check_designs(designs)
     seeds = repetition_seeds(seed, repetitions)
     backend = backend or ("dask" if scheduler else "joblib")
     if backend not in ("joblib", "dask"):
@@ -436,12 +500,15 @@ def run_simulation(
         raise ValueError(f"n_jobs must be a positive whole number or -1 (every core), got {n_jobs!r}")
     with tqdm(total=len(seeds), desc="repetitions", unit="rep", disable=not progress) as bar:
         if backend == "joblib":
-            tables = _run_joblib(seeds, settings, methods, outcomes, int(n_jobs), bar)
+            results = _run_joblib(seeds, settings, designs, int(n_jobs), bar)
         else:
-            tables = _run_dask(seeds, settings, methods, outcomes, scheduler, bar)
-    table = pd.concat([t.assign(repetition=i) for i, t in enumerate(tables)], ignore_index=True)
-    first = ["repetition", "seed", "method"]
-    return table[first + [c for c in table.columns if c not in first]]
+            results = _run_dask(seeds, settings, designs, scheduler, bar)
+    out = {}
+    for outcomes in designs:
+        table = pd.concat([r[outcomes].assign(repetition=i) for i, r in enumerate(results)], ignore_index=True)
+        first = ["repetition", "seed", "method"]
+        out[outcomes] = table[first + [c for c in table.columns if c not in first]]
+    return out
 
 
 def summarise(estimates: pd.DataFrame) -> pd.DataFrame:
