@@ -348,7 +348,8 @@ its interval. PFS is drawn the same way given OS, with the intervals at 6 and 12
 exactly the number needed for the published PFS events progress. The whole draw is made
 {spec.outcome_draws} times and the one kept is the draw whose four log-rank p-values (PFS and OS, before and
 after matching) lie nearest the paper's printed ones (least summed |log ratio|). Then a local search (at most
-{spec.outcome_search_steps} proposals per stage) moves deaths and progressions within their landmark intervals
+{spec.outcome_search_hops} jumps for the matched cohort's OS, {spec.outcome_search_steps} proposals for each later
+stage) moves deaths and progressions within their landmark intervals
 and exchanges the outcomes of patients of one arm in the same intervals, every count kept, until the four
 log-rank p-values and the unadjusted hazard ratio of the treatment in the matched cohort (HR, 95% CI, p) print
 as the paper prints them: those numbers are searched for, not produced by the model. This selects among the

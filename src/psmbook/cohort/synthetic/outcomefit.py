@@ -285,8 +285,10 @@ def fit_arm_outcomes(
     logranks: Sequence[LogrankTarget],
     rng: np.random.Generator,
     steps: int,
+    hops: int = 150,
 ) -> dict:
-    """The search of the module's docstring. Returns, per stage, the deviations left from the middle of each
+    """The search of the module's docstring (`hops` jumps for the matched OS, `steps` proposals for each later
+    stage). Returns, per stage, the deviations left from the middle of each
     target's band (in half bands: below 1, it prints as printed)."""
     moves = Moves(o, treated, rng)
     in_m, out_m = np.flatnonzero(matched), np.flatnonzero(~matched & (o.kind != DURING_CRT))
@@ -342,7 +344,6 @@ def fit_arm_outcomes(
     def retime_matched_pfs():
         return moves.retime_progression(int(in_m[rng.integers(len(in_m))]))
 
-    hops = max(steps // 400, 1)
     hop(o, matched_os, jump, retime_matched, hops, 400, rng, within(lambda: matched_os(True)))
     anneal(o, matched_pfs, retime_matched_pfs, steps, rng, inside=within(matched_pfs))
     anneal(o, both_whole, propose_whole, steps, rng, inside=within(both_whole))
@@ -381,7 +382,14 @@ def search_outcomes(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.ran
     )
     rows = [r for r in cox_row_targets() if r.model == "univariate" and r.term == f"arm.{TREATED}"]
     report = fit_arm_outcomes(
-        o, treated, matched, rows[0] if rows else None, logrank_targets(), rng, spec.outcome_search_steps
+        o,
+        treated,
+        matched,
+        rows[0] if rows else None,
+        logrank_targets(),
+        rng,
+        spec.outcome_search_steps,
+        spec.outcome_search_hops,
     )
     surv["os_event"], surv["pfs_event"] = o.os_e, o.pfs_e
     return {stage: float(np.max(np.abs(dev), initial=0.0)) for stage, dev in report.items()}

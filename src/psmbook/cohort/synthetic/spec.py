@@ -247,9 +247,12 @@ class GeneratorSpec:
     draw whose log-rank p-values (OS and PFS, whole and matched cohort) lie nearest the paper's printed ones
     (sum of absolute log ratios) is kept. 1: the first draw."""
     outcome_search_steps: int = 20000
-    """With the matched design, after the landmark draw: at most this many proposals per stage of the search for
-    the printed log-rank p-values and the treatment's univariate Cox row, every count kept
+    """With the matched design, after the landmark draw: at most this many proposals in each annealing stage of
+    the search for the printed log-rank p-values and the treatment's univariate Cox row, every count kept
     (:mod:`psmbook.cohort.synthetic.outcomefit`). 0: no search."""
+    outcome_search_hops: int = 150
+    """At most this many jumps (each followed by 400 local moves) in the search's first stage, the matched
+    cohort's OS; it stops as soon as its targets print as printed."""
     survival_block_size: int = 12
     """The uniforms of the inverse-CDF draws are stratified, u = (permutation + v) / m, within blocks
     of about this many patients of one arm sorted by risk (OS) or by time left before death (PFS).
