@@ -62,7 +62,7 @@ def _instrument(record: Path) -> None:
     execute, scrub = pipeline.execute_chapter, pipeline.scrub_run_details
     copies = Path(tempfile.mkdtemp(prefix="bench-scale-"))
 
-    def execute_chapter(notebook, stage, values, *, redirect=True):
+    def execute_chapter(notebook, stage, values, **options):  # (redirect, kernel: as the pipeline passes them)
         source = json.loads(Path(notebook).read_text())
         chapter = Path(notebook).stem.split("_", 1)[-1]  # 02_matching -> matching, as the pipeline names it
         cell = RSS_CELL.format(chapter=chapter, path=str(record / f"rss-{chapter}.json"))
@@ -77,7 +77,7 @@ def _instrument(record: Path) -> None:
         )
         copy = copies / Path(notebook).name
         copy.write_text(json.dumps(source))
-        return execute(copy, stage, values, redirect=redirect)
+        return execute(copy, stage, values, **options)
 
     def scrub_run_details(notebook):
         nb = json.loads(Path(notebook).read_text())

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import papermill
-
 
 class ParameterError(ValueError):
     """One or more parameter overrides are unknown or invalid; the message lists every problem."""
@@ -59,6 +57,11 @@ def discover(chapters_dir: Path) -> dict[str, Parameter]:
 
     A parameter that several chapters declare must have the same default in each of them.
     """
+    from psmbook.book.execution import without_iri_format
+
+    without_iri_format()  # before papermill imports nbformat, hence jsonschema: a second of every build
+    import papermill
+
     found: dict[str, Parameter] = {}
     for notebook in chapter_notebooks(chapters_dir):
         chapter = chapter_name(notebook)

@@ -22,10 +22,8 @@ from typing import Any
 
 import yaml
 
+from psmbook.book import execution, stops, tailoring
 from psmbook.book import parameters as params_mod
-from psmbook.book import stops, tailoring
-from psmbook.book.chapter import declared_reads
-from psmbook.present import downloads
 
 KERNEL_NAME = "psmbook"
 #: files of the book's source tree that are copied as they are into the built book
@@ -177,13 +175,14 @@ def _stderr_to(path: Path):
             os.close(saved)
 
 
-def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any], *, redirect: bool = True) -> Path:
+def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any], *, redirect: bool = True, kernel=None) -> Path:
     """Execute one chapter notebook into the staging folder, with the given parameters.
 
     ``redirect=False`` when the caller already sends stderr to the stage's kernel-stderr.log (chapters
     running side by side share one redirection). The kernel starts in the stage (nbclient's
     ``resources.metadata.path``), not through papermill's ``cwd``, which changes the working directory
-    of this whole process and so cannot serve two chapters at once."""
+    of this whole process and so cannot serve two chapters at once. ``kernel``: one started ahead in the
+    stage (:class:`psmbook.book.execution.KernelPool`), stopped here when the chapter ends."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -199,6 +198,7 @@ def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any], *, redi
                 progress_bar=False,
                 log_output=False,
                 report_mode=False,
+                **execution.papermill_options(kernel),  # notebook written at the start and end only
             )
     except PapermillExecutionError as error:
         stops.raise_if_stopped(params_mod.chapter_name(notebook), error)  # the data cannot support its analysis
@@ -207,6 +207,8 @@ def execute_chapter(notebook: Path, stage: Path, values: dict[str, Any], *, redi
             f"chapter {params_mod.chapter_name(notebook)!r} failed in cell {cell}: "
             f"{error.ename}: {error.evalue}\n  the executed notebook, failing cell included: {target}"
         ) from None
+    finally:
+        execution.stop_kernel(kernel)
     scrub_run_details(target)
     return target
 
@@ -323,16 +325,7 @@ def stage_notebook(notebook: Path, stage: Path, study) -> tuple[Path | None, lis
 
 def build_site(stage: Path) -> Path:
     """Jupyter Book on the executed notebooks (no execution, warnings are errors)."""
-    jb = Path(sys.executable).with_name("jupyter-book")
-    command = [
-        str(jb) if jb.exists() else "jupyter-book",
-        "build",
-        str(stage),
-        "--warningiserror",
-        "--nitpick",
-        "--keep-going",
-        "--quiet",
-    ]
+    command = execution.site_command(stage)  # jupyter-book build, Sphinx in two processes
     result = subprocess.run(command, capture_output=True, text=True, env=_kernel_environment())
     log = stage / "jupyter-book.log"
     log.write_text(result.stdout + "\n" + result.stderr)
@@ -369,6 +362,8 @@ def chapter_inputs(notebook: Path, earlier: list[str]) -> list[str]:
     The chapter itself reads those outputs only through :class:`psmbook.book.chapter.Chapter`, which
     refuses an undeclared one, so the pipeline's schedule and the chapter's reads cannot drift apart.
     """
+    from psmbook.book.chapter import declared_reads  # (the chapters' set-up: pandas, matplotlib; not needed here)
+
     declared = declared_reads(json.loads(Path(notebook).read_text()))
     unknown = [c for c in declared if c not in earlier]
     if unknown:
@@ -451,10 +446,12 @@ def _execute_all(
     failure: BuildError | None = None
 
     def run(chapter: str) -> dict:
+        from psmbook.present import downloads  # (while the first kernel starts: pandas, matplotlib)
+
         number, source, chapter_values, _ = pending[chapter]
         tick = time.perf_counter()
         before = _files(stage)
-        execute_chapter(source, stage, chapter_values, redirect=False)
+        execute_chapter(source, stage, chapter_values, redirect=False, kernel=kernels.take())
         after = _files(stage)
         others = {f"results/{c}.json" for c in pending if c != chapter}
         # and the downloads of the chapters running beside it (psmbook.present.downloads: <chapter>-figure-1.svg)
@@ -470,7 +467,11 @@ def _execute_all(
         )
         return {"files": written, "seconds": round(time.perf_counter() - tick, 1), "number": number}
 
-    with _stderr_to(stage / "kernel-stderr.log"), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with (
+        _stderr_to(stage / "kernel-stderr.log"),
+        ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
+        contextlib.closing(execution.KernelPool(KERNEL_NAME, stage, len(pending), ahead=max(1, jobs))) as kernels,
+    ):
         while len(done) < len(pending) and failure is None:
             ready = [
                 c

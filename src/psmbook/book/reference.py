@@ -9,7 +9,6 @@ cross-reference (``:func:`cox_univariate```) finds the one documented object of 
 
 from __future__ import annotations
 
-import pkgutil
 import re
 from pathlib import Path
 
@@ -37,17 +36,35 @@ STAGES: dict[str, str] = {
 EXCLUDED = "   :exclude-members: model_config, model_fields, model_computed_fields"
 
 
+def _package_modules() -> list[tuple[str, bool]]:
+    """(dotted name, is a package) of every module below the package, as ``pkgutil.walk_packages`` finds them
+    (packages are folders with an ``__init__.py``), read from the files: walk_packages imports every package
+    to look inside it, which in the build's own process means lifelines, matplotlib and the rest, seconds
+    before the first chapter can start."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        folders = path.relative_to(PACKAGE).parts[:-1]
+        if not all((PACKAGE.joinpath(*folders[: i + 1]) / "__init__.py").is_file() for i in range(len(folders))):
+            continue  # not inside a package (walk_packages would not look there)
+        if path.name == "__init__.py":
+            if folders:
+                found.append((".".join(("psmbook", *folders)), True))
+        elif path.stem.isidentifier():
+            found.append((".".join(("psmbook", *folders, path.stem)), False))
+    return found
+
+
 def modules() -> dict[str, list[str]]:
     """Every module of the package by stage (``cli`` and the package itself under ``""``), sorted by name."""
     found: dict[str, list[str]] = {stage: [] for stage in STAGES}
     found[""] = []
-    for info in pkgutil.walk_packages([str(PACKAGE)], prefix="psmbook."):
-        if info.name.endswith("__main__"):
+    for name, ispkg in _package_modules():
+        if name.endswith("__main__"):
             continue
-        stage = info.name.split(".")[1]
-        if info.ispkg and info.name.count(".") == 1:
+        stage = name.split(".")[1]
+        if ispkg and name.count(".") == 1:
             continue  # a stage's own package: the section heading stands for it
-        found.setdefault(stage if stage in STAGES else "", []).append(info.name)
+        found.setdefault(stage if stage in STAGES else "", []).append(name)
     unknown = [m for m in found[""] if m.split(".")[1] != "cli"]
     if unknown:
         raise ValueError(f"modules outside the package's stages {list(STAGES)}: {unknown}; add their stage to STAGES")

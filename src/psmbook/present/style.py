@@ -57,18 +57,32 @@ def show_markdown(text: str) -> None:
         display(Markdown(text))
 
 
+#: the prefix of a glued value's MIME types when it is not displayed where it is glued (myst-nb's GLUE_PREFIX)
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def glue(name: str, value, display: bool = True) -> None:
+    """myst-nb's ``glue``, the same display message: the value's formatted MIME bundle, named in its
+    metadata. Written here because importing myst-nb's own imports nbformat and jsonschema, about a second
+    of every chapter's kernel on these cores; the site is still built by myst-nb, which reads the message."""
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as ipy_display
+
+    mimebundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = dict(name=name, mime_prefix=prefix)
+    ipy_display({prefix + k: v for k, v in mimebundle.items()}, raw=True, metadata=metadata)
+
+
 def glue_text(name: str, text: str) -> None:
     """Glue a piece of text for the prose, shown without quotes: use it as {glue:md}`name`."""
     from IPython.display import Markdown
-    from myst_nb import glue
 
     glue(name, Markdown(str(text)), display=False)
 
 
 def glue_all(values: dict) -> None:
     """Glue every value for the prose, by name: text as {glue:md}`name`, numbers and tables as {glue:}`name`."""
-    from myst_nb import glue
-
     for name, value in values.items():
         if isinstance(value, str):
             glue_text(name, value)
