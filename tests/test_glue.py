@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -31,6 +32,10 @@ def _messages(monkeypatch, glue, target, values, display):
     return sent
 
 
+def _numbered_alike(messages):
+    return re.sub(r"table([ -])\d+", r"table\1N", repr(messages))
+
+
 VALUES = {
     "n": 68,
     "p": 0.0123,
@@ -47,7 +52,8 @@ def test_glue_sends_the_message_myst_nb_sends(monkeypatch, display):
     ours = _messages(monkeypatch, style.glue, "IPython.display.display", VALUES, display)
     theirs = _messages(monkeypatch, myst_glue.glue, "myst_nb.ext.glue.ipy_display", VALUES, display)
     assert len(ours) == len(VALUES)
-    assert ours == theirs
+    # a table's download link is numbered in display order (when a chapter's downloads are active in this process)
+    assert _numbered_alike(ours) == _numbered_alike(theirs)
     assert style.GLUE_PREFIX == myst_glue.GLUE_PREFIX
     hidden = ours[1][0][0]
     assert list(hidden) == [("" if display else style.GLUE_PREFIX) + "text/plain"]
