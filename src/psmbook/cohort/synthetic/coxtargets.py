@@ -18,7 +18,6 @@ import itertools
 import math
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Mapping, Optional
 
@@ -67,10 +66,6 @@ class RowTarget:
     def column(self) -> str:
         return self.term.split(".", 1)[0]
 
-    @property
-    def level(self) -> str:
-        return self.term.split(".", 1)[1]
-
 
 def _constraints(entries: list) -> list[tuple[str, str, float, float]]:
     """(id, kind, low, high) for each printed number: bands on b (hr), b - z s (ci_low), b + z s (ci_high) and
@@ -91,8 +86,14 @@ def _constraints(entries: list) -> list[tuple[str, str, float, float]]:
     return out
 
 
+def row_functions(b, s) -> dict:
+    """What a Cox row prints, as functions of the log hazard ratio b and its SE s: log HR, log lower and upper
+    95% limits, and |z| (whose Wald p is printed)."""
+    return {"hr": b, "ci_low": b - Z95 * s, "ci_high": b + Z95 * s, "p": np.abs(b) / s}
+
+
 def _functions(kind: str, b: np.ndarray, s: np.ndarray) -> np.ndarray:
-    return {"hr": b, "ci_low": b - Z95 * s, "ci_high": b + Z95 * s, "p": np.abs(b) / s}[kind]
+    return row_functions(b, s)[kind]
 
 
 def _slack(cons, b, s) -> np.ndarray:
@@ -225,8 +226,3 @@ def logrank_targets(published: Optional[Mapping] = None) -> list[LogrankTarget]:
         chi_lo, chi_hi = (float(stats.chi2.isf(p, 1)) for p in (hi_p, lo_p))
         out.append(LogrankTarget(endpoint, period, chi_lo, chi_hi, tuple(e.id for e in entries)))
     return out
-
-
-def half_up(x: float, decimals: int = 3) -> Decimal:
-    """`x` rounded half up at `decimals` (the paper's rounding)."""
-    return Decimal(repr(round(float(x), 10))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)

@@ -116,15 +116,16 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
     for key in ("os_months", "pfs_months"):
         surv[key] = np.round(surv[key], 2)
     assess_r = np.round(assess, 2)
-    drawn = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in surv.items()}
-    if "_group" in base and spec.outcome_search_steps > 0:  # the printed log-rank p and unadjusted HR
+    searched = "_group" in base and spec.outcome_search_steps > 0  # the printed log-rank p and unadjusted HR
+    if searched:
+        drawn = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in surv.items()}
+        r_anl_kept = copy.deepcopy(r_anl)
         surv["_search"] = search_outcomes(st, surv, matched, spec, r_fit)
     tox = draw_toxicity(r_tox, spec, tg, base, course)
-    r_anl_kept = copy.deepcopy(r_anl)
     try:
         anl = draw_anlotinib(r_anl, spec, tg, base, course, surv, tox)
     except ValueError:  # the searched outcomes leave too few long PFS for the paper's anlotinib exposure: undone
-        if "_search" not in surv:
+        if not searched:
             raise
         surv = drawn | {"_search": "undone: the paper's matched anlotinib exposure needs the drawn PFS"}
         anl = draw_anlotinib(r_anl_kept, spec, tg, base, course, surv, tox)

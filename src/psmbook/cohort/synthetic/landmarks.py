@@ -329,27 +329,27 @@ def landmark_findings(tg: Targets | None = None, spec: GeneratorSpec | None = No
     return out
 
 
+def logrank_chi2(t: np.ndarray, e: np.ndarray, group: np.ndarray) -> float:
+    """The two-sample log-rank statistic (chi-square, one degree of freedom, the hypergeometric variance)."""
+    order = np.argsort(-t, kind="stable")
+    ts, es, gs = t[order], e[order].astype(float), group[order].astype(float)
+    last = np.searchsorted(-ts, -ts, side="right") - 1
+    first = np.searchsorted(-ts, -ts, side="left")
+    ce, ceg = np.concatenate([[0.0], np.cumsum(es)]), np.concatenate([[0.0], np.cumsum(es * gs)])
+    # one row per distinct event time (its first place among the sorted times)
+    at = np.flatnonzero((first == np.arange(len(ts))) & (ce[last + 1] > ce[first]))
+    n, n1 = (last[at] + 1).astype(float), np.cumsum(gs)[last[at]]
+    d, d1 = ce[last[at] + 1] - ce[at], ceg[last[at] + 1] - ceg[at]
+    var = np.where(n > 1, d * (n1 / n) * (1 - n1 / n) * (n - d) / np.maximum(n - 1, 1), 0.0)
+    return float((d1.sum() - (d * n1 / n).sum()) ** 2 / var.sum())
+
+
 def logrank_p(time, event, group) -> float:
     """Two-sample log-rank test (the usual chi-square with one degree of freedom), p-value."""
     from scipy.stats import chi2
 
     time, event, group = np.asarray(time, dtype=float), np.asarray(event, dtype=int), np.asarray(group, dtype=bool)
-    order = np.argsort(time, kind="stable")
-    t, e, g = time[order], event[order], group[order]
-    uniq, first = np.unique(t, return_index=True)
-    at_risk = len(t) - first
-    at_risk_1 = np.array([g[i:].sum() for i in first])
-    deaths = np.add.reduceat(e, first)
-    deaths_1 = np.add.reduceat(e * g, first)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        expected = deaths * at_risk_1 / at_risk
-        var = np.where(
-            at_risk > 1,
-            deaths * (at_risk_1 / at_risk) * (1 - at_risk_1 / at_risk) * (at_risk - deaths) / (at_risk - 1),
-            0,
-        )
-    stat = (deaths_1.sum() - expected.sum()) ** 2 / var.sum()
-    return float(chi2.sf(stat, 1))
+    return float(chi2.sf(logrank_chi2(time, event, group), 1))
 
 
 def draw_survival_landmarks(

@@ -29,27 +29,13 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from psmbook.cohort.synthetic.coxtargets import Z95, LogrankTarget, RowTarget
+from psmbook.cohort.synthetic.coxtargets import LogrankTarget, RowTarget, row_functions
+from psmbook.cohort.synthetic.landmarks import landmark_targets, logrank_chi2
 
 #: Kinds of a patient's progression-free survival.
 CENSORED, PROGRESSION, DEATH_FIRST, AT_ASSESSMENT, DURING_CRT = 0, 1, 2, 3, 4
 
 _FIELDS = ("os_t", "os_e", "pfs_t", "pfs_e", "kind")
-
-
-def logrank_chi2(t: np.ndarray, e: np.ndarray, group: np.ndarray) -> float:
-    """The two-sample log-rank statistic (chi-square, one degree of freedom, the hypergeometric variance)."""
-    order = np.argsort(-t, kind="stable")
-    ts, es, gs = t[order], e[order].astype(float), group[order].astype(float)
-    last = np.searchsorted(-ts, -ts, side="right") - 1
-    first = np.searchsorted(-ts, -ts, side="left")
-    ce, ceg = np.concatenate([[0.0], np.cumsum(es)]), np.concatenate([[0.0], np.cumsum(es * gs)])
-    # one row per distinct event time (its first place among the sorted times)
-    at = np.flatnonzero((first == np.arange(len(ts))) & (ce[last + 1] > ce[first]))
-    n, n1 = (last[at] + 1).astype(float), np.cumsum(gs)[last[at]]
-    d, d1 = ce[last[at] + 1] - ce[at], ceg[last[at] + 1] - ceg[at]
-    var = np.where(n > 1, d * (n1 / n) * (1 - n1 / n) * (n - d) / np.maximum(n - 1, 1), 0.0)
-    return float((d1.sum() - (d * n1 / n).sum()) ** 2 / var.sum())
 
 
 def cox_one(t: np.ndarray, e: np.ndarray, x: np.ndarray, beta: float = 0.0, steps: int = 30) -> tuple[float, float]:
@@ -86,7 +72,7 @@ def cox_one(t: np.ndarray, e: np.ndarray, x: np.ndarray, beta: float = 0.0, step
 def row_deviations(row: RowTarget, b: float, s: float, inside: bool = False) -> list[float]:
     """Each printed number of a Cox row: (its function at (b, s) - its aim) / half its band; with `inside`, from
     the middle of its band instead (below 1 in absolute value: it prints as printed)."""
-    f = {"hr": b, "ci_low": b - Z95 * s, "ci_high": b + Z95 * s, "p": abs(b) / s}
+    f = row_functions(b, s)
     return [(f[kind] - (mid if inside else aim)) / half for kind, aim, half, mid in row.aims]
 
 
@@ -357,7 +343,6 @@ def search_outcomes(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.ran
     times rounded as stored, changed in place). Returns per stage the largest deviation left (in half bands;
     below 1: every target of the stage prints as printed)."""
     from psmbook.cohort.synthetic.coxtargets import cox_row_targets, logrank_targets
-    from psmbook.cohort.synthetic.landmarks import landmark_targets
     from psmbook.cohort.synthetic.spec import TREATED
 
     tg = st["tg"]
