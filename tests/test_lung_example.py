@@ -6,7 +6,6 @@ here too (marked ``book``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from psmbook.book import pipeline
 from psmbook.cohort import protocol, reading
 from psmbook.study.description import load_study
+from scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "examples" / "lung.yaml"
@@ -23,10 +23,7 @@ SHIPPED = "pkg:lifelines/datasets/lung.csv"
 
 
 def lung_module():
-    spec = importlib.util.spec_from_file_location("lung_resample_example", ROOT / "examples" / "lung_resample.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("examples/lung_resample.py")
 
 
 def test_the_resample_repeats_shipped_patients_under_new_ids_the_same_for_the_same_seed(tmp_path):

@@ -5,7 +5,6 @@ chapter the description supports executes and the site builds with warnings as e
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from psmbook.book import pipeline
+from scripts import load_script
 
 pytestmark = pytest.mark.book
 
@@ -22,10 +22,7 @@ N = 100_000
 
 
 def registry_module():
-    spec = importlib.util.spec_from_file_location("registry_example", ROOT / "examples" / "registry.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("examples/registry.py")
 
 
 @pytest.fixture(scope="module")

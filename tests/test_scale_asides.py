@@ -3,7 +3,6 @@ the Schoenfeld plot as a density above its limit, and codes read once per distin
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -15,16 +14,14 @@ from psmbook.matching.nearest import nearest_neighbour_match
 from psmbook.matching.score import fit_propensity
 from psmbook.study.codes import as_code, as_codes, map_distinct
 from psmbook.study.description import load_study
+from scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "examples" / "registry.yaml"
 
 
 def registry_cohort(n: int, seed: int = 11) -> pd.DataFrame:
-    spec = importlib.util.spec_from_file_location("registry_example", ROOT / "examples" / "registry.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.registry_cohort(n, seed=seed).set_index("patient_id")
+    return load_script("examples/registry.py").registry_cohort(n, seed=seed).set_index("patient_id")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ coefficients and the same scores (exact equality, not a tolerance)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +15,13 @@ import statsmodels.formula.api as smf
 from psmbook.matching import score
 from psmbook.matching.score import TREATED, as_categories, default_formula, fit_propensity
 from psmbook.study.description import load_study
+from scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def registry_module():
-    spec = importlib.util.spec_from_file_location("registry_example", ROOT / "examples" / "registry.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("examples/registry.py")
 
 
 def plain_formula_path(data: pd.DataFrame, arm: str, treated, formula: str):

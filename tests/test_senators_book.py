@@ -7,7 +7,6 @@ competing events, censored at their time; the names in the file never reach the 
 checked against pandas and lifelines on the file as lifelines ships it.
 """
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -18,6 +17,7 @@ from lifelines.statistics import logrank_test
 
 from psmbook.book import pipeline
 from psmbook.cohort import reading
+from scripts import load_script
 
 pytestmark = pytest.mark.book
 
@@ -37,12 +37,7 @@ NOT_PROVINCES = [
 
 
 def _loader():
-    spec = importlib.util.spec_from_file_location(
-        "canadian_senators_example", ROOT / "examples" / "canadian_senators.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("examples/canadian_senators.py")
 
 
 @pytest.fixture(scope="module")
