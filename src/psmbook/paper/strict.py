@@ -30,7 +30,7 @@ from psmbook.paper.audit import Finding, denominator_id
 from psmbook.paper.audit.common import PrintedNumbers
 from psmbook.paper.audit.counts import duplicate_pairs
 from psmbook.paper.comparison import aliases, numeric
-from psmbook.study.published import load_published
+from psmbook.study.published import load_published, printed_text
 
 #: The classes, in display order.
 CLASSES: tuple[str, ...] = ("calibrated", "fixed by the counts", "produced", "computed from the data")
@@ -51,18 +51,6 @@ _COUNT_TABLE_P = re.compile(
 )
 
 _LANDMARK = re.compile(r"\.survival\.(os|pfs)\.(before|after)\.\d+[my]\.")
-
-_DEFAULT_DECIMALS = {"percent": 1, "p": 3, "hr": 3, "ci_low": 3, "ci_high": 3}
-
-
-def printed_text(entry) -> str:
-    """The number as the paper prints it: its ``printed`` text, else the value in the kind's usual form."""
-    if entry.printed is not None:
-        return str(entry.printed).strip()
-    value = entry.value
-    if entry.kind in _DEFAULT_DECIMALS:
-        return f"{float(value):.{_DEFAULT_DECIMALS[entry.kind]}f}"
-    return str(value)
 
 
 def _decimals(text: str) -> int:

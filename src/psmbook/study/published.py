@@ -50,6 +50,19 @@ class PublishedNumber:
     note: Optional[str] = None
 
 
+#: decimals a kind of number is printed with when its entry gives no ``printed`` text
+DEFAULT_DECIMALS = {"percent": 1, "p": 3, "hr": 3, "ci_low": 3, "ci_high": 3}
+
+
+def printed_text(entry: PublishedNumber) -> str:
+    """The number as the paper prints it: its ``printed`` text, else the value in the kind's usual form."""
+    if entry.printed is not None:
+        return str(entry.printed).strip()
+    if entry.kind in DEFAULT_DECIMALS:
+        return f"{float(entry.value):.{DEFAULT_DECIMALS[entry.kind]}f}"
+    return str(entry.value)
+
+
 def _default_text() -> str:
     return resources.files("psmbook").joinpath("data").joinpath("published.yaml").read_text(encoding="utf-8")
 

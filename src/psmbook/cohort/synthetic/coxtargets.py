@@ -24,6 +24,8 @@ from typing import Mapping, Optional
 import numpy as np
 from scipy import stats
 
+from psmbook.study.published import load_published, printed_text
+
 #: z of a two-sided 95% interval, as lifelines and R compute it.
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -38,12 +40,6 @@ def _band(printed: str, value: float) -> tuple[float, float]:
     decimals = len(m[1]) if m and m[1] else 0
     half = 0.5 * 10.0 ** (-decimals)
     return value - half, value + half
-
-
-def _printed(entry) -> str:
-    if entry.printed is not None:
-        return str(entry.printed).strip()
-    return f"{float(entry.value):.3f}" if entry.kind in ("hr", "ci_low", "ci_high", "p") else str(entry.value)
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,7 @@ def _constraints(entries: list) -> list[tuple[str, str, float, float]]:
     |b| / s (p; a printed "< x" is the band above the z of x)."""
     out = []
     for e in entries:
-        text = _printed(e)
+        text = printed_text(e)
         if e.kind == "p":
             if text.lstrip().startswith("<"):
                 lo_p, hi_p = 0.0, float(re.sub(r"[^\d.]", "", text))
@@ -185,8 +181,6 @@ def cox_row_targets(published: Optional[Mapping] = None) -> list[RowTarget]:
 
 @lru_cache(maxsize=1)
 def _package_rows() -> tuple[RowTarget, ...]:
-    from psmbook.study.published import load_published
-
     return tuple(cox_row_targets(load_published()))
 
 
@@ -209,19 +203,17 @@ class LogrankTarget:
 def logrank_targets(published: Optional[Mapping] = None) -> list[LogrankTarget]:
     """The printed log-rank p-values of OS and PFS, whole and matched cohort (a copy printed alike counted once)."""
     if published is None:
-        from psmbook.study.published import load_published
-
         published = load_published()
     groups: dict[tuple[str, str], list] = {}
     for pid, entry in published.items():
         m = _LOGRANK_ID.match(pid)
-        if m and not _printed(entry).startswith("<"):
+        if m and not printed_text(entry).startswith("<"):
             groups.setdefault((m[1], m[2]), []).append(entry)
     out = []
     for (endpoint, period), entries in groups.items():
         lo_p, hi_p = (
-            max(_band(_printed(e), float(e.value))[0] for e in entries),
-            min(_band(_printed(e), float(e.value))[1] for e in entries),
+            max(_band(printed_text(e), float(e.value))[0] for e in entries),
+            min(_band(printed_text(e), float(e.value))[1] for e in entries),
         )
         chi_lo, chi_hi = (float(stats.chi2.isf(p, 1)) for p in (hi_p, lo_p))
         out.append(LogrankTarget(endpoint, period, chi_lo, chi_hi, tuple(e.id for e in entries)))
