@@ -169,11 +169,13 @@ def _steps(d: _Sorted, beta: np.ndarray, ties: str):
 
 
 def _loglik_score_information(d: _Sorted, beta: np.ndarray, ties: str):
-    """Log partial likelihood, score and information at ``beta``. The sums of risk, risk x and risk x x'
-    are taken per (stratum, time) group first and summed over the risk sets group by group, and Efron's
-    steps within a tie enter through five scalar sums per group (of 1/den, f/den, 1/den^2, f/den^2 and
-    f^2/den^2, f the share of the tied deaths taken off): memory of order n p + groups x p^2, never
-    patients x p^2."""
+    """Log partial likelihood, score and information at ``beta``. The sums of risk and risk x are taken
+    per (stratum, time) group first and summed over the risk sets group by group, and Efron's steps within
+    a tie enter through five scalar sums per group (of 1/den, f/den, 1/den^2, f/den^2 and f^2/den^2, f the
+    share of the tied deaths taken off). The information's sum of risk x x' / den over every death's risk
+    set is one weighted x'x: a patient's risk x x' counts once per death before (or at) their time, so each
+    patient carries the sum of those deaths' weights (a cumulative sum over the times) and the p x p
+    matrix is a single product, of order n p^2; memory of order n p + groups x p."""
     from scipy import sparse
 
     eta = d.x @ beta
@@ -188,16 +190,11 @@ def _loglik_score_information(d: _Sorted, beta: np.ndarray, ties: str):
     first = np.column_stack([np.ones(n), d.x])
     at_risk1 = _segment_reverse_cumsum(everyone @ first, group_end)
     dying1 = dying @ first
-    all2, dying2 = np.empty((n_groups, p, p)), np.empty((n_groups, p, p))
-    for j in range(p):  # column j of risk x x', summed per group over all patients and over the dying
-        column = d.x * d.x[:, j : j + 1]
-        all2[:, :, j], dying2[:, :, j] = everyone @ column, dying @ column
-    at_risk2 = _segment_reverse_cumsum(all2.reshape(n_groups, p * p), group_end).reshape(-1, p, p)
     deaths = np.add.reduceat(d.event, starts)
     death_weight = np.add.reduceat(d.weight * d.event, starts)
     groups = np.flatnonzero(deaths > 0)
-    a0, a1, a2 = at_risk1[groups, 0], at_risk1[groups, 1:], at_risk2[groups]
-    d0, d1, d2 = dying1[groups, 0], dying1[groups, 1:], dying2[groups]
+    a0, a1 = at_risk1[groups, 0], at_risk1[groups, 1:]
+    d0, d1 = dying1[groups, 0], dying1[groups, 1:]
     if ties == "efron":
         counts = deaths[groups].astype(np.int64)
         step = np.repeat(np.arange(len(groups)), counts)
@@ -223,7 +220,14 @@ def _loglik_score_information(d: _Sorted, beta: np.ndarray, ties: str):
         - np.einsum("g,gi,gj->ij", weight * t1, d1, a1)
         + np.einsum("g,gi,gj->ij", weight * t2, d1, d1)
     )
-    information = np.einsum("g,gij->ij", weight * s0, a2) - np.einsum("g,gij->ij", weight * s1, d2) - outer
+    # sum over death groups g of weight_g (s0_g * risk-set sum of risk x x' - s1_g * dying sum of risk x x'),
+    # regrouped by patient: the risk set of g holds the groups from g on, so a patient of group h carries the
+    # cumulative sum of weight s0 over the death groups up to h (within its stratum)
+    by_group = np.zeros((2, n_groups))
+    by_group[0, groups], by_group[1, groups] = weight * s0, weight * s1
+    carried = _segment_cumsum(by_group[0], d.group_stratum_start)[d.group_of]
+    patient = risk * (carried - d.event * by_group[1][d.group_of])
+    information = (d.x * patient[:, None]).T @ d.x - outer
     return loglik, u, information
 
 
