@@ -583,11 +583,15 @@ WHAT_CHANGED = [
     "- Scaled Schoenfeld residuals (tests of proportional hazards, and their plot): lifelines' loop copies its "
     "growing result at every death time (quadratic); `analysis.survival.schoenfeld` computes the same numbers "
     "(to 1e-14) in O(n log n), once for both tests.",
-    "- The Table 3 Cox models and the naive pair model: above 20,000 patients they are fitted by the book's "
-    "O(n log n) Newton-Raphson (`analysis.survival.largecox`, R `coxph`'s algorithm and Efron's ties; equal to "
-    "lifelines to 1e-6 and to R to 4 decimals in `tests/test_largecox.py`); below, lifelines as before. The fit "
-    "itself (`fastcox`) now sums risk x x' per distinct time and enters Efron's tied deaths through five scalar "
-    "sums per time, so its memory is n x p + times x p², not n x p² (2.7 GB at 640,000 patients and 23 terms).",
+    "- The Table 3 Cox models and the naive pair model: above 2,000 patients (`largecox.LARGE`; 20,000 until "
+    "2026-11-28) they are fitted by the book's O(n log n) Newton-Raphson (`analysis.survival.largecox`, R "
+    "`coxph`'s algorithm and Efron's ties; equal to lifelines to 1e-6 and to R to 4 decimals in "
+    "`tests/test_largecox.py`); below, lifelines as before. The fit "
+    "itself (`fastcox`) sums risk and risk x per distinct time, enters Efron's tied deaths through five scalar "
+    "sums per time, and takes the information's sums of risk x x' as one weighted x'x (each patient weighted by "
+    "the deaths whose risk sets hold them): memory n x p + times x p, not n x p² (2.7 GB at 640,000 patients and "
+    "23 terms), and one O(n p²) product a Newton step (the 22-term multivariable model of 64,000 matched "
+    "patients: 1.4 s before, 0.3 s after).",
     "- The Schoenfeld plot above 5,000 events: hexagonal bins of the residuals and a smooth through the means of "
     "200 equal-count bins of rank, instead of one dot per event and a lowess over every event (quadratic). (On "
     "real data such as this registry the disclosure rule draws means of bins of events instead of dots anyway.)",

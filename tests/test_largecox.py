@@ -53,7 +53,7 @@ def large():
 
 
 def test_scaled_schoenfeld_residuals_are_lifelines(large):
-    data = cohort(3_000, seed=2)  # below the threshold: lifelines' own fit, and its residuals to compare
+    data = cohort(largecox.LARGE - 500, seed=2)  # below the threshold: lifelines' own fit, and its residuals to compare
     model = survival.cox_multivariable(data, FACTORS, "time", "event")
     assert isinstance(model.fitter, CoxPHFitter)
     theirs = model.fitter.compute_residuals(model.data, kind="scaled_schoenfeld")
