@@ -300,7 +300,7 @@ def test_schoenfeld_dots_are_means_of_at_least_min_cell_events():
     residuals = model.fitter.compute_residuals(model.data, kind="scaled_schoenfeld")["arm.b"]
     beta = float(model.fitter.params_["arm.b"])
     assert not set(np.round(dots[0].get_offsets()[:, 1], 9)) & set(np.round(residuals + beta, 9))  # no own dot
-    assert "means of bins of ≥ 5 events" in fig.axes[0].get_xlabel()
+    assert "means of bins of ≥ 5 events" in fig.get_supxlabel()  # one rank axis, labelled below the panels
     plt.close(fig)
     fig = survival.plot_schoenfeld(model, min_cell=100)  # too few events for two bins: a sentence instead
     assert all(len(c.get_offsets()) == 0 for c in fig.axes[0].collections if isinstance(c, PathCollection))

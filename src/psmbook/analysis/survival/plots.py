@@ -182,7 +182,10 @@ def plot_schoenfeld(model: CoxModel, labels: Optional[Mapping[str, str]] = None,
     terms = list(residuals.columns)
     ncols = min(3, len(terms))
     nrows = math.ceil(len(terms) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(10, 3.0 * nrows), squeeze=False)
+    # one rank axis for every panel (the same deaths), labelled once below the panels and once at the side:
+    # a label per panel overlaps its neighbours' and costs a text to draw per panel in every format
+    fig, axes = plt.subplots(nrows, ncols, figsize=(10, 0.6 + 2.7 * nrows), squeeze=False, sharex=True)
+    xlabel = "Rank of death time"
     for ax, term in zip(axes.flat, terms):
         beta = float(model.fitter.params_[term])
         r = residuals[term].to_numpy() + beta  # lifelines leaves beta out; R's cox.zph adds it
@@ -193,7 +196,7 @@ def plot_schoenfeld(model: CoxModel, labels: Optional[Mapping[str, str]] = None,
             if bins < 2:
                 ax.text(0.5, 0.5, f"fewer than {2 * min_cell} events: not drawn", transform=ax.transAxes, ha="center")
             smooth = lowess(means[1], means[0], frac=0.6, it=0) if bins >= 4 else np.empty((0, 2))
-            ax.set_xlabel(f"Rank of death time (means of bins of ≥ {min_cell} events)")
+            xlabel = f"Rank of death time (dots: means of bins of ≥ {min_cell} events)"
         elif len(r) <= SCATTER_LIMIT:
             ax.scatter(rank, r, s=9, color="#555555", alpha=0.6)
             smooth = lowess(r, rank, frac=0.6, it=0)  # no robustness steps: they would discount the rarer level
@@ -203,11 +206,12 @@ def plot_schoenfeld(model: CoxModel, labels: Optional[Mapping[str, str]] = None,
         ax.plot(smooth[:, 0], smooth[:, 1], color="#D55E00", lw=2)
         ax.axhline(beta, color="#0072B2", ls="--", lw=1)
         ax.set_title((labels or {}).get(term, term), fontsize=9.5)
-        if not min_cell:
-            ax.set_xlabel("Rank of death time")
-    for ax in list(axes.flat)[len(terms) :]:
-        ax.set_visible(False)
-    for row in axes:
-        row[0].set_ylabel("β(t), log hazard ratio")
+    for k, ax in enumerate(axes.flat):
+        if k >= len(terms):
+            ax.set_visible(False)
+        elif k + ncols >= len(terms):  # the lowest panel of its column shows the rank's ticks
+            ax.tick_params(labelbottom=True)
+    fig.supxlabel(xlabel, fontsize=10)
+    fig.supylabel("β(t), log hazard ratio", fontsize=10)
     fig.tight_layout()
     return fig
