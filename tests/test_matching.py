@@ -107,6 +107,23 @@ def test_matched_cohort_carries_sets_and_weights():
     assert list(matched.index) == ["T2", "C1", "T1", "C2"]
     assert matched["pair"].tolist() == [1, 1, 2, 2]
     assert matched["match_weight"].tolist() == [1.0, 1.0, 1.0, 1.0]
+    with pytest.raises(KeyError, match=r"matched patients not in the data: \['C1'\] \(1 in all\)"):
+        matched_cohort(data.drop(index="C1"), result)  # never another patient's row in its place
+
+
+def test_weights_of_a_one_to_k_match_with_replacement_are_matchits():
+    from psmbook.matching.result import MatchResult
+
+    pairs = pd.DataFrame(
+        {"treated_id": ["T1", "T1", "T2"], "control_id": ["C2", "C1", "C1"], "distance": 0.0, "pair": [1, 1, 2]}
+    )
+    result = MatchResult(pairs, ["T1", "T2"], ["C1", "C2"], None)
+    # C1: 1/2 from T1's set + 1 from T2's = 1.5, C2: 1/2; scaled to sum to 2 matched controls: 1.5, 0.5
+    assert result.weights().to_dict() == {"T1": 1.0, "T2": 1.0, "C1": 1.5, "C2": 0.5}
+    data = pd.DataFrame({"x": range(4)}, index=["C1", "C2", "T1", "T2"])
+    matched = matched_cohort(data, result)
+    assert list(matched.index) == ["T1", "C1", "C2", "T2"]  # by set, the treated first, then by id
+    assert matched["pair"].tolist() == [1, 1, 1, 2]  # C1 once, in its first set
 
 
 def test_compare_pairings_tells_ties_from_real_differences():

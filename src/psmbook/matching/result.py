@@ -50,13 +50,29 @@ class MatchResult:
         """MatchIt's ATT matching weights: 1 for matched treated, (k_t / k_i summed) for controls.
 
         A control matched to a treated patient with k controls gets weight 1/k from that set;
-        control weights are then scaled to sum to the number of matched controls.
+        control weights are then scaled to sum to the number of matched controls. Treated patients in the
+        order they matched, then controls in order of id.
         """
-        sets = self.pairs.groupby("treated_id")["control_id"].transform("size")
-        contribution = (1.0 / sets).groupby(self.pairs["control_id"]).sum()
+        ids, _, weight = self._members()
+        return pd.Series(weight, index=ids)
+
+    def _members(self) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+        """Every matched patient once (as :meth:`weights` orders them), their set (a control's first) and
+        weight. Ids are hashed once per column (``pd.factorize``), the rest is integer arithmetic: at a
+        million patients, hashing string ids again for every lookup took seconds and grew faster than n."""
+        t_codes, t_ids = pd.factorize(self.pairs["treated_id"])  # in the order they matched
+        c_codes, c_ids = pd.factorize(self.pairs["control_id"], sort=True)  # in order of id
+        pair = self.pairs["pair"].to_numpy()
+        set_size = np.bincount(t_codes)[t_codes]
+        contribution = np.bincount(c_codes, weights=1.0 / set_size, minlength=len(c_ids))
         contribution *= len(contribution) / contribution.sum()
-        treated = pd.Series(1.0, index=pd.Index(self.matched_treated))
-        return pd.concat([treated, contribution])
+        first_t = np.unique(t_codes, return_index=True)[1]
+        first_c = np.unique(c_codes, return_index=True)[1]
+        return (
+            t_ids.append(c_ids),
+            np.concatenate([pair[first_t], pair[first_c]]),
+            np.concatenate([np.ones(len(t_ids)), contribution]),
+        )
 
 
 def caliper_width(distance: pd.Series, caliper_sd: float | None) -> float | None:
@@ -101,19 +117,17 @@ def check_match_inputs(distance: pd.Series, treated: pd.Series, ratio: int) -> n
 
 
 def matched_cohort(data: pd.DataFrame, result: MatchResult) -> pd.DataFrame:
-    """The matched patients (data indexed by patient id) with their set number and matching weight.
+    """The matched patients (data indexed by patient id) with their set number and matching weight, set by set.
 
     With replacement a control can belong to several sets; it appears once, in its first set.
     """
-    weights = result.weights()
-    pair_of = pd.concat(
-        [
-            result.pairs.drop_duplicates("treated_id").set_index("treated_id")["pair"],
-            result.pairs.drop_duplicates("control_id").set_index("control_id")["pair"],
-        ]
-    )
-    ids = list(weights.index)
-    matched = data.loc[ids].copy()
-    matched["pair"] = pair_of.loc[ids].to_numpy()
-    matched["match_weight"] = weights.loc[ids].to_numpy()
-    return matched.sort_values(["pair"], kind="stable")
+    ids, pair, weight = result._members()
+    order = np.lexsort((np.arange(len(ids)), pair))  # by set; within a set the treated first, then by id
+    rows = data.index.get_indexer(ids)
+    if (rows < 0).any():
+        missing = list(ids[rows < 0][:5])
+        raise KeyError(f"matched patients not in the data: {missing} ({int((rows < 0).sum())} in all)")
+    matched = data.take(rows[order])
+    matched["pair"] = pair[order]
+    matched["match_weight"] = weight[order]
+    return matched
