@@ -617,6 +617,10 @@ WHAT_CHANGED = [
     "- The Schoenfeld plot above 5,000 events: hexagonal bins of the residuals and a smooth through the means of "
     "200 equal-count bins of rank, instead of one dot per event and a lowess over every event (quadratic). (On "
     "real data such as this registry the disclosure rule draws means of bins of events instead of dots anyway.)",
+    "- The matched cohort and MatchIt's weights: every lookup hashed the string ids again (`data.loc` with a "
+    "list, `groupby`, `.loc` per column), 4.2 s at 10^6 and growing faster than n; now the ids are hashed "
+    "once per column (`pd.factorize`) and the rest is integer arithmetic (`matching.result.matched_cohort`), "
+    "1.3 s, the same frame.",
     "- Kaplan-Meier curves with more than 300 distinct censoring times are drawn without censoring ticks, which "
     "at registry size merge into a band that hides the curve (`analysis.km.MAX_CENSOR_MARKS`).",
     "- `psmbook match` shows a progress bar over its steps on a terminal (tqdm); `make book` prints each "
