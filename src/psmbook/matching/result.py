@@ -122,7 +122,7 @@ def matched_cohort(data: pd.DataFrame, result: MatchResult) -> pd.DataFrame:
     With replacement a control can belong to several sets; it appears once, in its first set.
     """
     ids, pair, weight = result._members()
-    order = np.lexsort((np.arange(len(ids)), pair))  # by set; within a set the treated first, then by id
+    order = np.argsort(pair, kind="stable")  # by set; within a set the treated first, then by id
     rows = data.index.get_indexer(ids)
     if (rows < 0).any():
         missing = list(ids[rows < 0][:5])

@@ -176,20 +176,14 @@ def _loglik_score_information(d: _Sorted, beta: np.ndarray, ties: str):
     set is one weighted x'x: a patient's risk x x' counts once per death before (or at) their time, so each
     patient carries the sum of those deaths' weights (a cumulative sum over the times) and the p x p
     matrix is a single product, of order n p^2; memory of order n p + groups x p."""
-    from scipy import sparse
-
     eta = d.x @ beta
     risk = d.weight * np.exp(eta)
-    n, p = d.x.shape
     starts = d.group_start
     n_groups = len(starts)
     group_end = d.group_of[d.stratum_end[starts] - 1] + 1  # group -> one past the last group of its stratum
-    rows = np.arange(n)
-    everyone = sparse.csr_matrix((risk, (d.group_of, rows)), shape=(n_groups, n))  # group x patient: risk
-    dying = sparse.csr_matrix((risk * d.event, (d.group_of, rows)), shape=(n_groups, n))
-    first = np.column_stack([np.ones(n), d.x])
-    at_risk1 = _segment_reverse_cumsum(everyone @ first, group_end)
-    dying1 = dying @ first
+    moments = np.column_stack([risk, risk[:, None] * d.x])  # risk and risk x, summed per group below
+    at_risk1 = _segment_reverse_cumsum(np.add.reduceat(moments, starts, axis=0), group_end)
+    dying1 = np.add.reduceat(moments * d.event[:, None], starts, axis=0)
     deaths = np.add.reduceat(d.event, starts)
     death_weight = np.add.reduceat(d.weight * d.event, starts)
     groups = np.flatnonzero(deaths > 0)
@@ -223,10 +217,10 @@ def _loglik_score_information(d: _Sorted, beta: np.ndarray, ties: str):
     # sum over death groups g of weight_g (s0_g * risk-set sum of risk x x' - s1_g * dying sum of risk x x'),
     # regrouped by patient: the risk set of g holds the groups from g on, so a patient of group h carries the
     # cumulative sum of weight s0 over the death groups up to h (within its stratum)
-    by_group = np.zeros((2, n_groups))
-    by_group[0, groups], by_group[1, groups] = weight * s0, weight * s1
-    carried = _segment_cumsum(by_group[0], d.group_stratum_start)[d.group_of]
-    patient = risk * (carried - d.event * by_group[1][d.group_of])
+    at_risk_weight, dying_weight = np.zeros(n_groups), np.zeros(n_groups)
+    at_risk_weight[groups], dying_weight[groups] = weight * s0, weight * s1
+    carried = _segment_cumsum(at_risk_weight, d.group_stratum_start)[d.group_of]
+    patient = risk * (carried - d.event * dying_weight[d.group_of])
     information = (d.x * patient[:, None]).T @ d.x - outer
     return loglik, u, information
 
