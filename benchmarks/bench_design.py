@@ -80,7 +80,7 @@ def run(seeds, overrides: dict) -> list[dict]:
             continue
         seconds = time.perf_counter() - start
         search = info.get("outcome_search")
-        found = isinstance(search, dict) and max(search.values()) < 1
+        found = isinstance(search, dict) and max(v for k, v in search.items() if k != TABLE3) < 1
         row = {"seed": seed, "seconds": seconds, "rounds": info.get("design_rounds"), "search": search, **check(df)}
         row["found"] = found
         rows.append(row)
@@ -92,11 +92,21 @@ def run(seeds, overrides: dict) -> list[dict]:
     return rows
 
 
+#: The stage of the outcome search that aims at Table 3's other univariate rows (reported apart).
+TABLE3 = "Table 3 rows"
+
+
 def _search_text(search) -> str:
     if not isinstance(search, dict):
         return str(search)
-    worst = max(search.values())
+    worst = max(v for k, v in search.items() if k != TABLE3)
     return f"{'found' if worst < 1 else 'not found'} ({worst:.2f})"
+
+
+def _table3_text(search) -> str:
+    if not isinstance(search, dict) or TABLE3 not in search:
+        return "not searched"
+    return f"{search[TABLE3]:.1f}"
 
 
 def write(rows, path: Path, overrides: dict) -> None:
@@ -124,17 +134,18 @@ def write(rows, path: Path, overrides: dict) -> None:
         f"(target: under 30 s each: {'met' if secs[-1] < 30 else 'not met'})",
         "",
         "| seed | result | seconds | search rounds | pairs | Table 1 after: wrong cells | Table 2 after: wrong cells "
-        "| c-statistic | outcome search (largest deviation, half bands; < 1: all print as printed) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| c-statistic | outcome search (largest deviation, half bands; < 1: all print as printed) "
+        "| Table 3's other univariate rows (largest deviation, half bands) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['seed']} | failed: {r['error']} | {r['seconds']:.1f} | | | | | | |")
+            lines.append(f"| {r['seed']} | failed: {r['error']} | {r['seconds']:.1f} | | | | | | | |")
         else:
             lines.append(
                 f"| {r['seed']} | {'ok' if r['ok'] else 'not ok'} | {r['seconds']:.1f} | {r['rounds']} | {r['pairs']} "
                 f"| {r['table1_after_wrong']} | {r['table2_after_wrong']} | {r['c_statistic']:.3f} "
-                f"| {_search_text(r['search'])} |"
+                f"| {_search_text(r['search'])} | {_table3_text(r['search'])} |"
             )
     path.write_text("\n".join(lines) + "\n")
     print(f"wrote {path}")

@@ -184,12 +184,12 @@ def test_pair_models_by_endpoint_are_the_pair_aware_fits(book):
     numbers = cox_report.pair_numbers(book.pair_models["os"])
     assert {k: numbers[k] for k in ("os_independent_hr", "os_robust_ci", "os_robust_se", "os_independent_se")} == {
         "os_independent_hr": "0.609",
-        "os_robust_ci": "0.434–0.856",
-        "os_robust_se": "0.173",
+        "os_robust_ci": "0.433–0.857",
+        "os_robust_se": "0.174",
         "os_independent_se": "0.191",
     }
-    assert (numbers["os_stratified_hr"], numbers["os_stratified_p"]) == ("0.585", "0.037")
-    assert (numbers["os_pairs_used"], numbers["os_pairs"], numbers["os_pairs_lost"]) == (65, 68, 3)
+    assert (numbers["os_stratified_hr"], numbers["os_stratified_p"]) == ("0.524", "0.014")
+    assert (numbers["os_pairs_used"], numbers["os_pairs"], numbers["os_pairs_lost"]) == (64, 68, 4)
     assert numbers["robust_direction"] == "smaller"
     assert numbers["stratified_here"].startswith("Here, as expected, the stratified estimate lies further from 1")
 
@@ -226,7 +226,7 @@ def test_covariate_factors_take_each_covariates_first_level_as_reference():
 
 
 def test_univariate_numbers_beside_the_paper(book):
-    assert book.selected == ["nodes_group", "arm"]
+    assert book.selected == ["age_group", "stage", "nodes_group", "response_group", "arm"]  # the paper's five
     numbers = cox_report.univariate_numbers(
         PUB, STUDY, book.matched, book.response, book.factors, book.univariate, book.selected, 0.05
     )
@@ -237,9 +237,9 @@ def test_univariate_numbers_beside_the_paper(book):
         "n_ne_matched_treated": 0,
         "n_ne_matched_control": 0,
         "n_paper_assessed": 136,
-        "selection_text": "2 factors enter this cohort's multivariable model — number of recurrent lymph nodes and "
-        "treatment group; 2 of them (number of recurrent lymph nodes and treatment group) also entered the paper's "
-        "(age, stage of primary tumor, number of recurrent lymph nodes, tumor response after CRT and treatment group)",
+        "selection_text": "5 factors enter this cohort's multivariable model — age, stage of primary tumor, number of "
+        "recurrent lymph nodes, tumor response after CRT and treatment group; the same factors as the paper's (age, "
+        "stage of primary tumor, number of recurrent lymph nodes, tumor response after CRT and treatment group)",
         "arm_uni": "0.609 (95% CI 0.419–0.886, p = 0.009)",  # the generator's outcome search
         "arm_uni_paper": "0.609 (95% CI 0.419–0.886, p = 0.009)",
         "n_deaths_matched": 112,
@@ -268,12 +268,12 @@ def test_selection_text_and_treatment_text_branches(book):
 
 def test_treatment_rows_and_multivariable_numbers(book):
     arm_mv, arm_pm = cox_report.treatment_rows(STUDY, book.multivariable, book.paper_model)
-    assert arm_mv["p"] == pytest.approx(0.0014368856266192105, rel=1e-9)
-    assert arm_pm["hr"] == pytest.approx(0.5663772383622752, rel=1e-9)
+    assert arm_mv["p"] == pytest.approx(0.012900808259641149, rel=1e-9)
+    assert arm_pm["hr"] == pytest.approx(0.6175784100965278, rel=1e-9)  # the same model: the paper's factors
     numbers = cox_report.multivariable_numbers(PUB, STUDY, arm_mv, arm_pm, book.multivariable, book.paper_model)
     assert numbers == {
-        "arm_mv_text": "In the model selected here treatment has a hazard ratio of 0.540 (95% CI 0.369–0.789, "
-        "p = 0.001); with the paper's factors it is 0.566 (95% CI 0.386–0.832, p = 0.004)",
+        "arm_mv_text": "In the model selected here treatment has a hazard ratio of 0.618 (95% CI 0.422–0.903, "
+        "p = 0.013); with the paper's factors it is 0.618 (95% CI 0.422–0.903, p = 0.013)",
         "arm_mv_paper": "0.596 (95% CI 0.408–0.871, p = 0.007)",
         "n_mv": 136,
         "n_mv_dropped": 0,
@@ -327,7 +327,7 @@ def test_estimates_and_the_generators_truth(book):
     assert table.loc["Generator: true conditional HR", "HR (95% CI)"] == "0.596"
     assert table.loc["Univariate Cox, matched, robust SE"].tolist() == [
         "marginal (ATT)",
-        "0.609 (0.434–0.856)",
+        "0.609 (0.433–0.857)",
         "0.631",
     ]
     assert table.loc["Multivariable Cox, the paper's factors", "True value of its estimand"] == "0.596"
@@ -338,7 +338,7 @@ def test_estimates_and_the_generators_truth(book):
     )
     assert numbers["truth_factors"].shape == (5, 4)
     assert "is **0.596**" in numbers["truth_text"] and "is **0.631**" in numbers["truth_text"]
-    assert "(0.434–0.856) contains it" in numbers["truth_text"]
+    assert "(0.433–0.857) contains it" in numbers["truth_text"]
     real = SimpleNamespace(synthetic=False)
     unknown = cox_report.truth_numbers(real, None, None, os_pairs, None, None, None, T3, labels)
     assert unknown["truth_factors"].empty and unknown["truth_text"].startswith("With a real cohort")
@@ -370,7 +370,7 @@ def test_paper_study_values_keep_the_books_ids_and_values(book):
         "marginal": truth_table.true_marginal_hr(book.matched, STUDY),
     }
     values = survival_results.paper_study_values(STUDY, PUB, cohort=book.cohort, km=km, cox=cox, alpha=0.05)
-    assert len(values) == 255  # 2 selected factors (nodes, arm)
+    assert len(values) == 277  # 5 selected factors (the paper's: age, stage, nodes, response, arm)
     expected = {
         "text.survival.os.after.3y.anlotinib": 42.64705882352939,
         "abstract.survival.os.after.3y.anlotinib": 42.64705882352939,
@@ -379,18 +379,18 @@ def test_paper_study_values_keep_the_books_ids_and_values(book):
         "text.survival.os.after.p": 0.008443747383229621,
         "text.figure1.p": 0.025933861444317516,
         "survival.os.after.hr_robust": 0.609454958622834,
-        "survival.os.after.pairs_used.n": 65,
+        "survival.os.after.pairs_used.n": 64,
         "table3.univariate.arm.anlotinib.hr": 0.609454958622834,
-        "table3.multivariate.arm.anlotinib.p": 0.0014368856266192105,
-        "abstract.cox.multivariate.arm.anlotinib.p": 0.0014368856266192105,
+        "table3.multivariate.arm.anlotinib.p": 0.012900808259641149,
+        "abstract.cox.multivariate.arm.anlotinib.p": 0.012900808259641149,
         "text.cox.multivariate.significant.n": 2,
-        "survival.cox.selected.n": 2,
+        "survival.cox.selected.n": 5,
         "survival.cox.response_dropped.n": 0,
         "survival.ph.failing.n": 0,
         "survival.true_hr.arm.anlotinib": 0.596,
         "survival.true_marginal_hr.arm.anlotinib": 0.6314887205453599,
         "survival.os.after.median.anlotinib": 26.145,
-        "survival.cox.paper_factors.arm.anlotinib.hr": 0.5663772383622752,
+        "survival.cox.paper_factors.arm.anlotinib.hr": 0.6175784100965278,
     }
     assert {k: values[k] for k in expected} == pytest.approx(expected, rel=1e-6)
 

@@ -184,6 +184,11 @@ def _package_rows() -> tuple[RowTarget, ...]:
     return tuple(cox_row_targets(load_published()))
 
 
+def table3_rows(treatment: str = "arm.anlotinib") -> list[RowTarget]:
+    """Table 3's univariate rows other than the `treatment`'s (the characteristics' rows)."""
+    return [r for r in cox_row_targets() if r.model == "univariate" and r.term != treatment]
+
+
 @dataclass(frozen=True)
 class LogrankTarget:
     """A printed log-rank p (``endpoint``, ``period``) as the interval [``chi2_low``, ``chi2_high``] of the test

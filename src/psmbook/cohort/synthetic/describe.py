@@ -331,6 +331,17 @@ def generating_model_markdown(spec: GeneratorSpec | None = None) -> str:
         else f"within **{spec.landmark_window_pp:g} percentage points** of the model's own expected landmark "
         "for that cohort"
     )
+    table3 = (
+        ""
+        if not spec.match_design or spec.outcome_search_steps <= 0 or spec.table3_search_batches <= 0
+        else f""" Last, at most {spec.table3_search_batches} batches of proposed exchanges of whole outcomes
+between matched patients of one arm and response class aim at Table 3's other univariate rows (age, sex, ECOG,
+location, differentiation, stage, nodes, node diameter, dose, concurrent and consolidation chemotherapy,
+response): each death and progression stays in its arm and matched part, a censored outcome moves only between
+censoring dates with no event between them, so the landmarks, the log-rank p-values and the treatment's row stay
+as they are. The characteristics' hazard ratios of Table 3 are therefore searched for as well; the
+multivariable rows are not."""
+    )
     conditioning = (
         ""
         if not spec.match_design
@@ -354,7 +365,7 @@ and exchanges the outcomes of patients of one arm in the same intervals, every c
 log-rank p-values and the unadjusted hazard ratio of the treatment in the matched cohort (HR, 95% CI, p) print
 as the paper prints them: those numbers are searched for, not produced by the model. This selects among the
 model's own outcomes: the hazard ratios below stay the true ones, but the cohort's curves are pinned at the
-paper's landmarks, so its estimates vary less than a new study would. The matched arm's weeks of anlotinib
+paper's landmarks, so its estimates vary less than a new study would.{table3} The matched arm's weeks of anlotinib
 are then moved, as little as the counts need and never past a patient's progression, to the paper's median,
 range and number of patients with more than {tg.anlotinib_more_cycles[0]:g} cycles."""
     )

@@ -31,6 +31,7 @@ from psmbook.cohort.synthetic.spec import (
     WEEKS_PER_MONTH,
     GeneratorSpec,
 )
+from psmbook.cohort.synthetic.table3rows import search_table3
 from psmbook.cohort.synthetic.targets import load_targets
 from psmbook.cohort.synthetic.toxicity import draw_anlotinib, draw_toxicity
 
@@ -121,6 +122,8 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
         drawn = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in surv.items()}
         r_anl_kept = copy.deepcopy(r_anl)
         surv["_search"] = search_outcomes(st, surv, matched, spec, r_fit)
+        if spec.table3_search_batches > 0:
+            surv["_search"]["Table 3 rows"] = search_table3(st, surv, matched, spec, r_fit)
     tox = draw_toxicity(r_tox, spec, tg, base, course)
     try:
         anl = draw_anlotinib(r_anl, spec, tg, base, course, surv, tox)

@@ -19,7 +19,9 @@ times, exchanges with unmatched patients), then in the whole cohort with the unm
 so that the whole cohort's search leaves the matched cohort as it is. It stops when every target prints as
 printed, or after a stated number of steps. It selects among the outcomes the landmark draw could give: the
 counts, who is matched and the generating model's hazard ratios stay; the lab's repetitions are drawn
-without it. The other Table 3 rows are not searched for: they are what the synthetic patients give.
+without it. Table 3's other univariate rows are searched for afterwards by exchanges among the matched patients
+that keep all of this (:mod:`psmbook.cohort.synthetic.table3rows`); its multivariable rows are what the synthetic
+patients give.
 """
 
 from __future__ import annotations
@@ -337,18 +339,15 @@ def fit_arm_outcomes(
     return report
 
 
-def search_outcomes(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.random.Generator) -> dict:
-    """The search on the generator's draw (`st`: the state before the survival draw, from the generator;
-    `surv`: the landmark draw,
-    times rounded as stored, changed in place). Returns per stage the largest deviation left (in half bands;
-    below 1: every target of the stage prints as printed)."""
-    from psmbook.cohort.synthetic.coxtargets import cox_row_targets, logrank_targets
+def outcomes_of(st: dict, surv: dict, spec) -> tuple[Outcomes, np.ndarray]:
+    """The search's view of the generator's draw (`st`: the state before the survival draw; `surv`: the landmark
+    draw, whose time arrays it shares, so that moves change them in place; its events are copies, to be written
+    back), and who is treated."""
     from psmbook.cohort.synthetic.spec import TREATED
 
-    tg = st["tg"]
     treated = st["base"]["arm"] == TREATED
     ne, pd_ = st["course"]["not_evaluable"], st["response"] == "pd"
-    marks = landmark_targets(tg, spec)
+    marks = landmark_targets(st["tg"], spec)
     edges = {
         ep: np.array(sorted({m + 0.005 for (e, _, _), (m, _, _) in marks.items() if e == ep})) for ep in ("os", "pfs")
     }
@@ -365,6 +364,18 @@ def search_outcomes(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.ran
         edges["os"],
         edges["pfs"],
     )
+    return o, treated
+
+
+def search_outcomes(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.random.Generator) -> dict:
+    """The search on the generator's draw (`st`: the state before the survival draw, from the generator;
+    `surv`: the landmark draw,
+    times rounded as stored, changed in place). Returns per stage the largest deviation left (in half bands;
+    below 1: every target of the stage prints as printed)."""
+    from psmbook.cohort.synthetic.coxtargets import cox_row_targets, logrank_targets
+    from psmbook.cohort.synthetic.spec import TREATED
+
+    o, treated = outcomes_of(st, surv, spec)
     rows = [r for r in cox_row_targets() if r.model == "univariate" and r.term == f"arm.{TREATED}"]
     report = fit_arm_outcomes(
         o,
@@ -382,12 +393,15 @@ def search_outcomes(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.ran
 
 def searched_ids(spec=None) -> set[str]:
     """The printed numbers the search aims at (none when ``spec.outcome_search_steps`` is 0): the log-rank
-    p-values and the univariate treatment row of Table 3 (with the text's copies), those that can print together."""
-    from psmbook.cohort.synthetic.coxtargets import cox_row_targets, logrank_targets
+    p-values and the univariate treatment row of Table 3 (with the text's copies), and Table 3's other univariate
+    rows when ``spec.table3_search_batches`` is above 0; of each row, those that can print together."""
+    from psmbook.cohort.synthetic.coxtargets import cox_row_targets, logrank_targets, table3_rows
     from psmbook.cohort.synthetic.spec import TREATED, GeneratorSpec
 
     spec = spec or GeneratorSpec()
     if not spec.match_design or spec.outcome_search_steps <= 0:
         return set()
     rows = [r for r in cox_row_targets() if r.model == "univariate" and r.term == f"arm.{TREATED}"]
+    if spec.table3_search_batches > 0:
+        rows += table3_rows(f"arm.{TREATED}")
     return {i for r in rows for i in r.ids} | {i for lr in logrank_targets() for i in lr.ids}

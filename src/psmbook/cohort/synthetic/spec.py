@@ -253,6 +253,11 @@ class GeneratorSpec:
     outcome_search_hops: int = 150
     """At most this many jumps (each followed by 400 local moves) in the search's first stage, the matched
     cohort's OS; it stops as soon as its targets print as printed."""
+    table3_search_batches: int = 800
+    """With the matched design and the outcome search, then: at most this many batches of proposed exchanges of
+    whole outcomes between matched patients of one arm and response class, aimed at Table 3's other univariate
+    rows, every landmark, log-rank statistic and the treatment's row kept
+    (:mod:`psmbook.cohort.synthetic.table3rows`). 0: none."""
     survival_block_size: int = 12
     """The uniforms of the inverse-CDF draws are stratified, u = (permutation + v) / m, within blocks
     of about this many patients of one arm sorted by risk (OS) or by time left before death (PFS).
