@@ -160,7 +160,7 @@ def compatible(o: Outcomes, treated: np.ndarray, members: np.ndarray, order: np.
     holder = members[order]
     movable = o.kind[members] != DURING_CRT
     events = np.unique(np.concatenate([o.os_t[members][o.os_e[members] == 1], o.pfs_t[members][o.pfs_e[members] == 1]]))
-    gap = np.searchsorted(events, o.followup[members], side="right")
+    gap = np.searchsorted(events, np.round(o.followup[members], 2), side="right")  # censored as stored
     p = members[:, None]
     s = holder[None, :]
     ok = (treated[p] == treated[s]) & ((o.kind[p] == AT_ASSESSMENT) == (o.kind[s] == AT_ASSESSMENT))
