@@ -123,7 +123,7 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
         r_anl_kept = copy.deepcopy(r_anl)
         surv["_search"] = search_outcomes(st, surv, matched, spec, r_fit)
         if spec.table3_search_batches > 0:
-            surv["_search"]["Table 3 rows"] = search_table3(st, surv, matched, spec, r_fit)
+            surv["_table3"] = search_table3(st, surv, matched, spec, r_fit)
     tox = draw_toxicity(r_tox, spec, tg, base, course)
     try:
         anl = draw_anlotinib(r_anl, spec, tg, base, course, surv, tox)
@@ -231,6 +231,7 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
         "design_rounds": base.get("_design_rounds"),
         "logrank_distance": surv.get("_logrank_distance"),
         "outcome_search": surv.get("_search"),
+        "table3_search": surv.get("_table3"),
     }
     return df, info
 

@@ -210,8 +210,9 @@ def fit_table3_rows(
     characteristic over all patients. The first `se_share` of the batches aim at the rows' standard errors (which
     the deaths per level set) and loosely at their log hazard ratios (`scales`: the deviations of b and s that
     weigh as one), the rest at the printed numbers. Returns the deviations left from the middle of each printed
-    number's band (in half bands; below 1 it prints as printed) before and after, the exchanges accepted and
-    whether every aimed number prints as printed."""
+    number's band (in half bands; below 1 it prints as printed) before and after, the exchanges accepted,
+    whether every aimed number prints as printed and the largest distance of a row's log hazard ratio from its
+    aim (``hr_gap``)."""
     members = np.flatnonzero(matched)
     order = np.argsort(-o.os_t[members], kind="stable")
     slots = Slots.build(o.os_t[members][order], o.os_e[members][order])
@@ -272,7 +273,14 @@ def fit_table3_rows(
         holder, more, inside = anneal(holder, exact, batches - first, True)
         accepted += more
     exchange_outcomes(o, members[holder], members[order])
-    return {"before": start, "after": printed(holder), "accepted": accepted, "inside": inside}
+    b, _ = fit_rows(slots, design.x[holder][None], design, steps=30)
+    return {
+        "before": start,
+        "after": printed(holder),
+        "accepted": accepted,
+        "inside": inside,
+        "hr_gap": float(np.max(np.abs(b[0] - design.beta))),
+    }
 
 
 def table3_columns(st: dict, rows: Sequence[RowTarget]) -> dict:
@@ -284,12 +292,13 @@ def table3_columns(st: dict, rows: Sequence[RowTarget]) -> dict:
     return columns
 
 
-def search_table3(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.random.Generator) -> float:
+def search_table3(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.random.Generator) -> dict:
     """The search on the generator's draw after :func:`psmbook.cohort.synthetic.outcomefit.search_outcomes`
-    (`surv` changed in place), ``spec.table3_search_batches`` batches. Returns the largest deviation left (in half
-    bands; below 1: every aimed number prints as printed)."""
+    (`surv` changed in place), ``spec.table3_search_batches`` batches. Returns how many of the aimed numbers print
+    as printed, of how many, and the largest distance of a row's hazard ratio from its aim (as a ratio)."""
     o, treated = outcomes_of(st, surv, spec)
     rows = table3_rows(f"arm.{TREATED}")
     found = fit_table3_rows(o, treated, matched, table3_columns(st, rows), rows, rng, spec.table3_search_batches)
     surv["os_event"], surv["pfs_event"] = o.os_e, o.pfs_e
-    return float(np.max(np.abs(found["after"]), initial=0.0))
+    after = np.abs(found["after"])
+    return {"print": int((after < 1).sum()), "aimed": len(after), "hr_ratio": float(np.exp(found["hr_gap"]))}
