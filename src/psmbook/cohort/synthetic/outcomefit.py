@@ -273,7 +273,7 @@ def fit_arm_outcomes(
     logranks: Sequence[LogrankTarget],
     rng: np.random.Generator,
     steps: int,
-    hops: int = 150,
+    hops: int = 300,
 ) -> dict:
     """The search of the module's docstring (`hops` jumps for the matched OS, `steps` proposals for each later
     stage). Returns, per stage, the deviations left from the middle of each

@@ -250,7 +250,7 @@ class GeneratorSpec:
     """With the matched design, after the landmark draw: at most this many proposals in each annealing stage of
     the search for the printed log-rank p-values and the treatment's univariate Cox row, every count kept
     (:mod:`psmbook.cohort.synthetic.outcomefit`). 0: no search."""
-    outcome_search_hops: int = 150
+    outcome_search_hops: int = 300
     """At most this many jumps (each followed by 400 local moves) in the search's first stage, the matched
     cohort's OS; it stops as soon as its targets print as printed."""
     table3_search_batches: int = 800
