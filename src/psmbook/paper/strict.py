@@ -165,6 +165,11 @@ def calibration_targets() -> set[str]:
     return counts | {i for i in searched_ids() if i in pub}
 
 
+def _is_cox(pid: str) -> bool:
+    """Whether a published id is a number of Table 3's Cox models (the table's or a copy in the text)."""
+    return pid.startswith("table3.") or ".cox." in pid
+
+
 def number_class(pid: str, computed_as: str, kind: str, calibrated: set[str], synthetic: bool) -> str:
     """The class of one compared number (see the module's docstring): calibrated when the generator targets it
     (under any id of the same quantity), fixed by the counts when it follows from them (totals and sums of
@@ -174,7 +179,7 @@ def number_class(pid: str, computed_as: str, kind: str, calibrated: set[str], sy
     names = [pid, computed_as, *aliases(pid)]
     if any(n in calibrated for n in names):
         return "calibrated"
-    if kind == "count" and not any(".cox." in n or n.startswith("table3.") for n in names):
+    if kind == "count" and not any(_is_cox(n) for n in names):
         return "fixed by the counts"
     if kind == "percent" and not any(_LANDMARK.search(n) for n in names):
         return "fixed by the counts"
@@ -203,17 +208,17 @@ def named_reason(pid: str, kind: str, klass: str) -> str:
     if klass == "computed from the data":
         return "computed from this cohort's patients; a replication need not agree"
     if klass == "calibrated":
-        if pid.startswith("table3.") or ".cox." in pid:
+        if _is_cox(pid):
             return (
-                "a Table 3 row the generator's exchanges among matched patients aim at but did not bring to the "
-                "printed precision within their stated number of batches (see the cohort chapter's generator)"
+                "a Table 3 row the generator's outcome searches aim at (for the default matching) but did not bring "
+                "to the printed precision within their stated steps and batches (see the cohort chapter's generator)"
             )
         if ".after." in pid:
             return "calibrated for the default matching; a build with other matching settings selects other patients"
         return "a calibrated number the generator did not reproduce: a failure of the generator"
     if klass == "fixed by the counts":
         return "follows from counts that differ from the paper's (see those counts)"
-    if pid.startswith("table3.") or ".cox." in pid:
+    if _is_cox(pid):
         return (
             "a Cox model fitted to the synthetic patients: the generator sets the true hazard ratios (the paper's "
             "multivariable ones) and searches the univariate rows, not the multivariable estimates"

@@ -333,7 +333,7 @@ def generating_model_markdown(spec: GeneratorSpec | None = None) -> str:
     )
     table3 = (
         ""
-        if not spec.match_design or spec.outcome_search_steps <= 0 or spec.table3_search_batches <= 0
+        if not spec.searches_table3
         else f""" Last, at most {spec.table3_search_batches} batches of proposed exchanges of whole outcomes
 between matched patients of one arm and response class aim at Table 3's other univariate rows (age, sex, ECOG,
 location, differentiation, stage, nodes, node diameter, dose, concurrent and consolidation chemotherapy,

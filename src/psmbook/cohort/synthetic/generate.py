@@ -56,10 +56,11 @@ def _prepare(seed: int, spec: GeneratorSpec) -> dict:
     )
     response = course["response"]
     response_group = np.where(response == "cr", "cr", np.where(response == "ne", None, "less_than_cr")).astype(object)
+    nodes_group = np.where(sites["n_recurrent_nodes"] >= 2, "multiple", "single").astype(object)
     hr = hazard_ratios(spec, tg)
     design = {
         "arm.anlotinib": arm == TREATED,
-        "nodes_group.multiple": sites["n_recurrent_nodes"] >= 2,
+        "nodes_group.multiple": nodes_group == "multiple",
         "response_group.less_than_cr": response != "cr",
         "age_group.ge65": base["age_group"] == "ge65",
         "stage.iib_iii": base["stage"] == "iib_iii",
@@ -79,6 +80,7 @@ def _prepare(seed: int, spec: GeneratorSpec) -> dict:
         course=course,
         response=response,
         response_group=response_group,
+        nodes_group=nodes_group,
         lp=lp,
         followup=followup,
         crt_end=crt_end,
@@ -122,7 +124,7 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
         drawn = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in surv.items()}
         r_anl_kept = copy.deepcopy(r_anl)
         surv["_search"] = search_outcomes(st, surv, matched, spec, r_fit)
-        if spec.table3_search_batches > 0:
+        if spec.searches_table3:
             surv["_table3"] = search_table3(st, surv, matched, spec, r_fit)
     tox = draw_toxicity(r_tox, spec, tg, base, course)
     try:
@@ -164,7 +166,7 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
         "node_diameter_cm": base["node_diameter_cm"],
         "node_diameter": base["node_diameter"],
         "n_recurrent_nodes": sites["n_recurrent_nodes"],
-        "nodes_group": np.where(sites["n_recurrent_nodes"] >= 2, "multiple", "single").astype(object),
+        "nodes_group": st["nodes_group"],
         "station_2r": sites["station_2r"],
         "station_7": sites["station_7"],
         "station_supraclavicular": sites["station_supraclavicular"],

@@ -176,28 +176,32 @@ class Moves:
         if not same:
             return None
         kept = o.keep()
-        if self._receive(i, j, kept) and self._receive(j, i, kept):
+        if receive(o, i, j, kept) and receive(o, j, i, kept):
             if all(_interval(o.pfs_t[p], o.pfs_edges) == _interval(kept["pfs_t"][p], o.pfs_edges) for p in (i, j)):
                 return [i, j]
         o.restore(kept)
         return None
 
-    def _receive(self, i: int, j: int, before: dict) -> bool:
-        o = self.o
-        ev, k = before["os_e"][j], before["kind"][j]
-        os_t = before["os_t"][j] if ev else float(np.round(o.followup[i], 2))
-        if ev and not (o.assess[i] < os_t < o.followup[i]):
+
+def receive(o: Outcomes, i: int, j: int, before: dict) -> bool:
+    """Patient i takes the outcome patient j had in `before` (times and events, PFS kind; a censored OS at i's own
+    censoring date, a progression at assessment at i's own assessment), in place; False, and `o` unchanged, when
+    i cannot hold it (a death not after i's assessment or not before i's censoring date, a progression not
+    between i's assessment and death)."""
+    ev, k = before["os_e"][j], before["kind"][j]
+    os_t = before["os_t"][j] if ev else float(np.round(o.followup[i], 2))
+    if ev and not (o.assess[i] < os_t < o.followup[i]):
+        return False
+    if k in (CENSORED, DEATH_FIRST):
+        pfs_t, pfs_e = os_t, int(k == DEATH_FIRST)
+    elif k == AT_ASSESSMENT:
+        pfs_t, pfs_e = o.assess[i], 1
+    else:
+        pfs_t, pfs_e = before["pfs_t"][j], 1
+        if not (o.assess[i] < pfs_t < os_t):
             return False
-        if k in (CENSORED, DEATH_FIRST):
-            pfs_t, pfs_e = os_t, int(k == DEATH_FIRST)
-        elif k == AT_ASSESSMENT:
-            pfs_t, pfs_e = o.assess[i], 1
-        else:
-            pfs_t, pfs_e = before["pfs_t"][j], 1
-            if not (o.assess[i] < pfs_t < os_t):
-                return False
-        o.os_t[i], o.os_e[i], o.pfs_t[i], o.pfs_e[i], o.kind[i] = os_t, ev, pfs_t, pfs_e, k
-        return True
+    o.os_t[i], o.os_e[i], o.pfs_t[i], o.pfs_e[i], o.kind[i] = os_t, ev, pfs_t, pfs_e, k
+    return True
 
 
 def anneal(
@@ -402,6 +406,6 @@ def searched_ids(spec=None) -> set[str]:
     if not spec.match_design or spec.outcome_search_steps <= 0:
         return set()
     rows = [r for r in cox_row_targets() if r.model == "univariate" and r.term == f"arm.{TREATED}"]
-    if spec.table3_search_batches > 0:
+    if spec.searches_table3:
         rows += table3_rows(f"arm.{TREATED}")
     return {i for r in rows for i in r.ids} | {i for lr in logrank_targets() for i in lr.ids}

@@ -314,6 +314,12 @@ class GeneratorSpec:
             if abs(loading) > 1:
                 raise ValueError(f"loading of {column} must be in [-1, 1]")
 
+    @property
+    def searches_table3(self) -> bool:
+        """Whether the generator searches for Table 3's other univariate rows: with the matched design, after the
+        outcome search, with batches to run."""
+        return self.match_design and self.outcome_search_steps > 0 and self.table3_search_batches > 0
+
     def with_(self, **changes) -> "GeneratorSpec":
         """A copy with some fields changed (``spec.with_(indication_strength=0.8)``)."""
         return replace(self, **changes)

@@ -35,8 +35,16 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from psmbook.cohort.synthetic.coxtargets import RowTarget, row_functions, table3_rows
-from psmbook.cohort.synthetic.outcomefit import AT_ASSESSMENT, DURING_CRT, PROGRESSION, Outcomes, outcomes_of
+from psmbook.cohort.synthetic.coxtargets import RowTarget, table3_rows
+from psmbook.cohort.synthetic.outcomefit import (
+    AT_ASSESSMENT,
+    DURING_CRT,
+    PROGRESSION,
+    Outcomes,
+    outcomes_of,
+    receive,
+    row_deviations,
+)
 from psmbook.cohort.synthetic.spec import TREATED
 
 #: Newton-Raphson steps per scoring of a proposal, from the printed row's point: one step, the search's
@@ -48,15 +56,13 @@ NEWTON_STEPS = 1
 class RowDesign:
     """The aimed rows as indicator columns of the matched patients: ``x`` (patients x columns), each column's
     ``row``, the column of the same model it is fitted with (``partner``; itself for a two-level factor), the
-    rows' aimed log hazard ratios ``beta`` and SEs ``se`` and, per printed number, its column, kind, aim, half
-    band and band middle."""
+    rows' aimed log hazard ratios ``beta`` and SEs ``se``."""
 
     x: np.ndarray
     rows: list[RowTarget]
     partner: np.ndarray
     beta: np.ndarray
     se: np.ndarray
-    aims: list[tuple[int, str, float, float, float]]
 
     @classmethod
     def build(cls, columns: Mapping[str, np.ndarray], rows: Sequence[RowTarget]) -> "RowDesign":
@@ -79,14 +85,12 @@ class RowDesign:
             if any(v is None or v != v for v in values):
                 raise ValueError(f"Table 3 row {r.term}: a matched patient has no value of {r.column!r}")
             cols.append(values == level)
-        aims = [(j, kind, aim, half, mid) for j, r in enumerate(ordered) for kind, aim, half, mid in r.aims]
         return cls(
             np.column_stack(cols).astype(float),
             ordered,
             np.asarray(partner),
             np.array([r.log_hr for r in ordered]),
             np.array([r.se for r in ordered]),
-            aims,
         )
 
 
@@ -145,13 +149,11 @@ def fit_rows(slots: Slots, x: np.ndarray, design: RowDesign, steps: int = NEWTON
 
 
 def deviations(design: RowDesign, b: np.ndarray, s: np.ndarray, inside: bool = False) -> np.ndarray:
-    """Per proposal and printed number: (its function at (b, s) - its aim) / half its band; with `inside`, from the
-    middle of its band (below 1 in absolute value: it prints as printed)."""
-    out = []
-    for j, kind, aim, half, mid in design.aims:
-        f = row_functions(b[:, j], s[:, j])[kind]
-        out.append((f - (mid if inside else aim)) / half)
-    return np.column_stack(out)
+    """Per proposal and printed number: :func:`psmbook.cohort.synthetic.outcomefit.row_deviations` of each row at
+    its column of (b, s), rows in the design's order."""
+    return np.column_stack(
+        [d for j, row in enumerate(design.rows) for d in row_deviations(row, b[:, j], s[:, j], inside)]
+    )
 
 
 def compatible(o: Outcomes, treated: np.ndarray, members: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -174,21 +176,12 @@ def compatible(o: Outcomes, treated: np.ndarray, members: np.ndarray, order: np.
 
 def exchange_outcomes(o: Outcomes, patients: np.ndarray, holders: np.ndarray) -> None:
     """Gives each of `patients` the outcome first held by the patient in the same place of `holders` (a
-    permutation of them), in place: times and events, PFS kind, a censored OS at the receiver's own date, a
-    progression at assessment at the receiver's own assessment."""
+    permutation of them), in place, as :func:`psmbook.cohort.synthetic.outcomefit.receive` hands one over; a
+    ValueError naming the patient who cannot hold it (:func:`compatible` rules that out)."""
     before = o.keep()
     for p, q in zip(patients, holders):
-        if p == q:
-            continue
-        ev, kind = before["os_e"][q], before["kind"][q]
-        os_t = before["os_t"][q] if ev else float(np.round(o.followup[p], 2))
-        if kind == AT_ASSESSMENT:
-            pfs_t, pfs_e = o.assess[p], 1
-        elif kind == PROGRESSION:
-            pfs_t, pfs_e = before["pfs_t"][q], 1
-        else:
-            pfs_t, pfs_e = os_t, before["pfs_e"][q]
-        o.os_t[p], o.os_e[p], o.pfs_t[p], o.pfs_e[p], o.kind[p] = os_t, ev, pfs_t, pfs_e, kind
+        if p != q and not receive(o, p, q, before):
+            raise ValueError(f"patient {p} cannot hold the outcome of patient {q}")
 
 
 def fit_table3_rows(
@@ -273,10 +266,10 @@ def fit_table3_rows(
         holder, more, inside = anneal(holder, exact, batches - first, True)
         accepted += more
     exchange_outcomes(o, members[holder], members[order])
-    b, _ = fit_rows(slots, design.x[holder][None], design, steps=30)
+    b, s = fit_rows(slots, design.x[holder][None], design, steps=30)
     return {
         "before": start,
-        "after": printed(holder),
+        "after": deviations(design, b, s, inside=True)[0],
         "accepted": accepted,
         "inside": inside,
         "hr_gap": float(np.max(np.abs(b[0] - design.beta))),
@@ -287,8 +280,7 @@ def table3_columns(st: dict, rows: Sequence[RowTarget]) -> dict:
     """Each characteristic of `rows` over all patients, from the generator's state before the survival draw."""
     base = st["base"]
     columns = {r.column: base[r.column] for r in rows if r.column in base}
-    columns["nodes_group"] = np.where(st["sites"]["n_recurrent_nodes"] >= 2, "multiple", "single").astype(object)
-    columns["response_group"] = st["response_group"]
+    columns["nodes_group"], columns["response_group"] = st["nodes_group"], st["response_group"]
     return columns
 
 
