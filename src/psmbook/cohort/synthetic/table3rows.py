@@ -97,13 +97,15 @@ class RowDesign:
 @dataclass
 class Slots:
     """The matched patients' outcomes in fixed slots, latest time first: each death's position, Efron's
-    fraction and its tie's first and last position."""
+    fraction and its tie's first and last position; ``tied``: the deaths whose fraction is not 0 (a death
+    after another at the same time)."""
 
     dead: np.ndarray
     frac: np.ndarray
     first: np.ndarray
     last: np.ndarray
     event: np.ndarray
+    tied: np.ndarray
 
     @classmethod
     def build(cls, t: np.ndarray, e: np.ndarray) -> "Slots":
@@ -116,15 +118,18 @@ class Slots:
         dead = np.flatnonzero(es == 1)
         ce = np.concatenate([[0.0], np.cumsum(es)])
         frac = (ce[dead] - ce[first[dead]]) / (ce[last[dead] + 1] - ce[first[dead]])
-        return cls(dead, frac, first[dead], last[dead], es)
+        return cls(dead, frac, first[dead], last[dead], es, np.flatnonzero(frac > 0))
 
 
 def _risk(slots: Slots, a: np.ndarray) -> np.ndarray:
-    """Per death, the risk set's sum of `a` (proposals x slots x columns), Efron-corrected for tied deaths."""
-    c = np.cumsum(a, axis=1)
-    tied = np.cumsum(a * slots.event[None, :, None], axis=1)
-    pad = np.concatenate([np.zeros_like(tied[:, :1]), tied], axis=1)
-    return c[:, slots.last] - slots.frac[None, :, None] * (pad[:, slots.last + 1] - pad[:, slots.first])
+    """Per death, the risk set's sum of `a` (proposals x slots x columns), Efron-corrected for tied deaths (only
+    the deaths of `slots.tied` need it: most deaths are untied, and the correction is the costly part)."""
+    out = np.cumsum(a, axis=1)[:, slots.last]
+    if len(slots.tied):
+        k = slots.tied
+        pad = np.concatenate([np.zeros_like(a[:, :1]), np.cumsum(a * slots.event[None, :, None], axis=1)], axis=1)
+        out[:, k] -= slots.frac[k][None, :, None] * (pad[:, slots.last[k] + 1] - pad[:, slots.first[k]])
+    return out
 
 
 def fit_rows(slots: Slots, x: np.ndarray, design: RowDesign, steps: int = NEWTON_STEPS):
