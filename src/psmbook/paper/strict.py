@@ -220,8 +220,8 @@ def named_reason(pid: str, kind: str, klass: str) -> str:
         return "follows from counts that differ from the paper's (see those counts)"
     if _is_cox(pid):
         return (
-            "a Cox model fitted to the synthetic patients: the generator sets the true hazard ratios (the paper's "
-            "multivariable ones) and searches the univariate rows, not the multivariable estimates"
+            "a Cox model fitted to the synthetic patients: the generator searches Table 3's printed rows, not what "
+            "follows from them (such as how many factors are significant)"
         )
     if kind == "p" and (".survival." in pid or pid.startswith("text.figure1")):
         return (

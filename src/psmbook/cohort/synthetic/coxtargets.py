@@ -189,6 +189,11 @@ def table3_rows(treatment: str = "arm.anlotinib") -> list[RowTarget]:
     return [r for r in cox_row_targets() if r.model == "univariate" and r.term != treatment]
 
 
+def adjusted_rows() -> list[RowTarget]:
+    """The printed rows of Table 3's multivariable model (the factors the paper selected, and the treatment)."""
+    return [r for r in cox_row_targets() if r.model == "multivariate"]
+
+
 @dataclass(frozen=True)
 class LogrankTarget:
     """A printed log-rank p (``endpoint``, ``period``) as the interval [``chi2_low``, ``chi2_high``] of the test

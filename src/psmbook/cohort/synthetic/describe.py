@@ -334,13 +334,19 @@ def generating_model_markdown(spec: GeneratorSpec | None = None) -> str:
     table3 = (
         ""
         if not spec.searches_table3
-        else f""" Last, at most {spec.table3_search_batches} batches of proposed exchanges of whole outcomes
-between matched patients of one arm and response class aim at Table 3's other univariate rows (age, sex, ECOG,
-location, differentiation, stage, nodes, node diameter, dose, concurrent and consolidation chemotherapy,
-response): each death and progression stays in its arm and matched part, a censored outcome moves only between
-censoring dates with no event between them, so the landmarks, the log-rank p-values and the treatment's row stay
-as they are. The characteristics' hazard ratios of Table 3 are therefore searched for as well; the
-multivariable rows are not."""
+        else f""" Last, at most {spec.table3_search_batches} batches of proposed exchanges between two matched
+patients of one arm aim at the rest of Table 3: its other univariate rows (age, sex, ECOG, location,
+differentiation, stage, nodes, node diameter, dose, concurrent and consolidation chemotherapy, response) and its
+multivariable rows (age, stage, nodes, response and treatment in one model), with the paper's five factors kept
+below its entry rule (univariate p < 0.05). Two things are exchanged. Whole outcomes, between patients of one
+response class: each death and progression stays in its arm and matched part, a censored outcome moves only
+between censoring dates with no event between them, so the landmarks, the log-rank p-values and the treatment's
+univariate row stay as they are. And responses (CR, PR, SD) between patients without progressive disease: the
+matched Table 2 stays, no outcome moves, but which patients had a complete response changes, and with it how
+response goes with nodes, age and stage. That is what the multivariable rows need: in the paper adjustment raises
+the hazard ratios of nodes and of response, which the latent response score alone (more nodes, worse response)
+cannot give. For the matched patients, therefore, the response no longer follows that score. Table 3's hazard
+ratios are searched for, not produced by the model."""
     )
     conditioning = (
         ""

@@ -398,8 +398,9 @@ def search_outcomes(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.ran
 def searched_ids(spec=None) -> set[str]:
     """The printed numbers the search aims at (none when ``spec.outcome_search_steps`` is 0): the log-rank
     p-values and the univariate treatment row of Table 3 (with the text's copies), and Table 3's other univariate
-    rows when ``spec.table3_search_batches`` is above 0; of each row, those that can print together."""
-    from psmbook.cohort.synthetic.coxtargets import cox_row_targets, logrank_targets, table3_rows
+    rows and its multivariable ones when ``spec.table3_search_batches`` is above 0; of each row, those that can
+    print together."""
+    from psmbook.cohort.synthetic.coxtargets import adjusted_rows, cox_row_targets, logrank_targets, table3_rows
     from psmbook.cohort.synthetic.spec import TREATED, GeneratorSpec
 
     spec = spec or GeneratorSpec()
@@ -407,5 +408,5 @@ def searched_ids(spec=None) -> set[str]:
         return set()
     rows = [r for r in cox_row_targets() if r.model == "univariate" and r.term == f"arm.{TREATED}"]
     if spec.searches_table3:
-        rows += table3_rows(f"arm.{TREATED}")
+        rows += table3_rows(f"arm.{TREATED}") + adjusted_rows()
     return {i for r in rows for i in r.ids} | {i for lr in logrank_targets() for i in lr.ids}

@@ -253,10 +253,11 @@ class GeneratorSpec:
     outcome_search_hops: int = 300
     """At most this many jumps (each followed by 400 local moves) in the search's first stage, the matched
     cohort's OS; it stops as soon as its targets print as printed."""
-    table3_search_batches: int = 800
-    """With the matched design and the outcome search, then: at most this many batches of proposed exchanges of
-    whole outcomes between matched patients of one arm and response class, aimed at Table 3's other univariate
-    rows, every landmark, log-rank statistic and the treatment's row kept
+    table3_search_batches: int = 1500
+    """With the matched design and the outcome search, then: at most this many batches of proposed exchanges between
+    matched patients of one arm (of whole outcomes within a response class; of responses among patients without
+    progressive disease), aimed at Table 3's other univariate rows and its multivariable rows, every landmark,
+    log-rank statistic, matched Table 2 count and the treatment's univariate row kept
     (:mod:`psmbook.cohort.synthetic.table3rows`). 0: none."""
     survival_block_size: int = 12
     """The uniforms of the inverse-CDF draws are stratified, u = (permutation + v) / m, within blocks

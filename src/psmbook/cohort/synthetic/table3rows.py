@@ -1,41 +1,54 @@
-"""Outcomes exchanged among matched patients for the other univariate rows of Table 3.
+"""Outcomes exchanged and responses relabelled among matched patients for Table 3's other rows.
 
 After :mod:`psmbook.cohort.synthetic.outcomefit` the matched cohort has the paper's landmark counts, event
 totals, log-rank statistics and treatment row. Table 3's other univariate rows (one Cox model of overall
 survival per characteristic: age, sex, ECOG, location, differentiation, stage, nodes, node diameter, dose,
-concurrent and consolidation chemotherapy, response) depend on which matched patient has which outcome. This
-search moves only that, by exchanging whole outcomes (OS with its PFS) between two matched patients of one
-arm and one response class (progressive disease at assessment or not), and keeps every number the earlier
-stages fixed:
+concurrent and consolidation chemotherapy, response) and its multivariable rows (one model of the factors the
+paper selected: age, stage, nodes, response and treatment) depend on which matched patient has which outcome,
+and the response rows also on which evaluable patient had a complete response. This search moves only that,
+by two kinds of exchange between two matched patients of one arm, and keeps every number the earlier stages
+fixed:
 
-* every follow-up outlasts the last landmark, so each arm's Kaplan-Meier landmarks and event totals, whole and
-  matched, are the same whoever holds a death or a progression;
-* a censored outcome is censored at the receiver's own censoring date, and an exchange that moves one is
-  allowed only when both censoring dates lie between the same two event times of the matched cohort (OS or
-  PFS, either arm): every risk set keeps its members per arm, so the log-rank statistics and the treatment's
-  Cox row do not move;
-* a receiver must be alive at its assessment and followed up past the death it receives, and a progression it
-  receives comes after its assessment.
+* whole outcomes (OS with its PFS), between patients of one response class (progressive disease at assessment
+  or not):
 
-The patients are placed in fixed outcome slots (sorted by time); an exchange swaps two slots' holders. Each
-batch of proposed exchanges is scored at once: every model's Newton-Raphson (Efron's ties, as lifelines and R)
-from the printed row's point, vectorised over the proposals. Simulated annealing takes, of each batch, the best
-of the proposals the Metropolis rule accepts: first on the rows' standard errors (which the deaths per level set)
-and, loosely, their log hazard ratios; then on how far each printed number lies outside its band (a sum of square
-roots, which favours bringing numbers in one at a time). It stops when every aimed number prints as printed, or
-after a stated number of batches. It selects
-among the outcomes the landmark draw gave: the counts, who is matched and the generating model's hazard ratios
-stay; the lab's repetitions are drawn without it, so the true treatment effect the lab estimates is the model's.
+  * every follow-up outlasts the last landmark, so each arm's Kaplan-Meier landmarks and event totals, whole
+    and matched, are the same whoever holds a death or a progression;
+  * a censored outcome is censored at the receiver's own censoring date, and an exchange that moves one is
+    allowed only when both censoring dates lie between the same two event times of the matched cohort (OS or
+    PFS, either arm): every risk set keeps its members per arm, so the log-rank statistics and the
+    treatment's Cox row do not move;
+  * a receiver must be alive at its assessment and followed up past the death it receives, and a progression
+    it receives comes after its assessment;
+
+* responses (CR, PR or SD), between two patients without progressive disease at assessment: each arm's
+  matched Table 2 counts stay, and so does every outcome (a response other than progressive disease changes
+  no PFS); what changes is which patients form the response group of Table 3, and so how response goes with
+  nodes, age and stage in the multivariable model. The model that ranked the responses (node diameter, node
+  count, differentiation) holds no longer for the matched patients; it still holds for the others.
+
+The patients are placed in fixed outcome slots (sorted by time); an exchange of outcomes swaps two slots'
+holders, one of responses two patients' labels. Each batch of proposals is scored at once: every model's
+Newton-Raphson (Efron's ties, as lifelines and R) from the printed row's point, vectorised over the proposals.
+Simulated annealing takes, of each batch, the best of the proposals the Metropolis rule accepts: first on the
+rows' standard errors (which the deaths per level set) and, loosely, their log hazard ratios; then on how far
+each printed number lies outside its band (a sum of square roots, which favours bringing numbers in one at a
+time, weighted by the copies printed of it: the table's, the text's, the abstract's), keeping the state where
+most printed copies print alike. It stops when every aimed number prints as printed, or after a stated number
+of batches. It selects among the outcomes and responses the earlier draws gave: the counts, who is matched and
+the generating model's hazard ratios stay; the lab's repetitions are drawn without it, so the true treatment
+effect the lab estimates is the model's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
+from scipy import stats
 
-from psmbook.cohort.synthetic.coxtargets import RowTarget, table3_rows
+from psmbook.cohort.synthetic.coxtargets import RowTarget, adjusted_rows, table3_rows
 from psmbook.cohort.synthetic.outcomefit import (
     AT_ASSESSMENT,
     DURING_CRT,
@@ -46,10 +59,27 @@ from psmbook.cohort.synthetic.outcomefit import (
     row_deviations,
 )
 from psmbook.cohort.synthetic.spec import TREATED
+from psmbook.study.published import load_published
 
 #: Newton-Raphson steps per scoring of a proposal, from the printed row's point: one step, the search's
 #: approximation (off by the square of the distance to that point); what is reported is a converged fit.
 NEWTON_STEPS = 1
+
+#: The paper's entry rule for its multivariable model (univariate p below it), and how far (in z) from the rule's
+#: threshold a searched row's Wald z must stay, so that the factors entering the model are the paper's.
+ENTRY_P, ENTRY_MARGIN_Z = 0.05, 0.01
+
+
+def _indicators(columns: Mapping[str, np.ndarray], rows: Sequence[RowTarget]) -> np.ndarray:
+    """Patients x rows: 1 where the patient has the row's level of its characteristic (``column.level``)."""
+    cols = []
+    for r in rows:
+        values = np.asarray(columns[r.column], dtype=object)
+        level = r.term.split(".", 1)[1]
+        if any(v is None or v != v for v in values):
+            raise ValueError(f"Table 3 row {r.term}: a matched patient has no value of {r.column!r}")
+        cols.append(values == level)
+    return np.column_stack(cols).astype(float)
 
 
 @dataclass
@@ -78,20 +108,32 @@ class RowDesign:
             first = len(ordered)
             ordered += rs
             partner += [first + len(rs) - 1 - k for k in range(len(rs))]
-        cols = []
-        for r in ordered:
-            values = np.asarray(columns[r.column], dtype=object)
-            level = r.term.split(".", 1)[1]
-            if any(v is None or v != v for v in values):
-                raise ValueError(f"Table 3 row {r.term}: a matched patient has no value of {r.column!r}")
-            cols.append(values == level)
         return cls(
-            np.column_stack(cols).astype(float),
+            _indicators(columns, ordered),
             ordered,
             np.asarray(partner),
             np.array([r.log_hr for r in ordered]),
             np.array([r.se for r in ordered]),
         )
+
+
+@dataclass
+class ModelDesign:
+    """The rows of one multivariable model as indicator columns of the matched patients: ``x`` (patients x
+    terms, all fitted together), the ``rows``, their aimed log hazard ratios ``beta`` and SEs ``se``."""
+
+    x: np.ndarray
+    rows: list[RowTarget]
+    beta: np.ndarray
+    se: np.ndarray
+
+    @classmethod
+    def build(cls, columns: Mapping[str, np.ndarray], rows: Sequence[RowTarget]) -> "ModelDesign":
+        for r in rows:
+            if r.model != "multivariate":
+                raise ValueError(f"Table 3 row {r.term}: not a row of the multivariable model")
+        rows = list(rows)
+        return cls(_indicators(columns, rows), rows, np.array([r.log_hr for r in rows]), np.array([r.se for r in rows]))
 
 
 @dataclass
@@ -153,7 +195,31 @@ def fit_rows(slots: Slots, x: np.ndarray, design: RowDesign, steps: int = NEWTON
     return beta, np.sqrt(ijj[:, partner] / det)
 
 
-def deviations(design: RowDesign, b: np.ndarray, s: np.ndarray, inside: bool = False) -> np.ndarray:
+def fit_model(slots: Slots, x: np.ndarray, beta: np.ndarray, steps: int = NEWTON_STEPS):
+    """Log hazard ratios and SEs of one model of indicator covariates, fitted jointly, for each proposal's `x`
+    (proposals x slots x terms, slot order) by Newton-Raphson from `beta`. The covariates are 0 or 1, so the
+    risk sets' second moments need only the products of distinct terms (x_j x_j = x_j)."""
+    n_prop, n, p = x.shape
+    iu, ju = np.triu_indices(p, 1)
+    columns = np.concatenate([np.ones((n_prop, n, 1)), x, x[..., iu] * x[..., ju]], axis=2)
+    diagonal = np.arange(p)
+    b = np.broadcast_to(beta, (n_prop, p)).copy()
+    xd = x[:, slots.dead, :]
+    for step in range(steps + 1):
+        w = np.exp(np.einsum("anp,ap->an", x, b))[..., None]
+        r = _risk(slots, w * columns)
+        m = r[..., 1 : 1 + p] / r[..., :1]
+        score = (xd - m).sum(axis=1)
+        info = np.empty((n_prop, p, p))
+        info[:, iu, ju] = info[:, ju, iu] = (r[..., 1 + p :] / r[..., :1] - m[..., iu] * m[..., ju]).sum(axis=1)
+        info[:, diagonal, diagonal] = (m - m * m).sum(axis=1)
+        if step == steps:
+            break
+        b = b + np.linalg.solve(info, score[..., None])[..., 0]
+    return b, np.sqrt(np.linalg.inv(info)[:, diagonal, diagonal])
+
+
+def deviations(design: RowDesign | ModelDesign, b: np.ndarray, s: np.ndarray, inside: bool = False) -> np.ndarray:
     """Per proposal and printed number: :func:`psmbook.cohort.synthetic.outcomefit.row_deviations` of each row at
     its column of (b, s), rows in the design's order."""
     return np.column_stack(
@@ -189,6 +255,32 @@ def exchange_outcomes(o: Outcomes, patients: np.ndarray, holders: np.ndarray) ->
             raise ValueError(f"patient {p} cannot hold the outcome of patient {q}")
 
 
+def _copies(rows: Sequence[RowTarget]) -> np.ndarray:
+    """Per aimed number of `rows` (in order), how many printed copies of it there are (table, text, abstract)."""
+    return np.array([sum(i.endswith(f".{a[0]}") for i in r.ids) for r in rows for a in r.aims], dtype=float)
+
+
+def _entry_sides(design: RowDesign, entry_p: float) -> np.ndarray:
+    """Per univariate row: +1 if the paper's printed p is below `entry_p` (the factor enters its multivariable
+    model), -1 if not, 0 for a factor of more levels (entered by a joint test) or a row without a printed p."""
+    pub = load_published()
+    sides = []
+    for k, r in enumerate(design.rows):
+        entry = pub.get(f"table3.univariate.{r.term}.p")
+        single = design.partner[k] == k
+        sides.append(0.0 if entry is None or not single else (1.0 if float(entry.value) < entry_p else -1.0))
+    return np.array(sides)
+
+
+def _relabelled(x: np.ndarray, columns: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per proposal, the patients' covariates `x` with the `columns` taken from the patient each one's label
+    (`labels`: proposals x patients) comes from."""
+    out = np.repeat(x[None], len(labels), axis=0)
+    if len(columns):
+        out[:, :, columns] = x[:, columns][labels]
+    return out
+
+
 def fit_table3_rows(
     o: Outcomes,
     treated: np.ndarray,
@@ -197,87 +289,149 @@ def fit_table3_rows(
     rows: Sequence[RowTarget],
     rng: np.random.Generator,
     batches: int,
+    adjusted: Sequence[RowTarget] = (),
+    relabel: Optional[np.ndarray] = None,
+    relabel_column: str = "response_group",
+    relabel_share: float = 0.3,
+    adjusted_weight: float = 0.5,
     batch: int = 48,
     temperature: tuple[float, float] = (30.0, 0.001),
     near_share: float = 0.5,
     near_slots: int = 4,
-    se_share: float = 0.6,
-    scales: tuple[float, float] = (0.01, 0.001),
+    se_share: float = 0.2,
+    scales: tuple[float, float] = (0.01, 0.01),
 ) -> dict:
     """The search of the module's docstring on `o` (all patients; changed in place). `columns`: each row's
-    characteristic over all patients. The first `se_share` of the batches aim at the rows' standard errors (which
-    the deaths per level set) and loosely at their log hazard ratios (`scales`: the deviations of b and s that
-    weigh as one), the rest at the printed numbers. Returns the deviations left from the middle of each printed
-    number's band (in half bands; below 1 it prints as printed) before and after, the exchanges accepted,
-    whether every aimed number prints as printed and the largest distance of a row's log hazard ratio from its
-    aim (``hr_gap``)."""
+    characteristic over all patients (``arm`` too when `adjusted` has the treatment's row). `adjusted`: the rows of
+    the multivariable model, aimed at with weight `adjusted_weight`. `relabel`: the patients (all; matched ones
+    count) whose `relabel_column` may be exchanged with another's of the same arm, a share `relabel_share` of the
+    proposals; None: outcomes only. The first `se_share` of the batches aim at the rows' standard errors and
+    loosely at their log hazard ratios (`scales`: the deviations of b and s that weigh as one), the rest at the
+    printed numbers. Returns the deviations left from the middle of each printed number's band (in half bands;
+    below 1 it prints as printed) before and after, of the univariate rows and of the ``adjusted`` ones, the
+    exchanges accepted, whether every aimed number prints as printed, the largest distance of a row's log hazard
+    ratio from its aim (``hr_gap``), ``labels``: for each matched patient (in order), the matched patient whose
+    label it now has, and whether the two-level univariate rows pass the paper's entry rule as its (``entry_kept``,
+    by at least ``ENTRY_MARGIN_Z``)."""
     members = np.flatnonzero(matched)
+    n = len(members)
     order = np.argsort(-o.os_t[members], kind="stable")
     slots = Slots.build(o.os_t[members][order], o.os_e[members][order])
-    design = RowDesign.build({c: np.asarray(v, dtype=object)[members] for c, v in columns.items()}, rows)
+    at_members = {c: np.asarray(v, dtype=object)[members] for c, v in columns.items()}
+    design = RowDesign.build(at_members, rows)
+    model = ModelDesign.build(at_members, adjusted) if len(adjusted) else None
+    if relabel is not None and relabel_column not in at_members:
+        raise ValueError(f"Table 3 search: no column {relabel_column!r} to relabel")
+    swappable = np.flatnonzero(relabel[members]) if relabel is not None else np.array([], dtype=int)
+    u_cols = np.flatnonzero([r.column == relabel_column for r in design.rows]) if len(swappable) else []
+    m_cols = np.flatnonzero([r.column == relabel_column for r in model.rows]) if model and len(swappable) else []
+    arm = treated[members]
     ok = compatible(o, treated, members, order)
     movable_slots = np.flatnonzero(ok.sum(axis=0) > 1)
     b_scale, se_scale = scales
+    w_rows, w_model = _copies(design.rows), _copies(model.rows) if model else np.zeros(0)
+    sides, z_entry = _entry_sides(design, ENTRY_P), float(stats.norm.isf(ENTRY_P / 2))
 
-    def printed(holders: np.ndarray) -> np.ndarray:
-        b, s = fit_rows(slots, design.x[holders][None], design, steps=30)
-        return deviations(design, b, s, inside=True)[0]
+    def fits(holders: np.ndarray, labels: np.ndarray, steps: int = NEWTON_STEPS):
+        """(b, s) of the univariate rows and of the model for each proposal (holders, labels)."""
+        i = np.arange(len(holders))[:, None]
+        b, s = fit_rows(slots, _relabelled(design.x, u_cols, labels)[i, holders], design, steps)
+        if model is None:
+            return b, s, np.zeros((len(b), 0)), np.zeros((len(b), 0))
+        bm, sm = fit_model(slots, _relabelled(model.x, m_cols, labels)[i, holders], model.beta, steps)
+        return b, s, bm, sm
 
-    def loose(b, s):
-        return (((s - design.se) / se_scale) ** 2 + ((b - design.beta) / b_scale) ** 2).sum(axis=1)
+    def devs(b, s, bm, sm):
+        dm = deviations(model, bm, sm, inside=True) if model else np.zeros((len(b), 0))
+        return deviations(design, b, s, inside=True), dm
 
-    def exact(b, s):
-        outside = np.maximum(np.abs(deviations(design, b, s, inside=True)) - 0.8, 0.0)
-        return np.sqrt(outside).sum(axis=1)  # square roots: one number brought in beats many brought closer
+    def loose(b, s, bm, sm):
+        def far(b, s, d):
+            return (((s - d.se) / se_scale) ** 2 + ((b - d.beta) / b_scale) ** 2).sum(axis=1)
 
-    def anneal(holder: np.ndarray, objective, n: int, stop: bool) -> tuple[np.ndarray, int, bool]:
-        b, s = fit_rows(slots, design.x[holder][None], design)
-        score = float(objective(b, s)[0])
-        best, best_score, done, t0, t1 = holder.copy(), score, 0, *temperature
-        for k in range(n):
+        return far(b, s, design) + (adjusted_weight * far(bm, sm, model) if model else 0.0)
+
+    def outside(d, w):
+        return (w * np.sqrt(np.maximum(np.abs(d) - 0.8, 0.0))).sum(axis=1)  # one number in beats many closer
+
+    def wrong_entry(b, s):  # how far (in z) the rows miss the paper's selection of factors
+        return np.maximum(sides * (z_entry + ENTRY_MARGIN_Z - np.abs(b) / s) * (sides != 0), 0.0).sum(axis=1)
+
+    def exact(b, s, bm, sm):
+        du, dm = devs(b, s, bm, sm)
+        return outside(du, w_rows) + adjusted_weight * outside(dm, w_model) + 1000.0 * wrong_entry(b, s)
+
+    def printed_copies(du, dm):
+        return (w_rows * (np.abs(du) < 1)).sum(axis=1) + (w_model * (np.abs(dm) < 1)).sum(axis=1)
+
+    def anneal(holder, labels, objective, n_batches: int, stop: bool):
+        f = fits(holder[None], labels[None])
+        score = float(objective(*f)[0])
+        best, best_key, done, t0, t1 = (holder.copy(), labels.copy()), (-1.0, -1.0, -score), 0, *temperature
+        for k in range(n_batches):
+            i = np.arange(batch)
+            relabelling = rng.random(batch) < (relabel_share if len(swappable) else 0.0)
             a = rng.choice(movable_slots, batch)
-            near = np.clip(a + rng.integers(-near_slots, near_slots + 1, batch), 0, len(holder) - 1)
+            near = np.clip(a + rng.integers(-near_slots, near_slots + 1, batch), 0, n - 1)
             c = np.where(rng.random(batch) < near_share, near, rng.choice(movable_slots, batch))
             valid = ok[holder[a], c] & ok[holder[c], a] & (a != c)
+            holders = np.repeat(holder[None], batch, axis=0)
+            holders[i, a] = np.where(relabelling, holder[a], holder[c])
+            holders[i, c] = np.where(relabelling, holder[c], holder[a])
+            props = np.repeat(labels[None], batch, axis=0)
+            if len(swappable):
+                p, q = rng.choice(swappable, batch), rng.choice(swappable, batch)
+                differ = at_members[relabel_column][labels[p]] != at_members[relabel_column][labels[q]]
+                props[i, p] = np.where(relabelling, labels[q], labels[p])
+                props[i, q] = np.where(relabelling, labels[p], labels[q])
+                valid = np.where(relabelling, (arm[p] == arm[q]) & differ, valid)
             if not valid.any():
                 continue
-            a, c = a[valid], c[valid]
-            proposals = np.repeat(holder[None], len(a), axis=0)
-            i = np.arange(len(a))
-            proposals[i, a], proposals[i, c] = holder[c], holder[a]
-            b, s = fit_rows(slots, design.x[proposals], design)
-            scores = objective(b, s)
-            temp = t0 * (t1 / t0) ** (k / max(n - 1, 1))
+            holders, props = holders[valid], props[valid]
+            f = fits(holders, props)
+            scores = objective(*f)
+            temp = t0 * (t1 / t0) ** (k / max(n_batches - 1, 1))
             changed = np.abs(scores - score) > 1e-12 * max(score, 1.0)
             uphill = rng.random(len(scores)) < np.exp(np.minimum(0.0, -(scores - score) / temp))
             accepted = changed & ((scores < score) | uphill)
             if not accepted.any():
                 continue
             j = int(np.flatnonzero(accepted)[np.argmin(scores[accepted])])
-            holder, score = proposals[j], float(scores[j])
+            holder, labels, score = holders[j], props[j], float(scores[j])
             done += 1
-            if score < best_score:
-                best, best_score = holder.copy(), score
-            if stop and np.max(np.abs(deviations(design, b[j : j + 1], s[j : j + 1], inside=True))) < 0.95:
-                if np.max(np.abs(printed(holder))) < 0.95:
-                    return holder, done, True
-        return best, done, False
+            du, dm = devs(*(v[j : j + 1] for v in f))
+            right = float(wrong_entry(f[0][j : j + 1], f[1][j : j + 1])[0] == 0)
+            key = (right, float(printed_copies(du, dm)[0]) if objective is exact else -1.0, -score)
+            if key > best_key:
+                best, best_key = (holder.copy(), labels.copy()), key
+            if stop and max(np.max(np.abs(du)), np.max(np.abs(dm), initial=0.0)) < 0.95:
+                du, dm = devs(*fits(holder[None], labels[None], steps=30))
+                if max(np.max(np.abs(du)), np.max(np.abs(dm), initial=0.0)) < 0.95:
+                    return holder, labels, done, True
+        return *best, done, False
 
-    start = printed(order)
-    holder, inside, accepted = order.copy(), bool(np.max(np.abs(start)) < 0.95), 0
+    identity = np.arange(n)
+    start_u, start_m = devs(*fits(order[None], identity[None], steps=30))
+    inside = max(np.max(np.abs(start_u)), np.max(np.abs(start_m), initial=0.0)) < 0.95
+    holder, labels, accepted = order.copy(), identity.copy(), 0
     if not inside:
         first = int(round(se_share * batches))
-        holder, accepted, _ = anneal(holder, loose, first, False)
-        holder, more, inside = anneal(holder, exact, batches - first, True)
+        holder, labels, accepted, _ = anneal(holder, labels, loose, first, False)
+        holder, labels, more, inside = anneal(holder, labels, exact, batches - first, True)
         accepted += more
     exchange_outcomes(o, members[holder], members[order])
-    b, s = fit_rows(slots, design.x[holder][None], design, steps=30)
+    b, s, bm, sm = fits(holder[None], labels[None], steps=30)
+    du, dm = devs(b, s, bm, sm)
     return {
-        "before": start,
-        "after": deviations(design, b, s, inside=True)[0],
+        "before": start_u[0],
+        "after": du[0],
+        "adjusted_before": start_m[0],
+        "adjusted_after": dm[0],
         "accepted": accepted,
         "inside": inside,
-        "hr_gap": float(np.max(np.abs(b[0] - design.beta))),
+        "hr_gap": float(np.max(np.abs(np.concatenate([b[0] - design.beta, bm[0] - (model.beta if model else 0)])))),
+        "labels": labels,
+        "entry_kept": bool(wrong_entry(b, s)[0] == 0),
     }
 
 
@@ -291,11 +445,30 @@ def table3_columns(st: dict, rows: Sequence[RowTarget]) -> dict:
 
 def search_table3(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.random.Generator) -> dict:
     """The search on the generator's draw after :func:`psmbook.cohort.synthetic.outcomefit.search_outcomes`
-    (`surv` changed in place), ``spec.table3_search_batches`` batches. Returns how many of the aimed numbers print
-    as printed, of how many, and the largest distance of a row's hazard ratio from its aim (as a ratio)."""
+    (`surv` changed in place; the matched patients' responses in `st` too), ``spec.table3_search_batches`` batches.
+    Returns how many of the aimed numbers print as printed, of how many (univariate rows; multivariable ones), the
+    largest distance of a row's hazard ratio from its aim (as a ratio), how many matched responses changed and
+    whether the paper's factors (and only they) pass its entry rule."""
     o, treated = outcomes_of(st, surv, spec)
-    rows = table3_rows(f"arm.{TREATED}")
-    found = fit_table3_rows(o, treated, matched, table3_columns(st, rows), rows, rng, spec.table3_search_batches)
+    rows, adjusted = table3_rows(f"arm.{TREATED}"), adjusted_rows()
+    columns = table3_columns(st, rows + adjusted)
+    response = st["response"]  # the generator's array (shared with its course and frame): relabelled in place
+    relabel = np.isin(response, ("cr", "pr", "sd"))
+    found = fit_table3_rows(
+        o, treated, matched, columns, rows, rng, spec.table3_search_batches, adjusted=adjusted, relabel=relabel
+    )
     surv["os_event"], surv["pfs_event"] = o.os_e, o.pfs_e
-    after = np.abs(found["after"])
-    return {"print": int((after < 1).sum()), "aimed": len(after), "hr_ratio": float(np.exp(found["hr_gap"]))}
+    members = np.flatnonzero(matched)
+    before = response[members].copy()
+    response[members] = before[found["labels"]]
+    st["response_group"][members] = st["response_group"][members][found["labels"]]
+    after, adjusted_after = np.abs(found["after"]), np.abs(found["adjusted_after"])
+    return {
+        "print": int((after < 1).sum()),
+        "aimed": len(after),
+        "adjusted_print": int((adjusted_after < 1).sum()),
+        "adjusted_aimed": len(adjusted_after),
+        "hr_ratio": float(np.exp(found["hr_gap"])),
+        "relabelled": int((response[members] != before).sum()),
+        "entry_kept": found["entry_kept"],
+    }
