@@ -12,9 +12,10 @@ from lifelines import CoxPHFitter
 from lifelines.statistics import logrank_test
 from scipy import stats
 
+from cohort_outcomes import cohort_outcomes
 from psmbook.cohort.synthetic.coxtargets import Z95, cox_row_targets, logrank_targets
 from psmbook.cohort.synthetic.landmarks import logrank_chi2
-from psmbook.cohort.synthetic.outcomefit import AT_ASSESSMENT, DURING_CRT, Moves, Outcomes, cox_one, pfs_kinds
+from psmbook.cohort.synthetic.outcomefit import AT_ASSESSMENT, DURING_CRT, Moves, cox_one
 from psmbook.paper.strict import agrees_at_printed_precision
 from psmbook.study.published import load_published
 
@@ -81,22 +82,13 @@ def test_one_covariate_cox_equals_lifelines_with_efron_ties(ties_data):
 
 def test_moves_keep_every_count_and_the_order_of_each_patients_events():
     from psmbook.cohort.synthetic import generate_cohort
-    from psmbook.cohort.synthetic.spec import DAYS_PER_MONTH
-    from psmbook.cohort.synthetic.targets import load_targets
 
     df = generate_cohort()
-    tg = load_targets()
-    treated = (df["arm"] == "anlotinib").to_numpy()
+    o, treated = cohort_outcomes(df)
     ne, pd_ = df["death_during_crt"].to_numpy(), (df["response"] == "pd").to_numpy()
-    start = df["crt_start_date"].to_numpy().astype("datetime64[D]")
-    followup = (np.datetime64(tg.cutoff) - start).astype(float) / DAYS_PER_MONTH
-    assess = df["response_assessment_months"].to_numpy()
-    arrays = [df[c].to_numpy().astype(float) for c in ("os_months", "os_event", "pfs_months", "pfs_event")]
-    os_t, os_e, pfs_t, pfs_e = arrays[0], arrays[1].astype(int), arrays[2], arrays[3].astype(int)
-    kind = pfs_kinds(os_t, os_e, pfs_t, pfs_e, ne, pd_)
-    assert (kind[ne] == DURING_CRT).all() and (kind[pd_ & ~ne] == AT_ASSESSMENT).all()
-    edges_os, edges_pfs = np.array([12.005, 36.005]), np.array([6.005, 12.005])
-    o = Outcomes(os_t.copy(), os_e.copy(), pfs_t.copy(), pfs_e.copy(), kind, assess, followup, edges_os, edges_pfs)
+    os_t, os_e, pfs_t, pfs_e = (getattr(o, k).copy() for k in ("os_t", "os_e", "pfs_t", "pfs_e"))
+    assess, followup, edges_os, edges_pfs = o.assess, o.followup, o.os_edges, o.pfs_edges
+    assert (o.kind[ne] == DURING_CRT).all() and (o.kind[pd_ & ~ne] == AT_ASSESSMENT).all()
     rng = np.random.default_rng(0)
     moves = Moves(o, treated, rng)
     matched = rng.random(len(df)) < 0.5

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 
+from cohort_outcomes import cohort_outcomes
 from psmbook.analysis.survival.fastcox import cox_fit
 from psmbook.cohort.synthetic.coxtargets import RowTarget, adjusted_rows, row_functions, table3_rows
 from psmbook.cohort.synthetic.landmarks import logrank_chi2
@@ -17,7 +18,6 @@ from psmbook.cohort.synthetic.outcomefit import (
     AT_ASSESSMENT,
     Outcomes,
     cox_one,
-    pfs_kinds,
 )
 from psmbook.cohort.synthetic.table3rows import (
     ModelDesign,
@@ -107,21 +107,9 @@ def default_state():
     """The default cohort's outcomes as the generator's search holds them, its matched patients and columns."""
     from psmbook.cohort.synthetic import generate_cohort
     from psmbook.cohort.synthetic.psmodel import paper_match
-    from psmbook.cohort.synthetic.spec import DAYS_PER_MONTH
-    from psmbook.cohort.synthetic.targets import load_targets
 
     df = generate_cohort()
-    treated = (df["arm"] == "anlotinib").to_numpy()
-    ne, pd_ = df["death_during_crt"].to_numpy(), (df["response"] == "pd").to_numpy()
-    start = df["crt_start_date"].to_numpy().astype("datetime64[D]")
-    followup = (np.datetime64(load_targets().cutoff) - start).astype(float) / DAYS_PER_MONTH
-    assess = df["response_assessment_months"].to_numpy()
-    os_t, pfs_t = df["os_months"].to_numpy(float), df["pfs_months"].to_numpy(float)
-    os_e, pfs_e = df["os_event"].to_numpy(int), df["pfs_event"].to_numpy(int)
-    kind = pfs_kinds(os_t, os_e, pfs_t, pfs_e, ne, pd_)
-    o = Outcomes(
-        os_t, os_e, pfs_t, pfs_e, kind, assess, followup, np.array([12.005, 36.005]), np.array([6.005, 12.005])
-    )
+    o, treated = cohort_outcomes(df)
     columns = {c: df[c].to_numpy(object) for c in {r.column for r in table3_rows()}}
     return df, o, treated, paper_match(df), columns
 

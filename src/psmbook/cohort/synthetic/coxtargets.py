@@ -184,6 +184,11 @@ def _package_rows() -> tuple[RowTarget, ...]:
     return tuple(cox_row_targets(load_published()))
 
 
+def treatment_rows(treatment: str = "arm.anlotinib") -> list[RowTarget]:
+    """The treatment's univariate row of Table 3 (none if the paper prints none), the outcome search's aim."""
+    return [r for r in cox_row_targets() if r.model == "univariate" and r.term == treatment]
+
+
 def table3_rows(treatment: str = "arm.anlotinib") -> list[RowTarget]:
     """Table 3's univariate rows other than the `treatment`'s (the characteristics' rows)."""
     return [r for r in cox_row_targets() if r.model == "univariate" and r.term != treatment]

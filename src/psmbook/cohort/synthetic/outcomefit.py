@@ -376,11 +376,11 @@ def search_outcomes(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.ran
     `surv`: the landmark draw,
     times rounded as stored, changed in place). Returns per stage the largest deviation left (in half bands;
     below 1: every target of the stage prints as printed)."""
-    from psmbook.cohort.synthetic.coxtargets import cox_row_targets, logrank_targets
+    from psmbook.cohort.synthetic.coxtargets import logrank_targets, treatment_rows
     from psmbook.cohort.synthetic.spec import TREATED
 
     o, treated = outcomes_of(st, surv, spec)
-    rows = [r for r in cox_row_targets() if r.model == "univariate" and r.term == f"arm.{TREATED}"]
+    rows = treatment_rows(f"arm.{TREATED}")
     report = fit_arm_outcomes(
         o,
         treated,
@@ -400,13 +400,13 @@ def searched_ids(spec=None) -> set[str]:
     p-values and the univariate treatment row of Table 3 (with the text's copies), and Table 3's other univariate
     rows and its multivariable ones when ``spec.table3_search_batches`` is above 0; of each row, those that can
     print together."""
-    from psmbook.cohort.synthetic.coxtargets import adjusted_rows, cox_row_targets, logrank_targets, table3_rows
+    from psmbook.cohort.synthetic.coxtargets import adjusted_rows, logrank_targets, table3_rows, treatment_rows
     from psmbook.cohort.synthetic.spec import TREATED, GeneratorSpec
 
     spec = spec or GeneratorSpec()
     if not spec.match_design or spec.outcome_search_steps <= 0:
         return set()
-    rows = [r for r in cox_row_targets() if r.model == "univariate" and r.term == f"arm.{TREATED}"]
+    rows = treatment_rows(f"arm.{TREATED}")
     if spec.searches_table3:
         rows += table3_rows(f"arm.{TREATED}") + adjusted_rows()
     return {i for r in rows for i in r.ids} | {i for lr in logrank_targets() for i in lr.ids}
