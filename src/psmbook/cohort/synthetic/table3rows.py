@@ -367,7 +367,7 @@ def fit_table3_rows(
     def anneal(holder, labels, objective, n_batches: int, stop: bool):
         f = fits(holder[None], labels[None])
         score = float(objective(*f)[0])
-        best, best_key, done, t0, t1 = (holder.copy(), labels.copy()), (-1.0, -1.0, -score), 0, *temperature
+        best, best_key, done, t0, t1 = (holder.copy(), labels.copy()), (-1.0, -2.0, -score), 0, *temperature
         for k in range(n_batches):
             i = np.arange(batch)
             relabelling = rng.random(batch) < (relabel_share if len(swappable) else 0.0)
@@ -400,8 +400,11 @@ def fit_table3_rows(
             holder, labels, score = holders[j], props[j], float(scores[j])
             done += 1
             du, dm = devs(*(v[j : j + 1] for v in f))
-            right = float(wrong_entry(f[0][j : j + 1], f[1][j : j + 1])[0] == 0)
-            key = (right, float(printed_copies(du, dm)[0]) if objective is exact else -1.0, -score)
+            if objective is exact:  # the paper's selection first, then the copies that print
+                right = float(wrong_entry(f[0][j : j + 1], f[1][j : j + 1])[0] == 0)
+                key = (right, float(printed_copies(du, dm)[0]), -score)
+            else:
+                key = (0.0, -1.0, -score)
             if key > best_key:
                 best, best_key = (holder.copy(), labels.copy()), key
             if stop and max(np.max(np.abs(du)), np.max(np.abs(dm), initial=0.0)) < 0.95:
