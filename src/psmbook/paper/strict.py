@@ -36,7 +36,7 @@ from psmbook.study.published import load_published, printed_text
 CLASSES: tuple[str, ...] = ("calibrated", "fixed by the counts", "produced", "computed from the data")
 
 CLASS_LABELS = {
-    "calibrated": "Counts (and log-rank p, Table 3's univariate rows) the generator was calibrated to",
+    "calibrated": "Counts (and log-rank p, Table 3's rows) the generator was calibrated to",
     "fixed by the counts": "Fixed by those counts (percentages, p-values of count tables)",
     "produced": "Produced by the synthetic patients (survival, Cox models)",
     "computed from the data": "Computed from the data",
@@ -155,8 +155,8 @@ def not_compared(table: pd.DataFrame, published: Optional[Mapping] = None) -> pd
 
 def calibration_targets() -> set[str]:
     """The published ids the synthetic generator is built to reproduce: its counts, and the log-rank p-values and
-    Table 3's univariate rows its outcome search looks for (not the hazard ratios of its model, which it only draws
-    from)."""
+    Table 3's univariate and multivariable rows its outcome searches look for (not the hazard ratios of its model,
+    which it only draws from)."""
     from psmbook.cohort.synthetic import load_targets, searched_ids
 
     pub = load_published()

@@ -19,9 +19,8 @@ times, exchanges with unmatched patients), then in the whole cohort with the unm
 so that the whole cohort's search leaves the matched cohort as it is. It stops when every target prints as
 printed, or after a stated number of steps. It selects among the outcomes the landmark draw could give: the
 counts, who is matched and the generating model's hazard ratios stay; the lab's repetitions are drawn
-without it. Table 3's other univariate rows are searched for afterwards by exchanges among the matched patients
-that keep all of this (:mod:`psmbook.cohort.synthetic.table3rows`); its multivariable rows are what the synthetic
-patients give.
+without it. Table 3's other rows, univariate and multivariable, are searched for afterwards by exchanges among the
+matched patients that keep all of this (:mod:`psmbook.cohort.synthetic.table3rows`).
 """
 
 from __future__ import annotations

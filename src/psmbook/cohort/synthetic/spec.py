@@ -317,7 +317,7 @@ class GeneratorSpec:
 
     @property
     def searches_table3(self) -> bool:
-        """Whether the generator searches for Table 3's other univariate rows: with the matched design, after the
+        """Whether the generator searches for Table 3's other rows: with the matched design, after the
         outcome search, with batches to run."""
         return self.match_design and self.outcome_search_steps > 0 and self.table3_search_batches > 0
 

@@ -364,7 +364,7 @@ def fit_table3_rows(
     def printed_copies(du, dm):
         return (w_rows * (np.abs(du) < 1)).sum(axis=1) + (w_model * (np.abs(dm) < 1)).sum(axis=1)
 
-    def anneal(holder, labels, objective, n_batches: int, stop: bool):
+    def anneal(holder, labels, objective, n_batches: int):
         f = fits(holder[None], labels[None])
         score = float(objective(*f)[0])
         best, best_key, done, t0, t1 = (holder.copy(), labels.copy()), (-1.0, -2.0, -score), 0, *temperature
@@ -399,15 +399,15 @@ def fit_table3_rows(
             j = int(np.flatnonzero(accepted)[np.argmin(scores[accepted])])
             holder, labels, score = holders[j], props[j], float(scores[j])
             done += 1
-            du, dm = devs(*(v[j : j + 1] for v in f))
             if objective is exact:  # the paper's selection first, then the copies that print
+                du, dm = devs(*(v[j : j + 1] for v in f))
                 right = float(wrong_entry(f[0][j : j + 1], f[1][j : j + 1])[0] == 0)
                 key = (right, float(printed_copies(du, dm)[0]), -score)
             else:
                 key = (0.0, -1.0, -score)
             if key > best_key:
                 best, best_key = (holder.copy(), labels.copy()), key
-            if stop and max(np.max(np.abs(du)), np.max(np.abs(dm), initial=0.0)) < 0.95:
+            if objective is exact and max(np.max(np.abs(du)), np.max(np.abs(dm), initial=0.0)) < 0.95:
                 du, dm = devs(*fits(holder[None], labels[None], steps=30))
                 if max(np.max(np.abs(du)), np.max(np.abs(dm), initial=0.0)) < 0.95:
                     return holder, labels, done, True
@@ -419,8 +419,8 @@ def fit_table3_rows(
     holder, labels, accepted = order.copy(), identity.copy(), 0
     if not inside:
         first = int(round(se_share * batches))
-        holder, labels, accepted, _ = anneal(holder, labels, loose, first, False)
-        holder, labels, more, inside = anneal(holder, labels, exact, batches - first, True)
+        holder, labels, accepted, _ = anneal(holder, labels, loose, first)
+        holder, labels, more, inside = anneal(holder, labels, exact, batches - first)
         accepted += more
     exchange_outcomes(o, members[holder], members[order])
     b, s, bm, sm = fits(holder[None], labels[None], steps=30)
