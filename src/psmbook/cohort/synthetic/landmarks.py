@@ -14,6 +14,7 @@ patient's hazard ratios stay the stated ones.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -329,19 +330,43 @@ def landmark_findings(tg: Targets | None = None, spec: GeneratorSpec | None = No
     return out
 
 
+@dataclass
+class DeathCounts:
+    """Two groups' risk sets at each death (times sorted latest first): the group's members ``n1`` and the
+    others ``n0`` at risk, the deaths tied with it ``d`` (``d1`` of them in the group), its place in the tie as
+    Efron's fraction ``frac`` (0 for a tie's first death), and the group's deaths ``deaths1``."""
+
+    n0: np.ndarray
+    n1: np.ndarray
+    d: np.ndarray
+    d1: np.ndarray
+    frac: np.ndarray
+    deaths1: float
+
+    @classmethod
+    def of(cls, t: np.ndarray, e: np.ndarray, group: np.ndarray) -> "DeathCounts":
+        order = np.argsort(-t, kind="stable")
+        ts, es, gs = t[order], e[order].astype(float), group[order].astype(float)
+        last = np.searchsorted(-ts, -ts, side="right") - 1
+        first = np.searchsorted(-ts, -ts, side="left")
+        dead = np.flatnonzero(es == 1)
+        at, before = last[dead], first[dead]
+        n1 = np.cumsum(gs)[at]
+        ce, ceg = np.concatenate([[0.0], np.cumsum(es)]), np.concatenate([[0.0], np.cumsum(es * gs)])
+        d = ce[at + 1] - ce[before]
+        return cls(at + 1.0 - n1, n1, d, ceg[at + 1] - ceg[before], (ce[dead] - ce[before]) / d, float(gs[dead].sum()))
+
+    def logrank_chi2(self) -> float:
+        """The two-sample log-rank statistic (chi-square, one degree of freedom, the hypergeometric variance)."""
+        tie = self.frac == 0  # one term per distinct death time
+        n, n1, d, d1 = self.n0[tie] + self.n1[tie], self.n1[tie], self.d[tie], self.d1[tie]
+        var = np.where(n > 1, d * (n1 / n) * (1 - n1 / n) * (n - d) / np.maximum(n - 1, 1), 0.0)
+        return float((d1.sum() - (d * n1 / n).sum()) ** 2 / var.sum())
+
+
 def logrank_chi2(t: np.ndarray, e: np.ndarray, group: np.ndarray) -> float:
     """The two-sample log-rank statistic (chi-square, one degree of freedom, the hypergeometric variance)."""
-    order = np.argsort(-t, kind="stable")
-    ts, es, gs = t[order], e[order].astype(float), group[order].astype(float)
-    last = np.searchsorted(-ts, -ts, side="right") - 1
-    first = np.searchsorted(-ts, -ts, side="left")
-    ce, ceg = np.concatenate([[0.0], np.cumsum(es)]), np.concatenate([[0.0], np.cumsum(es * gs)])
-    # one row per distinct event time (its first place among the sorted times)
-    at = np.flatnonzero((first == np.arange(len(ts))) & (ce[last + 1] > ce[first]))
-    n, n1 = (last[at] + 1).astype(float), np.cumsum(gs)[last[at]]
-    d, d1 = ce[last[at] + 1] - ce[at], ceg[last[at] + 1] - ceg[at]
-    var = np.where(n > 1, d * (n1 / n) * (1 - n1 / n) * (n - d) / np.maximum(n - 1, 1), 0.0)
-    return float((d1.sum() - (d * n1 / n).sum()) ** 2 / var.sum())
+    return DeathCounts.of(t, e, group).logrank_chi2()
 
 
 def logrank_p(time, event, group) -> float:

@@ -31,7 +31,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from psmbook.cohort.synthetic.coxtargets import LogrankTarget, RowTarget, row_functions
-from psmbook.cohort.synthetic.landmarks import landmark_targets, logrank_chi2
+from psmbook.cohort.synthetic.landmarks import DeathCounts, landmark_targets, logrank_chi2
 
 #: Kinds of a patient's progression-free survival.
 CENSORED, PROGRESSION, DEATH_FIRST, AT_ASSESSMENT, DURING_CRT = 0, 1, 2, 3, 4
@@ -42,28 +42,19 @@ _FIELDS = ("os_t", "os_e", "pfs_t", "pfs_e", "kind")
 def cox_one(t: np.ndarray, e: np.ndarray, x: np.ndarray, beta: float = 0.0, steps: int = 30) -> tuple[float, float]:
     """Log hazard ratio and standard error of a Cox model with one indicator `x` (Newton-Raphson; Efron's
     ties, as lifelines and R's coxph)."""
-    order = np.argsort(-t, kind="stable")
-    ts, es, xs = t[order], e[order].astype(float), x[order].astype(float)
-    last = np.searchsorted(-ts, -ts, side="right") - 1
-    first = np.searchsorted(-ts, -ts, side="left")
-    dead = np.flatnonzero(es == 1)
-    # Efron: the l-th of the d deaths tied at a time removes l/d of the tied deaths' weight
-    ce = np.concatenate([[0.0], np.cumsum(es)])
-    rank = ce[dead] - ce[first[dead]]  # 0, 1, ... within the tie
-    size = ce[last[dead] + 1] - ce[first[dead]]
-    frac = rank / size
+    return cox_counts(DeathCounts.of(t, e, x), beta, steps)
+
+
+def cox_counts(c: DeathCounts, beta: float = 0.0, steps: int = 30) -> tuple[float, float]:
+    """:func:`cox_one` from the risk sets' counts: with a 0/1 covariate each death's risk set weighs
+    n0 + exp(beta) n1 (Efron: the l-th of d tied deaths removes l/d of the tie's weight)."""
+    r0, r1 = c.n0 - c.frac * (c.d - c.d1), c.n1 - c.frac * c.d1
     info = 1.0
     for _ in range(steps):
-        w = np.exp(beta * xs)
-        s0, s1 = np.cumsum(w)[last[dead]], np.cumsum(w * xs)[last[dead]]
-        cew, cewx = np.concatenate([[0.0], np.cumsum(es * w)]), np.concatenate([[0.0], np.cumsum(es * w * xs)])
-        t0 = cew[last[dead] + 1] - cew[first[dead]]
-        t1 = cewx[last[dead] + 1] - cewx[first[dead]]
-        a0, a1 = s0 - frac * t0, s1 - frac * t1
-        m = a1 / a0
-        score = float((xs[dead] - m).sum())
-        info = float((m - m**2).sum())
-        step = score / info
+        w1 = np.exp(beta) * r1
+        m = w1 / (r0 + w1)
+        info = float((m - m * m).sum())
+        step = (c.deaths1 - float(m.sum())) / info
         beta += step
         if abs(step) < 1e-12:
             break
@@ -210,18 +201,18 @@ def anneal(
     steps: int,
     rng: np.random.Generator,
     temperature: tuple[float, float] = (30.0, 0.01),
-    inside: Callable[[], bool] = lambda: False,
+    inside: Callable[[np.ndarray], bool] = lambda dev: False,
 ) -> tuple[np.ndarray, int]:
     """Simulated annealing on the sum of squared deviations (a worse state accepted with probability
-    exp(-increase / T), T falling geometrically over the steps), until `inside()` (every target prints as
-    printed) or after `steps` proposals. Returns the deviations of the best
+    exp(-increase / T), T falling geometrically over the steps), until `inside` holds for the current state's
+    deviations (every target prints as printed) or after `steps` proposals. Returns the deviations of the best
     state met (which it leaves in `o`) and the proposals made."""
     dev = deviations()
     score = float(np.sum(dev**2))
     best, best_score, best_dev = o.keep(), score, dev
     t0, t1 = temperature
     for step in range(steps):
-        if inside():
+        if inside(dev):
             return dev, step
         kept = o.keep()
         if propose() is None:
@@ -247,7 +238,7 @@ def hop(
     hops: int,
     local_steps: int,
     rng: np.random.Generator,
-    inside: Callable[[], bool],
+    inside: Callable[[np.ndarray], bool],
 ) -> tuple[np.ndarray, int]:
     """Basin hopping: a jump (an exchange that moves a death between the matched and the unmatched patients
     shifts the hazard ratio far) followed by a local descent (time moves); kept when the descent ends lower
@@ -255,7 +246,7 @@ def hop(
     dev, _ = anneal(o, deviations, local, local_steps, rng, (1e-6, 1e-6), inside)
     score = float(np.sum(dev**2))
     for h in range(hops):
-        if inside():
+        if inside(dev):
             return dev, h
         kept = o.keep()
         if jump() is None:
@@ -290,12 +281,11 @@ def fit_arm_outcomes(
         return logrank_chi2(t[members], e[members], treated[members])
 
     def matched_os(inside: bool = False):
-        dev = []
+        dev, counts = [], DeathCounts.of(o.os_t[in_m], o.os_e[in_m], treated[in_m])
         if arm_row is not None:
-            b, s = cox_one(o.os_t[in_m], o.os_e[in_m], treated[in_m], arm_row.log_hr)
-            dev += row_deviations(arm_row, b, s, inside)
+            dev += row_deviations(arm_row, *cox_counts(counts, arm_row.log_hr), inside)
         if ("os", "after") in target:
-            dev.append(logrank_deviation(target[("os", "after")], chi2("os", in_m)))
+            dev.append(logrank_deviation(target[("os", "after")], counts.logrank_chi2()))
         return np.asarray(dev)
 
     def key(i):  # moves keep each patient's key (arm, response status, landmark intervals)
@@ -326,8 +316,14 @@ def fit_arm_outcomes(
     def jump():
         return moves.exchange(*pairs[rng.integers(len(pairs))]) if pairs else None
 
-    def within(deviations):  # every target prints as printed (a margin for rounding of the last digit)
-        return lambda: bool(np.max(np.abs(deviations()), initial=0.0) < 0.95)
+    def within(offset=0.0):  # every target prints as printed (a margin for rounding of the last digit)
+        return lambda dev: bool(np.max(np.abs(dev + offset), initial=0.0) < 0.95)
+
+    # matched_os's deviations from each band's middle, from its deviations from the aims
+    to_middle = np.array(
+        [(aim - mid) / half for _, aim, half, mid in (arm_row.aims if arm_row is not None else ())]
+        + [0.0] * (("os", "after") in target)
+    )
 
     def matched_pfs():
         return one("pfs", "after")
@@ -335,9 +331,9 @@ def fit_arm_outcomes(
     def retime_matched_pfs():
         return moves.retime_progression(int(in_m[rng.integers(len(in_m))]))
 
-    hop(o, matched_os, jump, retime_matched, hops, 400, rng, within(lambda: matched_os(True)))
-    anneal(o, matched_pfs, retime_matched_pfs, steps, rng, inside=within(matched_pfs))
-    anneal(o, both_whole, propose_whole, steps, rng, inside=within(both_whole))
+    hop(o, matched_os, jump, retime_matched, hops, 400, rng, within(to_middle))
+    anneal(o, matched_pfs, retime_matched_pfs, steps, rng, inside=within())
+    anneal(o, both_whole, propose_whole, steps, rng, inside=within())
     report = {"matched OS": matched_os(True), "matched PFS": matched_pfs(), "whole cohort": both_whole()}
     return report
 
