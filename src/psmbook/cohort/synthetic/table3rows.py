@@ -33,11 +33,13 @@ Newton-Raphson (Efron's ties, as lifelines and R) from the printed row's point, 
 Simulated annealing takes, of each batch, the best of the proposals the Metropolis rule accepts: first on the
 rows' standard errors (which the deaths per level set) and, loosely, their log hazard ratios; then on how far
 each printed number lies outside its band (a sum of square roots, which favours bringing numbers in one at a
-time, weighted by the copies printed of it: the table's, the text's, the abstract's), keeping the state where
-most printed copies print alike. It stops when every aimed number prints as printed, or after a stated number
-of batches. It selects among the outcomes and responses the earlier draws gave: the counts, who is matched and
-the generating model's hazard ratios stay; the lab's repetitions are drawn without it, so the true treatment
-effect the lab estimates is the model's.
+time, weighted by the copies printed of it: the table's, the text's, the abstract's), plus a quadratic guard on
+any log hazard ratio more than 0.03 from its aim (the square roots alone let a row that cannot print drift far
+off, a hazard ratio a fifth from the paper's), keeping the state where most printed copies print alike. It
+stops when every aimed number prints as printed, or after a stated number of batches. It selects among the
+outcomes and responses the earlier draws gave: the counts, who is matched and the generating model's hazard
+ratios stay; the lab's repetitions are drawn without it, so the true treatment effect the lab estimates is the
+model's.
 """
 
 from __future__ import annotations
@@ -300,6 +302,7 @@ def fit_table3_rows(
     near_slots: int = 4,
     se_share: float = 0.2,
     scales: tuple[float, float] = (0.01, 0.01),
+    hr_guard: float = 0.03,
 ) -> dict:
     """The search of the module's docstring on `o` (all patients; changed in place). `columns`: each row's
     characteristic over all patients (``arm`` too when `adjusted` has the treatment's row). `adjusted`: the rows of
@@ -307,7 +310,8 @@ def fit_table3_rows(
     count) whose `relabel_column` may be exchanged with another's of the same arm, a share `relabel_share` of the
     proposals; None: outcomes only. The first `se_share` of the batches aim at the rows' standard errors and
     loosely at their log hazard ratios (`scales`: the deviations of b and s that weigh as one), the rest at the
-    printed numbers. Returns the deviations left from the middle of each printed number's band (in half bands;
+    printed numbers, with a log hazard ratio further than `hr_guard` from its aim penalised (the excess squared, in
+    units of the first scale). Returns the deviations left from the middle of each printed number's band (in half bands;
     below 1 it prints as printed) before and after, of the univariate rows and of the ``adjusted`` ones, the
     exchanges accepted, whether every aimed number prints as printed, the largest distance of a row's log hazard
     ratio from its aim (``hr_gap``), ``labels``: for each matched patient (in order), the matched patient whose
@@ -357,9 +361,13 @@ def fit_table3_rows(
     def wrong_entry(b, s):  # how far (in z) the rows miss the paper's selection of factors
         return np.maximum(sides * (z_entry + ENTRY_MARGIN_Z - np.abs(b) / s) * (sides != 0), 0.0).sum(axis=1)
 
+    def drift(b, beta):  # a log hazard ratio further than hr_guard from its aim, in units of b_scale, squared
+        return ((np.maximum(np.abs(b - beta) - hr_guard, 0.0) / b_scale) ** 2).sum(axis=1)
+
     def exact(b, s, bm, sm):
         du, dm = devs(b, s, bm, sm)
-        return outside(du, w_rows) + adjusted_weight * outside(dm, w_model) + 1000.0 * wrong_entry(b, s)
+        guard = drift(b, design.beta) + (drift(bm, model.beta) if model else 0.0)
+        return outside(du, w_rows) + adjusted_weight * outside(dm, w_model) + 1000.0 * wrong_entry(b, s) + guard
 
     def printed_copies(du, dm):
         return (w_rows * (np.abs(du) < 1)).sum(axis=1) + (w_model * (np.abs(dm) < 1)).sum(axis=1)
