@@ -30,6 +30,17 @@ from psmbook.cohort.synthetic.psmodel import (
 )
 
 
+def pick(rng: np.random.Generator, cdf: np.ndarray) -> int:
+    """One index drawn with the probabilities whose cumulative sums are `cdf` (last 1): the draw
+    ``rng.choice(len(cdf), p=...)`` makes, from the same uniform, without its checks (a search's hot loop)."""
+    return int(cdf.searchsorted(rng.random(), side="right"))
+
+
+def _cdf(p) -> np.ndarray:
+    c = np.cumsum(p, dtype=float)
+    return c / c[-1]
+
+
 def refit(x: np.ndarray, y: np.ndarray, beta: np.ndarray, steps: int = 2) -> np.ndarray:
     """A few Newton steps from `beta` (the score model after a small change of the data)."""
     for _ in range(steps):
@@ -57,7 +68,7 @@ class Design:
 
     def propose(self, rng, probs=(0.35, 0.4, 0.1, 0.075, 0.075)):
         """A margin-keeping move: (pairs of rows to swap, covariate). Twinned pairs swap together."""
-        kind = rng.choice(5, p=probs)
+        kind = pick(rng, _cdf(probs))
         k = int(rng.integers(self.codes.shape[1]))
         if kind == 0:
             a, b = rng.choice(self.crowd_t, 2, replace=False)
@@ -139,6 +150,7 @@ def steer(codes, group, y, beta, rng, direction, tu_mask, target_d, target_z, st
     beta = newton(x, y, beta)
     groups = [np.flatnonzero(group == q) for q in range(4)]
     sizes = np.array([len(g) for g in groups], dtype=float)
+    cdf = _cdf(sizes / sizes.sum())
 
     def objective(b):
         s = x @ b
@@ -150,7 +162,7 @@ def steer(codes, group, y, beta, rng, direction, tu_mask, target_d, target_z, st
     for _ in range(steps):
         if cur == 0:
             break
-        idx = groups[rng.choice(4, p=sizes / sizes.sum())]
+        idx = groups[pick(rng, cdf)]
         k = int(rng.integers(codes.shape[1]))
         i, j = rng.choice(idx, 2, replace=False)
         if codes[i, k] == codes[j, k]:

@@ -98,14 +98,11 @@ def design_matrix(codes: np.ndarray) -> np.ndarray:
     """Intercept and indicators of every non-reference level (the first level of each variable is the
     reference; fitted probabilities do not depend on that choice)."""
     cd = coding()
-    n = len(codes)
-    x = np.zeros((n, cd.n_columns))
+    codes = np.asarray(codes)
+    x = np.zeros((len(codes), cd.n_columns))
     x[:, 0] = 1.0
-    rows = np.arange(n)
-    for k, off in enumerate(cd.offsets):
-        c = codes[:, k]
-        m = c > 0
-        x[rows[m], off + c[m] - 1] = 1.0
+    rows, k = np.nonzero(codes > 0)
+    x[rows, np.asarray(cd.offsets)[k] + codes[rows, k] - 1] = 1.0
     return x
 
 
