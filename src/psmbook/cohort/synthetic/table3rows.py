@@ -30,6 +30,9 @@ fixed:
 The patients are placed in fixed outcome slots (sorted by time); an exchange of outcomes swaps two slots'
 holders, one of responses two patients' labels. Each batch of proposals is scored at once: every model's
 Newton-Raphson (Efron's ties, as lifelines and R) from the printed row's point, vectorised over the proposals.
+The covariates are indicators, so a model's risk-set sums are counts of patients at risk (per level, or per
+pattern of the multivariable model's five indicators) weighed by exp(b): the search keeps the current state's
+counts and changes them where a proposal's two slots enter, with no sum over the risk sets per proposal.
 Simulated annealing takes, of each batch, the best of the proposals the Metropolis rule accepts: first on the
 rows' standard errors (which the deaths per level set) and, loosely, their log hazard ratios; then on how far
 each printed number lies outside its band (a sum of square roots, which favours bringing numbers in one at a
@@ -221,6 +224,90 @@ def fit_model(slots: Slots, x: np.ndarray, beta: np.ndarray, steps: int = NEWTON
     return b, np.sqrt(np.linalg.inv(info)[:, diagonal, diagonal])
 
 
+def _changes(slots: Slots, s: np.ndarray) -> np.ndarray:
+    """Per proposal (the slot `s` whose covariates it changes) and death: the weight of that change in the
+    death's Efron-adjusted risk-set sum (1 when the slot is at risk, less Efron's fraction when it is one of
+    the death's tied deaths)."""
+    at_risk = s[:, None] <= slots.last[None, :]
+    tied = at_risk & (slots.first[None, :] <= s[:, None]) & (slots.event[s] == 1)[:, None]
+    return at_risk - slots.frac[None, :] * tied
+
+
+@dataclass
+class RiskCounts:
+    """Of 0/1 covariates in slot order: per death, how many at risk have each (Efron-adjusted: a tie's later
+    deaths count the tie's deaths less their fraction), ``at_risk`` (deaths x columns), and each summed over
+    the deaths, ``dead``. A Cox model of indicators needs no more: its risk-set sums are these counts weighed
+    by exp(b), for any b."""
+
+    at_risk: np.ndarray
+    dead: np.ndarray
+
+    @classmethod
+    def of(cls, slots: Slots, v: np.ndarray) -> "RiskCounts":
+        return cls(_risk(slots, v[None].astype(float))[0], v[slots.dead].sum(axis=0).astype(float))
+
+    def changed(self, slots: Slots, s1, d1, s2, d2) -> "RiskCounts":
+        """The counts of proposals that each change two slots' covariates (`s1`, `s2`) by `d1`, `d2`
+        (proposals x columns)."""
+        c1, c2 = _changes(slots, s1), _changes(slots, s2)
+        at_risk = self.at_risk[None] + c1[..., None] * d1[:, None, :] + c2[..., None] * d2[:, None, :]
+        return RiskCounts(at_risk, self.dead[None] + slots.event[s1][:, None] * d1 + slots.event[s2][:, None] * d2)
+
+
+def fit_rows_counted(everyone: np.ndarray, c: RiskCounts, design: RowDesign, steps: int = NEWTON_STEPS):
+    """:func:`fit_rows` from risk counts (`c`: proposals x deaths x columns; `everyone`: the adjusted count of
+    all at risk, per death): a column and its partner level are exclusive, so a death's risk set weighs
+    everyone - n_j - n_k + exp(b_j) n_j + exp(b_k) n_k."""
+    partner = design.partner
+    single = partner == np.arange(len(partner))
+    beta = np.broadcast_to(design.beta, c.dead.shape).copy()
+    n = c.at_risk
+    n_other = np.where(single, 0.0, n[..., partner])
+    for step in range(steps + 1):
+        e = np.exp(beta)[:, None, :]
+        weighed = e * n
+        s0 = everyone[None, :, None] - n - n_other + weighed + np.where(single, 0.0, weighed[..., partner])
+        m = weighed / s0
+        score = c.dead - m.sum(axis=1)
+        ijj = (m - m * m).sum(axis=1)
+        ijl = np.where(single, 0.0, -(m * m[:, :, partner]).sum(axis=1))
+        det = ijj * ijj[:, partner] - ijl**2
+        if step == steps:
+            break
+        beta = beta + (ijj[:, partner] * score - ijl * score[:, partner]) / det
+    return beta, np.sqrt(ijj[:, partner] / det)
+
+
+def patterns(p: int) -> np.ndarray:
+    """Every pattern of `p` indicators (2**p x p), pattern k having bit j of k as indicator j."""
+    return ((np.arange(2**p)[:, None] >> np.arange(p)[None, :]) & 1).astype(float)
+
+
+def fit_model_counted(c: RiskCounts, beta: np.ndarray, steps: int = NEWTON_STEPS):
+    """:func:`fit_model` from the risk counts of each covariate pattern (`c`: proposals x deaths x 2**p
+    patterns, :func:`patterns`): a death's risk-set sums are the counts weighed by each pattern's exp(x b)."""
+    n_prop, _, q = c.at_risk.shape
+    p = int(round(np.log2(q)))
+    pat = patterns(p)
+    iu, ju = np.triu_indices(p, 1)
+    columns = np.concatenate([np.ones((q, 1)), pat, pat[:, iu] * pat[:, ju]], axis=1)
+    diagonal = np.arange(p)
+    b = np.broadcast_to(beta, (n_prop, p)).copy()
+    dead = c.dead @ pat
+    for step in range(steps + 1):
+        r = np.matmul(c.at_risk, np.exp(b @ pat.T)[:, :, None] * columns[None])
+        m = r[..., 1 : 1 + p] / r[..., :1]
+        score = dead - m.sum(axis=1)
+        info = np.empty((n_prop, p, p))
+        info[:, iu, ju] = info[:, ju, iu] = (r[..., 1 + p :] / r[..., :1] - m[..., iu] * m[..., ju]).sum(axis=1)
+        info[:, diagonal, diagonal] = (m - m * m).sum(axis=1)
+        if step == steps:
+            break
+        b = b + np.linalg.solve(info, score[..., None])[..., 0]
+    return b, np.sqrt(np.linalg.inv(info)[:, diagonal, diagonal])
+
+
 def deviations(design: RowDesign | ModelDesign, b: np.ndarray, s: np.ndarray, inside: bool = False) -> np.ndarray:
     """Per proposal and printed number: :func:`psmbook.cohort.synthetic.outcomefit.row_deviations` of each row at
     its column of (b, s), rows in the design's order."""
@@ -345,6 +432,38 @@ def fit_table3_rows(
         bm, sm = fit_model(slots, _relabelled(model.x, m_cols, labels)[i, holders], model.beta, steps)
         return b, s, bm, sm
 
+    everyone = RiskCounts.of(slots, np.ones((n, 1))).at_risk[:, 0]
+    bits = 1 << np.arange(model.x.shape[1]) if model else None
+
+    def onehot_patterns(v):  # each row's pattern of the model's indicators, one-hot over every pattern
+        return np.eye(2 ** len(bits))[(v @ bits).astype(int)]
+
+    def with_labels(x, cols, patients, sources):  # the patients' covariates, `cols` from the sources' labels
+        out = x[patients].copy()
+        out[:, cols] = x[sources][:, cols]
+        return out
+
+    def counted(holder, labels, s1, s2, relabelling, p, q):
+        """(b, s) of the rows and the model for proposals that change slots s1 and s2 of the state (holder,
+        labels): their holders exchanged, or (relabelling) patients p and q at them exchanging labels."""
+        everybody = np.arange(n)
+
+        def changes(x, cols):
+            now = with_labels(x, cols, everybody, labels)  # each patient's covariates in this state
+            at = now[holder]  # in slot order
+            new1 = np.where(relabelling[:, None], with_labels(x, cols, p, labels[q]), at[s2])
+            new2 = np.where(relabelling[:, None], with_labels(x, cols, q, labels[p]), at[s1])
+            return at, new1 - at[s1], new2 - at[s2]
+
+        at, d1, d2 = changes(design.x, u_cols)
+        b, s = fit_rows_counted(everyone, RiskCounts.of(slots, at).changed(slots, s1, d1, s2, d2), design)
+        if model is None:
+            return b, s, np.zeros((len(b), 0)), np.zeros((len(b), 0))
+        at, d1, d2 = changes(model.x, m_cols)
+        now, new1, new2 = (onehot_patterns(v) for v in (at, at[s1] + d1, at[s2] + d2))
+        pat = RiskCounts.of(slots, now).changed(slots, s1, new1 - now[s1], s2, new2 - now[s2])
+        return (b, s, *fit_model_counted(pat, model.beta))
+
     def devs(b, s, bm, sm):
         dm = deviations(model, bm, sm, inside=True) if model else np.zeros((len(b), 0))
         return deviations(design, b, s, inside=True), dm
@@ -396,7 +515,12 @@ def fit_table3_rows(
             if not valid.any():
                 continue
             holders, props = holders[valid], props[valid]
-            f = fits(holders, props)
+            if len(swappable):  # the slots a relabelling changes: p's and q's
+                slot_of = np.argsort(holder)
+                s1, s2 = np.where(relabelling, slot_of[p], a), np.where(relabelling, slot_of[q], c)
+            else:
+                s1, s2, p, q = a, c, a, c
+            f = counted(holder, labels, s1[valid], s2[valid], relabelling[valid], p[valid], q[valid])
             scores = objective(*f)
             temp = t0 * (t1 / t0) ** (k / max(n_batches - 1, 1))
             changed = np.abs(scores - score) > 1e-12 * max(score, 1.0)
