@@ -345,8 +345,10 @@ univariate row stay as they are. And responses (CR, PR, SD) between patients wit
 matched Table 2 stays, no outcome moves, but which patients had a complete response changes, and with it how
 response goes with nodes, age and stage. That is what the multivariable rows need: in the paper adjustment raises
 the hazard ratios of nodes and of response, which the latent response score alone (more nodes, worse response)
-cannot give. For the matched patients, therefore, the response no longer follows that score. Table 3's hazard
-ratios are searched for, not produced by the model."""
+cannot give. For the matched patients, therefore, the response no longer follows that score. The search first
+aims at the rows' standard errors, then at each printed number, and penalises a log hazard ratio that strays more
+than 0.03 from the paper's, so that a row it cannot print stays near the printed one. Table 3's hazard ratios are
+searched for, not produced by the model."""
     )
     conditioning = (
         ""
