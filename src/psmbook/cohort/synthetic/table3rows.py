@@ -179,51 +179,6 @@ def _risk(slots: Slots, a: np.ndarray) -> np.ndarray:
     return out
 
 
-def fit_rows(slots: Slots, x: np.ndarray, design: RowDesign, steps: int = NEWTON_STEPS):
-    """Log hazard ratios and SEs of every aimed row for each proposal's covariates `x` (proposals x slots x
-    columns, slot order): each column's model (itself, or with its partner level) by Newton-Raphson."""
-    partner = design.partner
-    single = partner == np.arange(len(partner))
-    beta = np.broadcast_to(design.beta, (x.shape[0], x.shape[2])).copy()
-    xd = x[:, slots.dead, :]
-    for step in range(steps + 1):
-        eta = x * beta[:, None, :] + np.where(single, 0.0, x[:, :, partner] * beta[:, None, partner])
-        w = np.exp(eta)
-        m = _risk(slots, w * x) / _risk(slots, w)
-        score = (xd - m).sum(axis=1)
-        ijj = (m - m * m).sum(axis=1)
-        ijl = np.where(single, 0.0, -(m * m[:, :, partner]).sum(axis=1))
-        det = ijj * ijj[:, partner] - ijl**2
-        if step == steps:
-            break
-        beta = beta + (ijj[:, partner] * score - ijl * score[:, partner]) / det
-    return beta, np.sqrt(ijj[:, partner] / det)
-
-
-def fit_model(slots: Slots, x: np.ndarray, beta: np.ndarray, steps: int = NEWTON_STEPS):
-    """Log hazard ratios and SEs of one model of indicator covariates, fitted jointly, for each proposal's `x`
-    (proposals x slots x terms, slot order) by Newton-Raphson from `beta`. The covariates are 0 or 1, so the
-    risk sets' second moments need only the products of distinct terms (x_j x_j = x_j)."""
-    n_prop, n, p = x.shape
-    iu, ju = np.triu_indices(p, 1)
-    columns = np.concatenate([np.ones((n_prop, n, 1)), x, x[..., iu] * x[..., ju]], axis=2)
-    diagonal = np.arange(p)
-    b = np.broadcast_to(beta, (n_prop, p)).copy()
-    xd = x[:, slots.dead, :]
-    for step in range(steps + 1):
-        w = np.exp(np.einsum("anp,ap->an", x, b))[..., None]
-        r = _risk(slots, w * columns)
-        m = r[..., 1 : 1 + p] / r[..., :1]
-        score = (xd - m).sum(axis=1)
-        info = np.empty((n_prop, p, p))
-        info[:, iu, ju] = info[:, ju, iu] = (r[..., 1 + p :] / r[..., :1] - m[..., iu] * m[..., ju]).sum(axis=1)
-        info[:, diagonal, diagonal] = (m - m * m).sum(axis=1)
-        if step == steps:
-            break
-        b = b + np.linalg.solve(info, score[..., None])[..., 0]
-    return b, np.sqrt(np.linalg.inv(info)[:, diagonal, diagonal])
-
-
 def _changes(slots: Slots, s: np.ndarray) -> np.ndarray:
     """Per proposal (the slot `s` whose covariates it changes) and death: the weight of that change in the
     death's Efron-adjusted risk-set sum (1 when the slot is at risk, less Efron's fraction when it is one of
@@ -306,6 +261,22 @@ def fit_model_counted(c: RiskCounts, beta: np.ndarray, steps: int = NEWTON_STEPS
             break
         b = b + np.linalg.solve(info, score[..., None])[..., 0]
     return b, np.sqrt(np.linalg.inv(info)[:, diagonal, diagonal])
+
+
+def fit_rows(slots: Slots, x: np.ndarray, design: RowDesign, steps: int = NEWTON_STEPS):
+    """Log hazard ratios and SEs of every aimed row for each proposal's covariates `x` (proposals x slots x
+    columns, slot order): each column's model (itself, or with its partner level) by Newton-Raphson, from the
+    risk counts (:func:`fit_rows_counted`)."""
+    everyone = _risk(slots, np.ones((1, x.shape[1], 1)))[0, :, 0]
+    return fit_rows_counted(everyone, RiskCounts(_risk(slots, x), x[:, slots.dead].sum(axis=1)), design, steps)
+
+
+def fit_model(slots: Slots, x: np.ndarray, beta: np.ndarray, steps: int = NEWTON_STEPS):
+    """Log hazard ratios and SEs of one model of indicator covariates, fitted jointly, for each proposal's `x`
+    (proposals x slots x terms, slot order) by Newton-Raphson from `beta`, from the risk counts of each pattern
+    of the covariates (:func:`fit_model_counted`)."""
+    onehot = np.eye(2 ** x.shape[2])[(x @ (1 << np.arange(x.shape[2]))).astype(int)]
+    return fit_model_counted(RiskCounts(_risk(slots, onehot), onehot[:, slots.dead].sum(axis=1)), beta, steps)
 
 
 def deviations(design: RowDesign | ModelDesign, b: np.ndarray, s: np.ndarray, inside: bool = False) -> np.ndarray:
