@@ -13,6 +13,7 @@ from lifelines import CoxPHFitter
 from cohort_outcomes import cohort_outcomes
 from psmbook.analysis.survival.fastcox import cox_fit
 from psmbook.cohort.synthetic.coxtargets import RowTarget, adjusted_rows, row_functions, table3_rows
+from psmbook.cohort.synthetic.indicatorcox import ModelDesign, RowDesign, Slots, fit_model, fit_rows
 from psmbook.cohort.synthetic.landmarks import logrank_chi2
 from psmbook.cohort.synthetic.outcomefit import (
     AT_ASSESSMENT,
@@ -20,14 +21,9 @@ from psmbook.cohort.synthetic.outcomefit import (
     cox_one,
 )
 from psmbook.cohort.synthetic.table3rows import (
-    ModelDesign,
-    RowDesign,
-    Slots,
     compatible,
     deviations,
     exchange_outcomes,
-    fit_model,
-    fit_rows,
     fit_table3_rows,
 )
 from psmbook.paper.strict import agrees_at_printed_precision
@@ -262,7 +258,7 @@ def test_counted_fits_equal_the_direct_fits_for_proposals_that_change_two_slots(
     """The search scores each proposal from the state's risk counts changed at the two slots it touches
     (exchanges of outcomes: two slots swap holders; exchanges of responses: two patients change covariates).
     Same numbers as fitting each proposal's covariates afresh, tied times included."""
-    from psmbook.cohort.synthetic.table3rows import RiskCounts, fit_model_counted, fit_rows_counted, patterns
+    from psmbook.cohort.synthetic.indicatorcox import RiskCounts, fit_model_counted, fit_rows_counted, patterns
 
     rng = np.random.default_rng(4)
     n = 120
