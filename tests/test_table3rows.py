@@ -258,7 +258,13 @@ def test_counted_fits_equal_the_direct_fits_for_proposals_that_change_two_slots(
     """The search scores each proposal from the state's risk counts changed at the two slots it touches
     (exchanges of outcomes: two slots swap holders; exchanges of responses: two patients change covariates).
     Same numbers as fitting each proposal's covariates afresh, tied times included."""
-    from psmbook.cohort.synthetic.indicatorcox import RiskCounts, fit_model_counted, fit_rows_counted, patterns
+    from psmbook.cohort.synthetic.indicatorcox import (
+        RiskCounts,
+        everyone_at_risk,
+        fit_model_counted,
+        fit_rows_counted,
+        patterns,
+    )
 
     rng = np.random.default_rng(4)
     n = 120
@@ -280,7 +286,7 @@ def test_counted_fits_equal_the_direct_fits_for_proposals_that_change_two_slots(
     swapped = np.repeat(x[None], len(s1), axis=0)  # proposals: slots s1 and s2 exchange covariates
     swapped[i, s1], swapped[i, s2] = x[s2], x[s1]
     b, s = fit_rows(slots, swapped, design)
-    everyone = RiskCounts.of(slots, np.ones((n, 1))).at_risk[:, 0]
+    everyone = everyone_at_risk(slots)
     counted = RiskCounts.of(slots, x).changed(slots, s1, x[s2] - x[s1], s2, x[s1] - x[s2])
     bc, sc = fit_rows_counted(everyone, counted, design)
     assert bc == pytest.approx(b, abs=1e-10) and sc == pytest.approx(s, abs=1e-10)

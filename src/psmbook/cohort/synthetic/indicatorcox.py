@@ -128,6 +128,11 @@ def _risk(slots: Slots, a: np.ndarray) -> np.ndarray:
     return out
 
 
+def everyone_at_risk(slots: Slots) -> np.ndarray:
+    """Per death, how many are at risk (Efron-adjusted, as :class:`RiskCounts`): the weight of a risk set at b = 0."""
+    return _risk(slots, np.ones((1, len(slots.event), 1)))[0, :, 0]
+
+
 def _changes(slots: Slots, s: np.ndarray) -> np.ndarray:
     """Per proposal (the slot `s` whose covariates it changes) and death: the weight of that change in the
     death's Efron-adjusted risk-set sum (1 when the slot is at risk, less Efron's fraction when it is one of
@@ -216,8 +221,8 @@ def fit_rows(slots: Slots, x: np.ndarray, design: RowDesign, steps: int = NEWTON
     """Log hazard ratios and SEs of every aimed row for each proposal's covariates `x` (proposals x slots x
     columns, slot order): each column's model (itself, or with its partner level) by Newton-Raphson, from the
     risk counts (:func:`fit_rows_counted`)."""
-    everyone = _risk(slots, np.ones((1, x.shape[1], 1)))[0, :, 0]
-    return fit_rows_counted(everyone, RiskCounts(_risk(slots, x), x[:, slots.dead].sum(axis=1)), design, steps)
+    counts = RiskCounts(_risk(slots, x), x[:, slots.dead].sum(axis=1))
+    return fit_rows_counted(everyone_at_risk(slots), counts, design, steps)
 
 
 def fit_model(slots: Slots, x: np.ndarray, beta: np.ndarray, steps: int = NEWTON_STEPS):

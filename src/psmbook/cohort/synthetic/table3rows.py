@@ -60,6 +60,7 @@ from psmbook.cohort.synthetic.indicatorcox import (
     RiskCounts,
     RowDesign,
     Slots,
+    everyone_at_risk,
     fit_model,
     fit_model_counted,
     fit_rows,
@@ -135,12 +136,11 @@ def _entry_sides(design: RowDesign, entry_p: float) -> np.ndarray:
     return np.array(sides)
 
 
-def _relabelled(x: np.ndarray, columns: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Per proposal, the patients' covariates `x` with the `columns` taken from the patient each one's label
-    (`labels`: proposals x patients) comes from."""
-    out = np.repeat(x[None], len(labels), axis=0)
-    if len(columns):
-        out[:, :, columns] = x[:, columns][labels]
+def _with_labels(x: np.ndarray, columns, patients: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """The covariates `x` of `patients`, with the `columns` of the patient in the same place of `sources`
+    (whose label each one holds); `sources` may add a leading axis of proposals."""
+    out = x[np.broadcast_to(patients, np.shape(sources))]
+    out[..., columns] = x[sources][..., columns]
     return out
 
 
@@ -199,23 +199,18 @@ def fit_table3_rows(
 
     def fits(holders: np.ndarray, labels: np.ndarray, steps: int = NEWTON_STEPS):
         """(b, s) of the univariate rows and of the model for each proposal (holders, labels)."""
-        i = np.arange(len(holders))[:, None]
-        b, s = fit_rows(slots, _relabelled(design.x, u_cols, labels)[i, holders], design, steps)
+        i, everybody = np.arange(len(holders))[:, None], np.arange(n)
+        b, s = fit_rows(slots, _with_labels(design.x, u_cols, everybody, labels)[i, holders], design, steps)
         if model is None:
             return b, s, np.zeros((len(b), 0)), np.zeros((len(b), 0))
-        bm, sm = fit_model(slots, _relabelled(model.x, m_cols, labels)[i, holders], model.beta, steps)
+        bm, sm = fit_model(slots, _with_labels(model.x, m_cols, everybody, labels)[i, holders], model.beta, steps)
         return b, s, bm, sm
 
-    everyone = RiskCounts.of(slots, np.ones((n, 1))).at_risk[:, 0]
+    everyone = everyone_at_risk(slots)
     bits = 1 << np.arange(model.x.shape[1]) if model else None
 
     def onehot_patterns(v):  # each row's pattern of the model's indicators, one-hot over every pattern
         return np.eye(2 ** len(bits))[(v @ bits).astype(int)]
-
-    def with_labels(x, cols, patients, sources):  # the patients' covariates, `cols` from the sources' labels
-        out = x[patients].copy()
-        out[:, cols] = x[sources][:, cols]
-        return out
 
     def counted(holder, labels, s1, s2, relabelling, p, q):
         """(b, s) of the rows and the model for proposals that change slots s1 and s2 of the state (holder,
@@ -223,10 +218,9 @@ def fit_table3_rows(
         everybody = np.arange(n)
 
         def changes(x, cols):
-            now = with_labels(x, cols, everybody, labels)  # each patient's covariates in this state
-            at = now[holder]  # in slot order
-            new1 = np.where(relabelling[:, None], with_labels(x, cols, p, labels[q]), at[s2])
-            new2 = np.where(relabelling[:, None], with_labels(x, cols, q, labels[p]), at[s1])
+            at = _with_labels(x, cols, everybody, labels)[holder]  # each patient's covariates now, in slot order
+            new1 = np.where(relabelling[:, None], _with_labels(x, cols, p, labels[q]), at[s2])
+            new2 = np.where(relabelling[:, None], _with_labels(x, cols, q, labels[p]), at[s1])
             return at, new1 - at[s1], new2 - at[s2]
 
         at, d1, d2 = changes(design.x, u_cols)
