@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import brentq
@@ -41,6 +42,9 @@ def _cdf(p) -> np.ndarray:
     return c / c[-1]
 
 
+_move_kinds = lru_cache(maxsize=None)(_cdf)  # Design.propose's few probability tuples, each summed once
+
+
 def refit(x: np.ndarray, y: np.ndarray, beta: np.ndarray, steps: int = 2) -> np.ndarray:
     """A few Newton steps from `beta` (the score model after a small change of the data)."""
     for _ in range(steps):
@@ -68,7 +72,7 @@ class Design:
 
     def propose(self, rng, probs=(0.35, 0.4, 0.1, 0.075, 0.075)):
         """A margin-keeping move: (pairs of rows to swap, covariate). Twinned pairs swap together."""
-        kind = pick(rng, _cdf(probs))
+        kind = pick(rng, _move_kinds(tuple(probs)))
         k = int(rng.integers(self.codes.shape[1]))
         if kind == 0:
             a, b = rng.choice(self.crowd_t, 2, replace=False)
