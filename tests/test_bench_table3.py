@@ -1,8 +1,10 @@
 """benchmarks/bench_table3.py searches from the generator's own state: at the generator's budget it gives the
-generator's Table 3 counts, and a characteristic searched alone aims at its rows only."""
+generator's Table 3 counts, a characteristic searched alone aims at its rows only, and an exchange moves a row
+exactly when the two patients differ in it and a risk set or a death changes."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from psmbook.cohort.synthetic.spec import DEFAULT_SEED
@@ -34,3 +36,24 @@ def test_a_characteristic_alone_aims_at_its_rows_only(bench, inputs):
     sex = [r for r in inputs["rows"] if r.column == "sex"]
     assert found["aimed"] == sum(len(r.aims) for r in sex) > 0
     assert found["adjusted_aimed"] == 0
+
+
+def test_an_exchange_moves_a_row_when_the_two_patients_differ_in_it_and_a_risk_set_changes(bench, inputs):
+    from psmbook.cohort.synthetic.indicatorcox import Slots
+    from psmbook.cohort.synthetic.table3rows import compatible
+
+    o, members = inputs["o"], np.flatnonzero(inputs["matched"])
+    order = np.argsort(-o.os_t[members], kind="stable")
+    slots = Slots.build(o.os_t[members][order], o.os_e[members][order])
+    ok = compatible(o, inputs["treated"], members, order)
+    a, c = np.triu_indices(len(members), 1)  # slots, latest first: a holds the later outcome
+    keep = ok[order[a], c] & ok[order[c], a]
+    female = np.asarray(inputs["columns"]["sex"], dtype=object)[members][order] == "female"
+    # a death's risk set holds the slots up to its tie's last; exchanging a and c changes one when exactly one of
+    # them is in it, or changes who dies when one of them is a death and the other is not
+    split = ((slots.last[None, :] >= a[:, None]) & (slots.last[None, :] < c[:, None])).any(axis=1)
+    changes = split | (slots.event[a] != slots.event[c])
+    sex = next(g for g in bench.granularity(inputs) if g["row"] == "sex.female")
+    assert sex["exchanges"] == int(keep.sum())
+    assert sex["moving"] == int((keep & (female[a] != female[c]) & changes).sum()) > 0
+    assert 0 < sex["smallest"] <= sex["p10"] <= sex["median"]

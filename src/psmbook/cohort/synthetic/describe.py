@@ -347,8 +347,11 @@ response goes with nodes, age and stage. That is what the multivariable rows nee
 the hazard ratios of nodes and of response, which the latent response score alone (more nodes, worse response)
 cannot give. For the matched patients, therefore, the response no longer follows that score. The search first
 aims at the rows' standard errors, then at each printed number, and penalises a log hazard ratio that strays more
-than 0.03 from the paper's, so that a row it cannot print stays near the printed one. Table 3's hazard ratios are
-searched for, not produced by the model."""
+than 0.03 from the paper's, so that a row it cannot print stays near the printed one. Most rows still do not
+print at three decimals: the finest exchange already moves a row's printed numbers about as far as their rounding
+allows, and most exchanges move them much further, so a row prints only where a few of the finest exchanges happen
+to combine; more batches buy little (measured in `benchmarks/TABLE3.md`). Table 3's hazard ratios are searched for,
+not produced by the model."""
     )
     conditioning = (
         ""
