@@ -1,4 +1,5 @@
-"""Benchmark of the generator's Table 3 search: what more batches buy, and which rows print when searched alone.
+"""Benchmark of the generator's Table 3 search: what more batches buy, which rows print when searched alone, and
+how finely one exchange moves a row.
 
     PYTHONPATH=src nice python benchmarks/bench_table3.py                  # default seed, 1 and 2; writes TABLE3.md
     PYTHONPATH=src python benchmarks/bench_table3.py --seeds 1 --budgets 1 4 --no-write
@@ -10,10 +11,10 @@ defaults) then runs from that state, each time from a copy of it and of the gene
 * on all rows, as the generator runs it, with the generator's budget of batches times each factor of
   ``--budgets`` (factor 1 is the generator's own search, and gives the generator's counts);
 * on each univariate characteristic alone (its rows only, without the multivariable model; responses are
-  relabelled only for the response row), with the generator's budget.
+  relabelled only for the response row), with the generator's budget;
 
-and, from the generator's state before its search, how far each exchange of outcomes the search may make moves
-each univariate row's printed numbers (the smallest move, its 10th percentile and median).
+and it measures, from the generator's state before its search, how far each exchange of outcomes the search may
+make moves each univariate row's printed numbers (the smallest move, its 10th percentile and median).
 
 A number prints as printed when its deviation from the middle of its band is below one half band. The question
 measured: is Table 3 short of the paper because the search stops early (more batches would close it), because a
