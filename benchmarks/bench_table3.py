@@ -46,27 +46,14 @@ class _Stop(Exception):
 def search_inputs(seed: int) -> dict:
     """The Table 3 search's inputs of `seed`'s generation, as the generator hands them over."""
     from psmbook.cohort.synthetic import generate
-    from psmbook.cohort.synthetic.coxtargets import adjusted_rows, table3_rows
-    from psmbook.cohort.synthetic.outcomefit import outcomes_of
-    from psmbook.cohort.synthetic.spec import TREATED, GeneratorSpec
-    from psmbook.cohort.synthetic.table3rows import table3_columns
+    from psmbook.cohort.synthetic.spec import GeneratorSpec
+    from psmbook.cohort.synthetic.table3rows import search_inputs as given
 
     kept = {}
 
     def keep(st, surv, matched, spec, rng):
-        o, treated = outcomes_of(st, surv, spec)
-        rows, adjusted = table3_rows(f"arm.{TREATED}"), adjusted_rows()
-        kept.update(
-            o=copy.deepcopy(o),
-            treated=treated.copy(),
-            matched=matched.copy(),
-            columns=copy.deepcopy(table3_columns(st, rows + adjusted)),
-            rows=rows,
-            adjusted=adjusted,
-            relabel=np.isin(st["response"], ("cr", "pr", "sd")),
-            rng=copy.deepcopy(rng),
-            batches=spec.table3_search_batches,
-        )
+        kept.update(copy.deepcopy(given(st, surv, matched, spec)))
+        kept.update(rng=copy.deepcopy(rng), batches=spec.table3_search_batches)
         raise _Stop
 
     original = generate.search_table3
@@ -85,7 +72,7 @@ def search_inputs(seed: int) -> dict:
 def search(inputs: dict, budget: float, column: str | None = None) -> dict:
     """The search from a copy of `inputs`, with `budget` times the generator's batches; on one univariate
     characteristic (`column`) alone, or on every row."""
-    from psmbook.cohort.synthetic.table3rows import fit_table3_rows
+    from psmbook.cohort.synthetic.table3rows import fit_table3_rows, printed_counts
 
     s = copy.deepcopy(inputs)
     rows = [r for r in s["rows"] if column is None or r.column == column]
@@ -102,18 +89,11 @@ def search(inputs: dict, budget: float, column: str | None = None) -> dict:
         adjusted=s["adjusted"] if column is None else (),
         relabel=relabel,
     )
-    after = np.abs(found["after"])
-    adjusted = np.abs(found["adjusted_after"])
-    both = np.concatenate([after, adjusted])
-    return {
+    both = np.abs(np.concatenate([found["after"], found["adjusted_after"]]))
+    return printed_counts(found) | {
         "seconds": time.perf_counter() - start,
-        "print": int((after < 1).sum()),
-        "aimed": len(after),
-        "adjusted_print": int((adjusted < 1).sum()),
-        "adjusted_aimed": len(adjusted),
         "median": float(np.median(both)),
         "largest": float(both.max()),
-        "hr_ratio": float(np.exp(found["hr_gap"])),
     }
 
 

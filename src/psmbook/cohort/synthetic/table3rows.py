@@ -346,25 +346,28 @@ def table3_columns(st: dict, rows: Sequence[RowTarget]) -> dict:
     return columns
 
 
-def search_table3(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.random.Generator) -> dict:
-    """The search on the generator's draw after :func:`psmbook.cohort.synthetic.outcomefit.search_outcomes`
-    (`surv` changed in place; the matched patients' responses in `st` too), ``spec.table3_search_batches`` batches.
-    Returns how many of the aimed numbers print as printed, of how many (univariate rows; multivariable ones), the
-    largest distance of a row's hazard ratio from its aim (as a ratio), how many matched responses changed and
-    whether the paper's factors (and only they) pass its entry rule."""
+def search_inputs(st: dict, surv: dict, matched: np.ndarray, spec) -> dict:
+    """What :func:`fit_table3_rows` is given on the generator's draw: the outcomes ``o``
+    (:func:`psmbook.cohort.synthetic.outcomefit.outcomes_of`: sharing `surv`'s times, its events copied),
+    ``treated``, ``matched``, the characteristics ``columns``, the univariate ``rows`` and the ``adjusted`` ones it
+    aims at, and the patients whose responses may be exchanged (``relabel``: CR, PR, SD)."""
     o, treated = outcomes_of(st, surv, spec)
     rows, adjusted = table3_rows(f"arm.{TREATED}"), adjusted_rows()
-    columns = table3_columns(st, rows + adjusted)
-    response = st["response"]  # the generator's array (shared with its course and frame): relabelled in place
-    relabel = np.isin(response, ("cr", "pr", "sd"))
-    found = fit_table3_rows(
-        o, treated, matched, columns, rows, rng, spec.table3_search_batches, adjusted=adjusted, relabel=relabel
-    )
-    surv["os_event"], surv["pfs_event"] = o.os_e, o.pfs_e
-    members = np.flatnonzero(matched)
-    before = response[members].copy()
-    response[members] = before[found["labels"]]
-    st["response_group"][members] = st["response_group"][members][found["labels"]]
+    return {
+        "o": o,
+        "treated": treated,
+        "matched": matched,
+        "columns": table3_columns(st, rows + adjusted),
+        "rows": rows,
+        "adjusted": adjusted,
+        "relabel": np.isin(st["response"], ("cr", "pr", "sd")),
+    }
+
+
+def printed_counts(found: dict) -> dict:
+    """Of a :func:`fit_table3_rows` result: how many aimed numbers print as printed, of how many (``print`` of
+    ``aimed``, univariate rows; ``adjusted_print`` of ``adjusted_aimed``, the multivariable ones), and the largest
+    distance of a row's hazard ratio from its aim, as a ratio (``hr_ratio``)."""
     after, adjusted_after = np.abs(found["after"]), np.abs(found["adjusted_after"])
     return {
         "print": int((after < 1).sum()),
@@ -372,6 +375,34 @@ def search_table3(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.rando
         "adjusted_print": int((adjusted_after < 1).sum()),
         "adjusted_aimed": len(adjusted_after),
         "hr_ratio": float(np.exp(found["hr_gap"])),
+    }
+
+
+def search_table3(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.random.Generator) -> dict:
+    """The search on the generator's draw after :func:`psmbook.cohort.synthetic.outcomefit.search_outcomes`
+    (`surv` changed in place; the matched patients' responses in `st` too), ``spec.table3_search_batches`` batches.
+    Returns :func:`printed_counts`, how many matched responses changed and whether the paper's factors (and only
+    they) pass its entry rule."""
+    given = search_inputs(st, surv, matched, spec)
+    o = given["o"]
+    found = fit_table3_rows(
+        o,
+        given["treated"],
+        matched,
+        given["columns"],
+        given["rows"],
+        rng,
+        spec.table3_search_batches,
+        adjusted=given["adjusted"],
+        relabel=given["relabel"],
+    )
+    surv["os_event"], surv["pfs_event"] = o.os_e, o.pfs_e
+    members = np.flatnonzero(matched)
+    response = st["response"]  # the generator's array (shared with its course and frame): relabelled in place
+    before = response[members].copy()
+    response[members] = before[found["labels"]]
+    st["response_group"][members] = st["response_group"][members][found["labels"]]
+    return printed_counts(found) | {
         "relabelled": int((response[members] != before).sum()),
         "entry_kept": found["entry_kept"],
     }
