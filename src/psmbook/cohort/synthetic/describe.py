@@ -347,10 +347,22 @@ response goes with nodes, age and stage. That is what the multivariable rows nee
 the hazard ratios of nodes and of response, which the latent response score alone (more nodes, worse response)
 cannot give. For the matched patients, therefore, the response no longer follows that score. The search first
 aims at the rows' standard errors, then at each printed number, and penalises a log hazard ratio that strays more
-than 0.03 from the paper's, so that a row it cannot print stays near the printed one. Most rows still do not
-print at three decimals: the finest exchange already moves a row's printed numbers about as far as their rounding
-allows, and most exchanges move them much further, so a row prints only where a few of the finest exchanges happen
-to combine; more batches buy little (measured in `benchmarks/TABLE3.md`). Table 3's hazard ratios are searched for,
+than 0.03 from the paper's, so that a row it cannot print stays near the printed one. Exchanges of whole outcomes
+leave most rows unprinted at three decimals: an exchange moves every row in which the two patients differ, the
+finest already about as far as the rounding allows, so a row prints only where a few of the finest exchanges
+happen to combine; more batches buy little (measured in `benchmarks/TABLE3.md`). So the rows outside the
+multivariable model (sex, ECOG, location, differentiation, node diameter, concurrent and consolidation
+chemotherapy) are then searched one at a time, by moving only their own characteristic among the matched
+patients: consolidation chemotherapy between two patients of one arm; the characteristics of the score model
+between two matched *twin pairs* (a treated patient and its designed control of the same pattern), both members at
+once, so that the pairs stay twins and each arm's counts stay (S-1 only between the two older age bands). Such a
+move changes its own row and no other printed number, and a pair of them lands the row's printed numbers where an
+exchange of outcomes cannot. The score model then shifts a little, so the unmatched patients' covariates are
+rearranged (exchanges among unmatched controls, and among unmatched treated) until the default matching again
+selects exactly the designed patients; a row whose matching cannot be restored keeps its labels. What a
+characteristic carries moves with it (age in years and the docetaxel schedule with the age band, the diameter in
+cm, the recurrent nodes and stations with the recurrence site). The dose is not moved: its fractions set the
+course's length, and the outcomes depend on the assessment that follows. Table 3's hazard ratios are searched for,
 not produced by the model."""
     )
     conditioning = (

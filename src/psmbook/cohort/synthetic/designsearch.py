@@ -114,6 +114,30 @@ class Design:
         return [(i, j)], k
 
 
+@dataclass
+class UnmatchedMoves(Design):
+    """Moves among the unmatched patients only (two unmatched controls, or two unmatched treated, exchange one of
+    the coded `variables`): the matched patients' covariates stay as they are."""
+
+    variables: tuple = ()
+
+    def propose(self, rng, probs=None):
+        pool = self.tu if len(self.tu) > 1 and rng.random() < len(self.tu) / (len(self.tu) + len(self.cu)) else self.cu
+        return self._between(rng, pool[int(rng.integers(len(pool)))], pool)
+
+    def targeted(self, rng, violations):
+        t, off = violations[int(rng.integers(len(violations)))]
+        i = off if off >= 0 and self.group[off] == CU else (t if self.group[t] == TU else -1)
+        if i < 0:
+            return self.propose(rng)
+        return self._between(rng, i, self.cu if self.group[i] == CU else self.tu)
+
+    def _between(self, rng, i, pool):
+        j = pool[int(rng.integers(len(pool)))]
+        k = self.variables[int(rng.integers(len(self.variables)))]
+        return None if j == i or self.codes[i, k] == self.codes[j, k] else ([(i, j)], k)
+
+
 def _swap(codes, rows, k):
     for a, b in rows:
         codes[[a, b], k] = codes[[b, a], k]
@@ -329,4 +353,4 @@ def polish(codes, group, y, beta, rng, tries=200):
     return cur, codes, beta
 
 
-__all__ = ["Design", "steer", "calibrate", "repair", "polish", "refit", "TM", "TU", "CM", "CU"]
+__all__ = ["Design", "UnmatchedMoves", "steer", "calibrate", "repair", "polish", "refit", "TM", "TU", "CM", "CU"]

@@ -163,6 +163,15 @@ class RiskCounts:
         at_risk = self.at_risk[None] + c1[..., None] * d1[:, None, :] + c2[..., None] * d2[:, None, :]
         return RiskCounts(at_risk, self.dead[None] + slots.event[s1][:, None] * d1 + slots.event[s2][:, None] * d2)
 
+    def changed_at(self, slots: Slots, s: np.ndarray, d: np.ndarray) -> "RiskCounts":
+        """The counts of proposals that each change several slots (`s`: proposals x slots) by `d` (proposals x
+        slots x columns)."""
+        at_risk, dead = self.at_risk[None], self.dead[None]
+        for j in range(s.shape[1]):
+            at_risk = at_risk + _changes(slots, s[:, j])[..., None] * d[:, j, None, :]
+            dead = dead + slots.event[s[:, j]][:, None] * d[:, j]
+        return RiskCounts(at_risk, dead)
+
 
 def fit_rows_counted(everyone: np.ndarray, c: RiskCounts, design: RowDesign, steps: int = NEWTON_STEPS):
     """:func:`fit_rows` from risk counts (`c`: proposals x deaths x columns; `everyone`: the adjusted count of

@@ -259,6 +259,11 @@ class GeneratorSpec:
     progressive disease), aimed at Table 3's other univariate rows and its multivariable rows, every landmark,
     log-rank statistic, matched Table 2 count and the treatment's univariate row kept
     (:mod:`psmbook.cohort.synthetic.table3rows`). 0: none."""
+    table3_rematch_steps: int = 30000
+    """After that search, Table 3's rows outside the multivariable model are searched one at a time by relabelling
+    their characteristic among matched twin pairs (:mod:`psmbook.cohort.synthetic.table3labels`); the unmatched
+    patients are then rearranged, at most this many steps, until the default matching selects the designed
+    patients again. 0: no relabelling."""
     survival_block_size: int = 12
     """The uniforms of the inverse-CDF draws are stratified, u = (permutation + v) / m, within blocks
     of about this many patients of one arm sorted by risk (OS) or by time left before death (PFS).
