@@ -118,7 +118,8 @@ def _table3_summary(rows) -> str:
     adjusted = sorted(f.get("adjusted_print", 0) for f in found)
     kept = sum(f.get("entry_kept", True) for f in found)
     return (
-        f"- Table 3's other rows (exchanges of outcomes and responses among matched patients): of the univariate "
+        f"- Table 3's other rows (exchanges of outcomes and responses among matched patients, then each characteristic "
+        "outside the multivariable model relabelled): of the univariate "
         f"rows' {found[0]['aimed']} aimed numbers, median {printed[len(printed) // 2]} print as the paper prints them "
         f"(range {printed[0]}-{printed[-1]}); of the multivariable rows' {found[0].get('adjusted_aimed', 0)}, median "
         f"{adjusted[len(adjusted) // 2]} (range {adjusted[0]}-{adjusted[-1]}); every hazard ratio within a factor "

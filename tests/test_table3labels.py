@@ -139,8 +139,9 @@ def test_default_relabelled_rows_print_as_the_generator_reports(default):
 
 def test_default_cohort_keeps_what_each_characteristic_carries(default):
     """Age in years with the age group and S-1, the diameter in cm with its group, the nodes with the recurrence
-    site, the interval since surgery with a previous radiotherapy, the docetaxel schedule with docetaxel."""
-    from psmbook.cohort.synthetic.spec import GeneratorSpec
+    site, the interval since surgery with a previous radiotherapy, the docetaxel schedule with docetaxel, the dose
+    in Gy and the course's length with the dose level (the assessment 4-5 weeks after the course)."""
+    from psmbook.cohort.synthetic.spec import WEEKS_PER_MONTH, GeneratorSpec
     from psmbook.cohort.synthetic.targets import load_targets
 
     df, info, matched = default
@@ -152,6 +153,16 @@ def test_default_cohort_keeps_what_each_characteristic_carries(default):
     assert ((df["node_diameter_cm"] >= 3) == (df["node_diameter"] == "ge3")).all()
     assert (df.loc[df["recurrence_site"] == "multiple", "n_recurrent_nodes"] >= 2).all()
     assert ((df["n_recurrent_nodes"] >= 2) == (df["nodes_group"] == "multiple")).all()
+    # the course lasts as its fractions take (plus at most the interruptions), and ends 4-5 weeks before assessment
+    interruption = df["crt_weeks"] - df["radiation_fractions"] / spec.fractions_per_week
+    assert interruption.between(-0.006, spec.crt_interruption_days_max / 7 + 0.006).all()
+    gap = df["response_assessment_months"] * WEEKS_PER_MONTH - df["crt_weeks"]
+    lo, hi = tg.assessment_weeks
+    assert gap[df["response"] != "ne"].between(lo - 0.05, hi + 0.05).all()
+    standard = df["radiation_dose"] == "standard"
+    assert (df.loc[standard, "radiation_dose_gy"] <= 50.4).all() and (
+        df.loc[~standard, "radiation_dose_gy"] > 50.4
+    ).all()
     prior_rt = df["previous_treatment"].isin(["radiotherapy", "chemoradiotherapy"])
     floor = tg.prior_radiotherapy_interval_months + spec.prior_radiotherapy_buffer_months
     assert (df.loc[prior_rt, "months_surgery_to_recurrence"] >= floor).all()

@@ -210,8 +210,9 @@ def named_reason(pid: str, kind: str, klass: str) -> str:
     if klass == "calibrated":
         if _is_cox(pid):
             return (
-                "a Table 3 row the generator's outcome searches aim at (for the default matching) but did not bring "
-                "to the printed precision within their stated steps and batches (see the cohort chapter's generator)"
+                "a Table 3 row the generator's searches aim at for the default matching (of outcomes, then of each "
+                "characteristic's labels) but did not bring to the printed precision (see the cohort chapter's "
+                "generator)"
             )
         if ".after." in pid:
             return "calibrated for the default matching; a build with other matching settings selects other patients"

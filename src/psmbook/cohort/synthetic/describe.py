@@ -351,7 +351,7 @@ than 0.03 from the paper's, so that a row it cannot print stays near the printed
 leave most rows unprinted at three decimals: an exchange moves every row in which the two patients differ, the
 finest already about as far as the rounding allows, so a row prints only where a few of the finest exchanges
 happen to combine; more batches buy little (measured in `benchmarks/TABLE3.md`). So the rows outside the
-multivariable model (sex, ECOG, location, differentiation, node diameter, concurrent and consolidation
+multivariable model (dose, sex, ECOG, location, differentiation, node diameter, concurrent and consolidation
 chemotherapy) are then searched one at a time, by moving only their own characteristic among the matched
 patients: consolidation chemotherapy between two patients of one arm; the characteristics of the score model
 between two matched *twin pairs* (a treated patient and its designed control of the same pattern), both members at
@@ -361,8 +361,9 @@ exchange of outcomes cannot. The score model then shifts a little, so the unmatc
 rearranged (exchanges among unmatched controls, and among unmatched treated) until the default matching again
 selects exactly the designed patients; a row whose matching cannot be restored keeps its labels. What a
 characteristic carries moves with it (age in years and the docetaxel schedule with the age band, the diameter in
-cm, the recurrent nodes and stations with the recurrence site). The dose is not moved: its fractions set the
-course's length, and the outcomes depend on the assessment that follows. Table 3's hazard ratios are searched for,
+cm, the recurrent nodes and stations with the recurrence site, the dose in Gy and the fractions with the dose
+level; the course then lasts as its fractions take, and a dose changes hands only where every course still ends
+4-5 weeks before its response assessment, which the outcomes depend on). Table 3's hazard ratios are searched for,
 not produced by the model."""
     )
     conditioning = (

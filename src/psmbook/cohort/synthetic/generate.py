@@ -31,7 +31,7 @@ from psmbook.cohort.synthetic.spec import (
     WEEKS_PER_MONTH,
     GeneratorSpec,
 )
-from psmbook.cohort.synthetic.table3labels import relabel_table3
+from psmbook.cohort.synthetic.table3labels import relabel_table3, table3_printed
 from psmbook.cohort.synthetic.table3rows import search_table3
 from psmbook.cohort.synthetic.targets import load_targets
 from psmbook.cohort.synthetic.toxicity import draw_anlotinib, draw_toxicity
@@ -129,9 +129,8 @@ def _generate(seed: int, spec: GeneratorSpec) -> tuple[pd.DataFrame, dict]:
             found = surv["_table3"] = search_table3(st, surv, matched, spec, r_fit)
             if spec.table3_rematch_steps > 0:  # then the rows outside the multivariable model, one at a time
                 rows = relabel_table3(st, surv, matched, spec, r_fit)
-                found["search_print"] = found["print"]
-                found["print"] += sum(after - before for before, after, _ in rows.values())
-                found["relabelled_rows"] = rows
+                found["search_print"], found["search_hr_ratio"] = found["print"], found["hr_ratio"]
+                found.update(table3_printed(st, surv, matched, spec), relabelled_rows=rows)
     tox = draw_toxicity(r_tox, spec, tg, base, course)
     try:
         anl = draw_anlotinib(r_anl, spec, tg, base, course, surv, tox)

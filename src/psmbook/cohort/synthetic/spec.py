@@ -262,8 +262,8 @@ class GeneratorSpec:
     table3_rematch_steps: int = 30000
     """After that search, Table 3's rows outside the multivariable model are searched one at a time by relabelling
     their characteristic among matched twin pairs (:mod:`psmbook.cohort.synthetic.table3labels`); the unmatched
-    patients are then rearranged, at most this many steps, until the default matching selects the designed
-    patients again. 0: no relabelling."""
+    patients are then rearranged, at most this many steps (and not past 800 steps without coming nearer), until
+    the default matching selects the designed patients again. 0: no relabelling."""
     survival_block_size: int = 12
     """The uniforms of the inverse-CDF draws are stratified, u = (permutation + v) / m, within blocks
     of about this many patients of one arm sorted by risk (OS) or by time left before death (PFS).
