@@ -334,7 +334,9 @@ def generating_model_markdown(spec: GeneratorSpec | None = None) -> str:
     table3 = (
         ""
         if not spec.searches_table3
-        else f""" Last, at most {spec.table3_search_batches} batches of proposed exchanges between two matched
+        else f"""
+
+**Table 3.** Last, at most {spec.table3_search_batches} batches of proposed exchanges between two matched
 patients of one arm aim at the rest of Table 3: its other univariate rows (age, sex, ECOG, location,
 differentiation, stage, nodes, node diameter, dose, concurrent and consolidation chemotherapy, response) and its
 multivariable rows (age, stage, nodes, response and treatment in one model), with the paper's five factors kept
@@ -350,21 +352,22 @@ aims at the rows' standard errors, then at each printed number, and penalises a 
 than 0.03 from the paper's, so that a row it cannot print stays near the printed one. Exchanges of whole outcomes
 leave most rows unprinted at three decimals: an exchange moves every row in which the two patients differ, the
 finest already about as far as the rounding allows, so a row prints only where a few of the finest exchanges
-happen to combine; more batches buy little (measured in `benchmarks/TABLE3.md`). So the rows outside the
-multivariable model (dose, sex, ECOG, location, differentiation, node diameter, concurrent and consolidation
-chemotherapy) are then searched one at a time, by moving only their own characteristic among the matched
-patients: consolidation chemotherapy between two patients of one arm; the characteristics of the score model
-between two matched *twin pairs* (a treated patient and its designed control of the same pattern), both members at
-once, so that the pairs stay twins and each arm's counts stay (S-1 only between the two older age bands). Such a
-move changes its own row and no other printed number, and a pair of them lands the row's printed numbers where an
-exchange of outcomes cannot. The score model then shifts a little, so the unmatched patients' covariates are
-rearranged (exchanges among unmatched controls, and among unmatched treated) until the default matching again
-selects exactly the designed patients; a row whose matching cannot be restored keeps its labels. What a
-characteristic carries moves with it (age in years and the docetaxel schedule with the age band, the diameter in
-cm, the recurrent nodes and stations with the recurrence site, the dose in Gy and the fractions with the dose
-level; the course then lasts as its fractions take, and a dose changes hands only where every course still ends
-4-5 weeks before its response assessment, which the outcomes depend on). Table 3's hazard ratios are searched for,
-not produced by the model."""
+happen to combine; more batches buy little (measured in `benchmarks/TABLE3.md`).
+
+The rows outside the multivariable model (dose, sex, ECOG, location, differentiation, node diameter, concurrent
+and consolidation chemotherapy) are therefore then searched one at a time, by moving only their own characteristic
+among the matched patients: consolidation chemotherapy between two patients of one arm; the characteristics of the
+score model between two matched *twin pairs* (a treated patient and its designed control of the same pattern),
+both members at once, so that the pairs stay twins and each arm's counts stay (S-1 only between the two older age
+bands). Such a move changes its own row and no other printed number, and a pair of them lands the row's printed
+numbers where an exchange of outcomes cannot. The score model then shifts a little, so the unmatched patients'
+covariates are rearranged (exchanges among unmatched controls, and among unmatched treated) until the default
+matching again selects exactly the designed patients; a row whose matching cannot be restored keeps its labels.
+What a characteristic carries moves with it (age in years and the docetaxel schedule with the age band, the
+diameter in cm, the recurrent nodes and stations with the recurrence site, the dose in Gy and the fractions with
+the dose level; the course then lasts as its fractions take, and a dose changes hands only where every course
+still ends 4-5 weeks before its response assessment, which the outcomes depend on). Table 3's hazard ratios are
+searched for, not produced by the model."""
     )
     conditioning = (
         ""
@@ -389,9 +392,9 @@ and exchanges the outcomes of patients of one arm in the same intervals, every c
 log-rank p-values and the unadjusted hazard ratio of the treatment in the matched cohort (HR, 95% CI, p) print
 as the paper prints them: those numbers are searched for, not produced by the model. This selects among the
 model's own outcomes: the hazard ratios below stay the true ones, but the cohort's curves are pinned at the
-paper's landmarks, so its estimates vary less than a new study would.{table3} The matched arm's weeks of anlotinib
+paper's landmarks, so its estimates vary less than a new study would. The matched arm's weeks of anlotinib
 are then moved, as little as the counts need and never past a patient's progression, to the paper's median,
-range and number of patients with more than {tg.anlotinib_more_cycles[0]:g} cycles."""
+range and number of patients with more than {tg.anlotinib_more_cycles[0]:g} cycles.{table3}"""
     )
     s1 = tg.s1_age_min
     nodes_shift = spec.design_nodes_arm_shift if spec.match_design else spec.nodes_arm_shift
