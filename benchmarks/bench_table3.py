@@ -106,12 +106,11 @@ def granularity(inputs: dict) -> list[dict]:
     far the exchange moves the row's printed numbers, in half bands (the largest over the row's numbers; converged
     fits). How many exchanges move the row, the smallest move, its 10th percentile and median: an exchange that
     moves a row by less than a band can bring it in; one that moves it by tens of bands can only jump over."""
-    from psmbook.cohort.synthetic.indicatorcox import RowDesign, Slots, fit_rows
-    from psmbook.cohort.synthetic.table3rows import compatible, deviations
+    from psmbook.cohort.synthetic.indicatorcox import RowDesign, fit_rows
+    from psmbook.cohort.synthetic.table3rows import compatible, deviations, matched_slots
 
-    o, members = inputs["o"], np.flatnonzero(inputs["matched"])
-    order = np.argsort(-o.os_t[members], kind="stable")
-    slots = Slots.build(o.os_t[members][order], o.os_e[members][order])
+    o = inputs["o"]
+    members, order, slots = matched_slots(o, inputs["matched"])
     design = RowDesign.build(
         {c: np.asarray(v, dtype=object)[members] for c, v in inputs["columns"].items()}, inputs["rows"]
     )

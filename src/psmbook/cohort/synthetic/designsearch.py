@@ -252,8 +252,9 @@ def calibrate(design: Design, y, beta, rng, steps, weight=10.0, temperature=0.02
 
 def repair(design: Design, y, beta, rng, steps, macro, temperature=0.002, targeted=0.6, stall=800):
     """Drive the design penalty to zero, refitting the score model after every move. When no move has
-    helped for `stall` steps, `macro(design, beta, which)` proposes a larger change (rows, new codes).
-    Returns (penalty, codes, model) of the best state seen; `design.codes` is left at the last state."""
+    helped for `stall` steps, `macro(design, beta, which)` proposes a larger change (rows, new codes); with no
+    `macro` (None) the repair stops there. Returns (penalty, codes, model) of the best state seen; `design.codes`
+    is left at the last state."""
     codes, group = design.codes, design.group
     x = design_matrix(codes)
     beta = newton(x, y, beta)
@@ -265,6 +266,8 @@ def repair(design: Design, y, beta, rng, steps, macro, temperature=0.002, target
         if cur == 0:
             break
         if it - last > stall:
+            if macro is None:
+                break
             last, n_macro = it, n_macro + 1
             proposal = macro(design, beta, n_macro)
             if proposal is None:

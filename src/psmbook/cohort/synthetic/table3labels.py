@@ -54,7 +54,7 @@ from psmbook.cohort.synthetic.indicatorcox import (
 from psmbook.cohort.synthetic.matchdesign import verify
 from psmbook.cohort.synthetic.psmodel import BAND, CM, TM, TU, coding, design_matrix, encode, newton, pattern_ids
 from psmbook.cohort.synthetic.spec import WEEKS_PER_MONTH
-from psmbook.cohort.synthetic.table3rows import deviations, printed_counts, search_inputs
+from psmbook.cohort.synthetic.table3rows import deviations, matched_slots, printed_counts, search_inputs
 
 #: Table 3's characteristics outside its multivariable model, each with the coded variable of the score model it
 #: is (None: not in the model) and the codes that may change hands (None: all).
@@ -153,13 +153,13 @@ def search_row(slots: Slots, design: RowDesign, labels: RowLabels, rng: np.rando
         return u_all[ok], v_all[ok]
 
     def fit(x, u=None, v=None, steps=1):
-        c = RiskCounts.of(slots, x)
         if u is None:
-            return fit_rows_counted(everyone, RiskCounts(c.at_risk[None], c.dead[None]), design, steps)
+            return fit_rows(slots, x[None], design, steps)
         d = x[units[v, 0]] - x[units[u, 0]]  # every slot of a unit has the unit's labels
         k = units.shape[1]
         change = np.concatenate([np.repeat(d[:, None], k, 1), np.repeat(-d[:, None], k, 1)], 1)
-        return fit_rows_counted(everyone, c.changed_at(slots, np.hstack([units[u], units[v]]), change), design, steps)
+        counts = RiskCounts.of(slots, x).changed_at(slots, np.hstack([units[u], units[v]]), change)
+        return fit_rows_counted(everyone, counts, design, steps)
 
     def objective(kind, scale):
         if kind == "loose":
@@ -167,7 +167,7 @@ def search_row(slots: Slots, design: RowDesign, labels: RowLabels, rng: np.rando
 
         def exact(b, s):
             d = deviations(design, b, s, inside=True)
-            return (np.maximum(np.abs(d) - 0.6, 0.0) ** 2).sum(axis=1) + 0.001 * (d**2).sum(axis=1)
+            return _excess(d) + 0.001 * (d**2).sum(axis=1)
 
         return exact
 
@@ -210,20 +210,19 @@ def search_row(slots: Slots, design: RowDesign, labels: RowLabels, rng: np.rando
         i, j = i[apart], j[apart]
         chunks = [slice(a, a + 200000) for a in range(0, len(i), 200000)]
         predicted = np.concatenate([exact(b0 + db[i[c]] + db[j[c]], s0 + ds[i[c]] + ds[j[c]]) for c in chunks])
-        singles = exact(b1, s1)
+        singles, now = exact(b1, s1), exact(b0, s0)[0]
         tried = False
         for q in np.argsort(predicted, kind="stable")[:20]:
             trial = holds.copy()
             trial[[u[i[q]], v[i[q]]]] = trial[[v[i[q]], u[i[q]]]]
             trial[[u[j[q]], v[j[q]]]] = trial[[v[j[q]], u[j[q]]]]
-            if exact(*fit(x_of(trial), steps=30))[0] < exact(b0, s0)[0] - 1e-12:
+            if exact(*fit(x_of(trial), steps=30))[0] < now - 1e-12:
                 holds, tried = trial, True
                 break
         if not tried:
             q = int(np.argmin(singles))
-            if singles[q] >= exact(b0, s0)[0]:
+            if singles[q] >= now:
                 break
-            holds = holds.copy()
             holds[[u[q], v[q]]] = holds[[v[q], u[q]]]
     return kept[1], kept[2]
 
@@ -238,19 +237,8 @@ def rematch(codes: np.ndarray, group: np.ndarray, rng: np.random.Generator, step
     y = (group <= TU).astype(float)
     variables = tuple(coding().variables.index(v) for v in REMATCH_VARIABLES)
     design = UnmatchedMoves(codes=codes.copy(), group=group, variables=variables)
-    try:
-        penalty, found, _ = repair(design, y, newton(design_matrix(codes), y), rng, steps, _give_up, stall=stall)
-    except _Stalled:
-        return None
+    penalty, found, _ = repair(design, y, newton(design_matrix(codes), y), rng, steps, None, stall=stall)
     return found if penalty == 0 and verify(found, group, delta) else None
-
-
-class _Stalled(Exception):
-    """The repair went `stall` steps without lowering the penalty."""
-
-
-def _give_up(*args):
-    raise _Stalled
 
 
 def _unmatched_moves(before: np.ndarray, after: np.ndarray, group: np.ndarray, arrays: dict, variables) -> None:
@@ -291,11 +279,10 @@ def relabel_rows(st: dict, o, matched: np.ndarray, rows: list[RowTarget], column
     and print after, and whether its labels changed (``{column: (before, after, changed)}``)."""
     base, cd = st["base"], coding()
     group = np.asarray(base["_group"])
-    members = np.flatnonzero(matched)
-    patient = members[np.argsort(-o.os_t[members], kind="stable")]  # slot -> patient, latest time first
+    members, order, slots = matched_slots(o, matched)
+    patient = members[order]  # slot -> patient
     slot_of = np.empty(len(group), dtype=int)
     slot_of[patient] = np.arange(len(patient))
-    slots = Slots.build(o.os_t[patient], o.os_e[patient])
     arrays = carried(st)
     weeks, crt_end = st["course"]["crt_weeks"], st["crt_end"]
     everything = [a for kept in arrays.values() for a in kept] + [weeks, crt_end]
@@ -313,7 +300,7 @@ def relabel_rows(st: dict, o, matched: np.ndarray, rows: list[RowTarget], column
             units, kind = slot_of[twins], np.zeros(len(twins), dtype=int)
             code = encode(base)[twins[:, 0], cd.variables.index(variable)]
             movable = np.ones(len(units), dtype=bool) if levels is None else np.isin(code, levels)
-        start = deviations(design, *_converged(slots, design.x, design), inside=True)[0]
+        start = deviations(design, *fit_rows(slots, design.x[None], design, steps=30), inside=True)[0]
         allowed = course_allows(st, patient, units, fractions_per_week) if variable == "radiation_dose" else None
         holds, after = search_row(slots, design, RowLabels(design.x, units, kind, movable, allowed), rng)
         before, printed = int((np.abs(start) < 1).sum()), int((np.abs(after) < 1).sum())
@@ -342,14 +329,10 @@ def relabel_rows(st: dict, o, matched: np.ndarray, rows: list[RowTarget], column
     return report
 
 
-def _excess(d: np.ndarray) -> float:
-    """How far a row's printed numbers lie outside their bands, in all (the search's measure)."""
-    return float((np.maximum(np.abs(d) - 0.6, 0.0) ** 2).sum())
-
-
-def _converged(slots: Slots, x: np.ndarray, design: RowDesign):
-    c = RiskCounts.of(slots, x)
-    return fit_rows_counted(everyone_at_risk(slots), RiskCounts(c.at_risk[None], c.dead[None]), design, 30)
+def _excess(d: np.ndarray) -> np.ndarray | float:
+    """How far a row's printed numbers (the last axis of `d`) lie outside their bands, in all (the search's
+    measure)."""
+    return (np.maximum(np.abs(d) - 0.6, 0.0) ** 2).sum(axis=-1)
 
 
 def relabel_table3(st: dict, surv: dict, matched: np.ndarray, spec, rng: np.random.Generator) -> dict:
@@ -364,9 +347,8 @@ def table3_printed(st: dict, surv: dict, matched: np.ndarray, spec) -> dict:
     """Of the generator's state: :func:`psmbook.cohort.synthetic.table3rows.printed_counts` of Table 3's univariate
     rows and multivariable ones (converged fits of the matched patients' outcomes and labels)."""
     given = search_inputs(st, surv, matched, spec)
-    o, members = given["o"], np.flatnonzero(matched)
-    patient = members[np.argsort(-o.os_t[members], kind="stable")]
-    slots = Slots.build(o.os_t[patient], o.os_e[patient])
+    members, order, slots = matched_slots(given["o"], matched)
+    patient = members[order]
     at = {c: np.asarray(v, dtype=object)[patient] for c, v in given["columns"].items()}
     design, model = RowDesign.build(at, given["rows"]), ModelDesign.build(at, given["adjusted"])
     b, s = fit_rows(slots, design.x[None], design, steps=30)

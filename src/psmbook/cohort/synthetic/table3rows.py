@@ -91,6 +91,14 @@ def deviations(design: RowDesign | ModelDesign, b: np.ndarray, s: np.ndarray, in
     )
 
 
+def matched_slots(o: Outcomes, matched: np.ndarray) -> tuple[np.ndarray, np.ndarray, Slots]:
+    """The matched patients (``members``), their order in the outcome slots (``order``: latest time first, so
+    ``members[order]`` is each slot's patient) and the ``slots``."""
+    members = np.flatnonzero(matched)
+    order = np.argsort(-o.os_t[members], kind="stable")
+    return members, order, Slots.build(o.os_t[members][order], o.os_e[members][order])
+
+
 def compatible(o: Outcomes, treated: np.ndarray, members: np.ndarray, order: np.ndarray) -> np.ndarray:
     """(patient, slot) -> the patient can hold the slot's outcome (module docstring). `members`: the matched
     patients; `order`: their slots' first holders (latest time first)."""
@@ -178,10 +186,8 @@ def fit_table3_rows(
     ratio from its aim (``hr_gap``), ``labels``: for each matched patient (in order), the matched patient whose
     label it now has, and whether the two-level univariate rows pass the paper's entry rule as its (``entry_kept``,
     by at least ``ENTRY_MARGIN_Z``)."""
-    members = np.flatnonzero(matched)
+    members, order, slots = matched_slots(o, matched)
     n = len(members)
-    order = np.argsort(-o.os_t[members], kind="stable")
-    slots = Slots.build(o.os_t[members][order], o.os_e[members][order])
     at_members = {c: np.asarray(v, dtype=object)[members] for c, v in columns.items()}
     design = RowDesign.build(at_members, rows)
     model = ModelDesign.build(at_members, adjusted) if len(adjusted) else None
