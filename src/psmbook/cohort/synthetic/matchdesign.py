@@ -328,19 +328,19 @@ def design_groups(codes: np.ndarray, treated: np.ndarray, spec: GeneratorSpec, t
                 stats["rounds"] = i + 1
                 return found, group
     else:
-        from concurrent.futures import ProcessPoolExecutor
+        import multiprocessing
 
-        with ProcessPoolExecutor(spec.design_workers) as pool:
-            futures = [pool.submit(_round, *args, [root, i]) for i in range(min(n, spec.design_workers))]
+        # a pool, not concurrent.futures: leaving the block terminates the rounds still searching (begun ahead in
+        # case this one failed), where an executor would wait for them to end, a round's time for nothing
+        with multiprocessing.Pool(spec.design_workers) as pool:
+            rounds = [pool.apply_async(_round, (*args, [root, i])) for i in range(min(n, spec.design_workers))]
             for i in range(n):
-                found = futures[i].result()
+                found = rounds[i].get()
                 if found is not None:
-                    for f in futures[i + 1 :]:
-                        f.cancel()
                     stats["rounds"] = i + 1
                     return found, group
-                if len(futures) < n:
-                    futures.append(pool.submit(_round, *args, [root, len(futures)]))
+                if len(rounds) < n:
+                    rounds.append(pool.apply_async(_round, (*args, [root, len(rounds)])))
     raise MatchDesignError(
         f"no arrangement found in {n} search rounds for which the default matching selects the paper's "
         "matched tables; raise GeneratorSpec.design_max_rounds or try another seed"
