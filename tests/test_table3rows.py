@@ -65,6 +65,35 @@ def test_fit_rows_equals_lifelines_for_two_and_three_level_factors_with_tied_tim
     assert b[0, 1:] == pytest.approx(two.params_[["m", "l"]].to_numpy(), abs=1e-4)
 
 
+def test_a_fit_asked_for_many_steps_stops_once_converged_with_the_same_estimates(monkeypatch):
+    from psmbook.cohort.synthetic import indicatorcox
+
+    rng = np.random.default_rng(8)
+    n = 120
+    loc = rng.choice(np.array(["upper", "middle", "lower"], dtype=object), n, p=[0.2, 0.5, 0.3])
+    t = np.round(rng.exponential(12 * np.exp(0.4 * (loc == "middle")), n), 0)
+    e = (rng.random(n) < 0.7).astype(int)
+    design = RowDesign.build({"location": loc}, [_row("location.middle", 0.5), _row("location.lower", -0.6)])
+    order = np.argsort(-t, kind="stable")
+    slots, x = Slots.build(t[order], e[order]), design.x[order][None]
+    steps = []
+    real = np.exp
+
+    def counting_exp(a):  # one exp per Newton-Raphson pass
+        steps.append(1)
+        return real(a)
+
+    monkeypatch.setattr(indicatorcox.np, "exp", counting_exp)
+    b, s = fit_rows(slots, x, design, steps=200)
+    passes = len(steps)
+    monkeypatch.setattr(indicatorcox, "CONVERGED", 0.0)  # every step taken
+    steps.clear()
+    b_all, s_all = fit_rows(slots, x, design, steps=200)
+    assert 3 < passes < 20 and len(steps) == 201
+    assert b == pytest.approx(b_all, abs=1e-12) and s == pytest.approx(s_all, abs=1e-12)
+    assert fit_rows(slots, x, design, steps=1)[0] != pytest.approx(b_all, abs=1e-6)  # one step is not converged
+
+
 def test_fit_model_equals_fastcox_for_a_joint_model_with_tied_times():
     rng = np.random.default_rng(9)
     n = 140

@@ -22,6 +22,8 @@ from psmbook.cohort.synthetic.coxtargets import RowTarget
 #: Newton-Raphson steps per scoring of a proposal, from the printed row's point: one step, the search's
 #: approximation (off by the square of the distance to that point); what is reported is a converged fit.
 NEWTON_STEPS = 1
+#: a Newton-Raphson step smaller than this in every log hazard ratio ends a fit asked for more steps (converged)
+CONVERGED = 1e-12
 
 
 def _indicators(columns: Mapping[str, np.ndarray], rows: Sequence[RowTarget]) -> np.ndarray:
@@ -176,13 +178,15 @@ class RiskCounts:
 def fit_rows_counted(everyone: np.ndarray, c: RiskCounts, design: RowDesign, steps: int = NEWTON_STEPS):
     """:func:`fit_rows` from risk counts (`c`: proposals x deaths x columns; `everyone`: the adjusted count of
     all at risk, per death): a column and its partner level are exclusive, so a death's risk set weighs
-    everyone - n_j - n_k + exp(b_j) n_j + exp(b_k) n_k."""
+    everyone - n_j - n_k + exp(b_j) n_j + exp(b_k) n_k. Newton-Raphson takes `steps` steps, or fewer once every
+    proposal's step is below :data:`CONVERGED` (a converged fit, asked for with many steps)."""
     partner = design.partner
     single = partner == np.arange(len(partner))
     beta = np.broadcast_to(design.beta, c.dead.shape).copy()
     n = c.at_risk
     n_other = np.where(single, 0.0, n[..., partner])
-    for step in range(steps + 1):
+    step = 0
+    while True:
         e = np.exp(beta)[:, None, :]
         weighed = e * n
         s0 = everyone[None, :, None] - n - n_other + weighed + np.where(single, 0.0, weighed[..., partner])
@@ -193,7 +197,11 @@ def fit_rows_counted(everyone: np.ndarray, c: RiskCounts, design: RowDesign, ste
         det = ijj * ijj[:, partner] - ijl**2
         if step == steps:
             break
-        beta = beta + (ijj[:, partner] * score - ijl * score[:, partner]) / det
+        change = (ijj[:, partner] * score - ijl * score[:, partner]) / det
+        beta = beta + change
+        step += 1
+        if steps > step and np.all(np.abs(change) < CONVERGED):  # converged: the SEs at this point, and done
+            steps = step
     return beta, np.sqrt(ijj[:, partner] / det)
 
 
