@@ -173,6 +173,26 @@ def machine_facts() -> dict:
     }
 
 
+def reference_seconds(repeats: int = 3) -> float:
+    """Seconds of a fixed workload that does not depend on the book's code (a pure-Python loop of four million
+    multiplications and 80 numpy Cholesky factorisations of one 300 x 300 matrix), best of `repeats`: read beside a
+    benchmark's times, it tells a slower machine from slower code (this virtual machine's speed varies by a
+    third within a day)."""
+    import numpy
+
+    a = numpy.random.default_rng(0).standard_normal((300, 300))
+    a = a @ a.T + 300 * numpy.eye(300)
+    best = float("inf")
+    for _ in range(repeats):
+        tick, total = time.perf_counter(), 0
+        for i in range(4_000_000):
+            total += i * i
+        for _ in range(80):
+            numpy.linalg.cholesky(a)
+        best = min(best, time.perf_counter() - tick)
+    return best
+
+
 def _meminfo(key: str) -> int | None:
     try:
         return int(re.search(rf"^{key}:\s+(\d+) kB", open("/proc/meminfo").read(), re.M).group(1))
