@@ -83,7 +83,7 @@ def test_each_chapter_owns_its_downloads_so_a_reused_chapter_brings_them_back(bu
 
 
 def test_the_package_reference_documents_every_module(built):
-    text = (_html(built) / "api.html").read_text()
+    text = "".join((_html(built) / name).with_suffix(".html").read_text() for name in reference.reference_pages())
     for name in [m for names in reference.modules().values() for m in names]:
         assert f'id="module-{name}"' in text, name
     assert 'class="' + downloads.LONG_TABLE_CLASS + '"' not in text  # the table library is not loaded there

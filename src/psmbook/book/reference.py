@@ -1,7 +1,7 @@
-"""The book's package reference page: every module of psmbook, stage by stage, documented from its docstrings.
+"""The book's package reference: every module of psmbook, stage by stage, documented from its docstrings.
 
-The page is written into the book at each build (``api.md``), from the modules the package holds then, so
-it never lists a module that is gone nor misses a new one. Sphinx's autodoc and autosummary render it; this
+The pages are written into the book at each build (``api.md``, ``api_analysis.md``), from the modules the package
+holds then, so they never list a module that is gone nor miss a new one. Sphinx's autodoc and autosummary render it; this
 module is also the Sphinx extension that reads the docstrings as they are written: a numpy-style
 "Parameters" section becomes a field list, ``|x|`` an absolute value (not a substitution), and a short
 cross-reference (``:func:`cox_univariate```) finds the one documented object of that name.
@@ -14,8 +14,8 @@ from pathlib import Path
 
 #: The package's folder (psmbook/, above psmbook/book/).
 PACKAGE = Path(__file__).resolve().parents[1]
-#: The file name of the page in the book (and in _toc.yml).
-PAGE = "api.md"
+#: The file names of the two pages in the book (and in _toc.yml), and the stage the second one starts with.
+PAGE, SECOND_PAGE, SECOND_PAGE_FROM = "api.md", "api_analysis.md", "analysis"
 
 #: The package's stages in the order data flow through them (imports point down this list only), each
 #: with what it holds.
@@ -75,34 +75,50 @@ def _rst(*lines: str) -> str:
     return "```{eval-rst}\n" + "\n".join(lines) + "\n```\n"
 
 
-def reference_page() -> str:
-    """The page's MyST markdown: an overview table per stage, then each module's documented members."""
+def reference_pages() -> dict[str, str]:
+    """Each page's file name and MyST markdown: the stages up to :data:`SECOND_PAGE_FROM` on :data:`PAGE`, that
+    stage and the later ones (and the command line) on :data:`SECOND_PAGE`; per stage an overview table, then
+    each module's documented members.
+
+    Two pages, not one: Sphinx reads them in its two processes at once (autodoc imports and parses every
+    module, most of the site's build), which saves about four seconds of every build
+    (:func:`psmbook.book.sphinx_fixes.round_robin_chunks` sends them to different processes)."""
     by_stage = modules()
-    parts = [
+    later = list(STAGES)[list(STAGES).index(SECOND_PAGE_FROM) :] + [""]
+    first = [
         "# The psmbook package\n",
         "The chapters are thin: each table, figure and glued number comes from a tested function of the "
-        "`psmbook` package, documented below from its docstrings. The package is laid out by stage of the "
-        "analysis, in the order data flow through them; a module imports only from the stages above its own "
-        "(`study` and `present` serve all), and `python -m psmbook` (the `cli` module) drives them.\n",
+        "`psmbook` package, documented here and on the [next page](api_analysis.md) from its docstrings. The "
+        "package is laid out by stage of the analysis, in the order data flow through them; a module imports "
+        "only from the stages above its own (`study` and `present` serve all), and `python -m psmbook` (the "
+        "`cli` module) drives them. This page holds the stages up to the matching; the next, the analysis and "
+        "what follows it.\n",
+    ]
+    second = [
+        "# The psmbook package: the analysis and what follows it\n",
+        "The stages from the analysis on, and the command line; the [first page](api.md) holds those before.\n",
     ]
     for stage, what in [*STAGES.items(), ("", "the command line: build, params, cohort, match, schema")]:
         names = by_stage.get(stage, [])
         if not names:
             continue
+        parts = second if stage in later else first
         title = f"psmbook.{stage}" if stage else "python -m psmbook"
         parts.append(f"## `{title}`: {what}\n")
         parts.append(_rst(".. autosummary::", "", *[f"   {name}" for name in names]))
         for name in names:
             parts.append(f"### `{name}`\n")
             parts.append(_rst(f".. automodule:: {name}", "   :members:", "   :ignore-module-all:", EXCLUDED))
-    return "\n".join(parts)
+    return {PAGE: "\n".join(first), SECOND_PAGE: "\n".join(second)}
 
 
-def write_reference_page(folder: Path) -> Path:
-    """Write the page into the book's source folder."""
-    target = Path(folder) / PAGE
-    target.write_text(reference_page(), encoding="utf-8")
-    return target
+def write_reference_page(folder: Path) -> list[Path]:
+    """Write the pages into the book's source folder."""
+    written = []
+    for name, text in reference_pages().items():
+        (Path(folder) / name).write_text(text, encoding="utf-8")
+        written.append(Path(folder) / name)
+    return written
 
 
 #: numpy-style section names (a line of dashes below) turned into a rubric

@@ -4,10 +4,21 @@ sphinx-thebe (loaded by Jupyter Book 1) can register its configuration script tw
 ``const THEBE_JS_URL`` declaration is a JavaScript error on every page (one copy has the file name
 "", the other None). Script entries with the same content are
 dropped here, page by page, before the page is written. And the extensions that do not declare
-whether Sphinx may read pages in parallel are declared, those known to be safe.
+whether Sphinx may read pages in parallel are declared, those known to be safe. And the pages are dealt to
+Sphinx's processes round robin (:func:`round_robin_chunks`).
 """
 
 from __future__ import annotations
+
+import sphinx.builders
+
+
+def round_robin_chunks(arguments, nproc: int, maxbatch: int = 10) -> list[list]:
+    """Sphinx's processes' shares of the pages to read or write, dealt round robin (``nproc`` shares), where
+    Sphinx cuts the sorted list into consecutive runs: the package reference's two pages, most of the reading,
+    sort next to each other and would go to one process, one after the other, the other process idle."""
+    arguments = list(arguments)
+    return [arguments[i::nproc] for i in range(max(1, nproc)) if arguments[i::nproc]]
 
 
 def _deduplicate_scripts(app, pagename, templatename, context, doctree):
@@ -44,6 +55,7 @@ def declare_parallel_safe(app, env, docnames):
 
 
 def setup(app):
+    sphinx.builders.make_chunks = round_robin_chunks  # the name Sphinx's builders split their work with
     app.connect("html-page-context", _deduplicate_scripts, priority=1)
     app.connect("env-before-read-docs", declare_parallel_safe)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
