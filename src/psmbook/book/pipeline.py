@@ -101,9 +101,9 @@ def _fresh_stage(layout: Layout) -> Path:
         elif source.is_dir() and source.name == "_static":
             shutil.copytree(source, stage / "_static")
     shutil.copy2(layout.root / "_toc.yml", stage / "_toc.yml")
-    from psmbook.book.reference import write_reference_page
+    from psmbook.book.reference import write_reference_pages
 
-    write_reference_page(stage)  # the package reference, from the modules the package holds now
+    write_reference_pages(stage)  # the package reference, from the modules the package holds now
     return stage
 
 

@@ -1,8 +1,8 @@
 """The book's package reference: every module of psmbook, stage by stage, documented from its docstrings.
 
-The pages are written into the book at each build (``api.md``, ``api_analysis.md``), from the modules the package
-holds then, so they never list a module that is gone nor miss a new one. Sphinx's autodoc and autosummary render it; this
-module is also the Sphinx extension that reads the docstrings as they are written: a numpy-style
+The pages are written into the book at each build (``api.md``, ``api_analysis.md``), from the modules the
+package holds then, so they never list a module that is gone nor miss a new one. Sphinx's autodoc and autosummary
+render them; this module is also the Sphinx extension that reads the docstrings as they are written: a numpy-style
 "Parameters" section becomes a field list, ``|x|`` an absolute value (not a substitution), and a short
 cross-reference (``:func:`cox_univariate```) finds the one documented object of that name.
 """
@@ -75,6 +75,13 @@ def _rst(*lines: str) -> str:
     return "```{eval-rst}\n" + "\n".join(lines) + "\n```\n"
 
 
+def page_of(stage: str) -> str:
+    """The reference page that documents `stage` (``""``: the command line, on the second page)."""
+    stages = list(STAGES)
+    later = stage == "" or stages.index(stage) >= stages.index(SECOND_PAGE_FROM)
+    return SECOND_PAGE if later else PAGE
+
+
 def reference_pages() -> dict[str, str]:
     """Each page's file name and MyST markdown: the stages up to :data:`SECOND_PAGE_FROM` on :data:`PAGE`, that
     stage and the later ones (and the command line) on :data:`SECOND_PAGE`; per stage an overview table, then
@@ -84,7 +91,6 @@ def reference_pages() -> dict[str, str]:
     module, most of the site's build), which saves about four seconds of every build
     (:func:`psmbook.book.sphinx_fixes.round_robin_chunks` sends them to different processes)."""
     by_stage = modules()
-    later = list(STAGES)[list(STAGES).index(SECOND_PAGE_FROM) :] + [""]
     first = [
         "# The psmbook package\n",
         "The chapters are thin: each table, figure and glued number comes from a tested function of the "
@@ -102,7 +108,7 @@ def reference_pages() -> dict[str, str]:
         names = by_stage.get(stage, [])
         if not names:
             continue
-        parts = second if stage in later else first
+        parts = second if page_of(stage) == SECOND_PAGE else first
         title = f"psmbook.{stage}" if stage else "python -m psmbook"
         parts.append(f"## `{title}`: {what}\n")
         parts.append(_rst(".. autosummary::", "", *[f"   {name}" for name in names]))
@@ -112,12 +118,13 @@ def reference_pages() -> dict[str, str]:
     return {PAGE: "\n".join(first), SECOND_PAGE: "\n".join(second)}
 
 
-def write_reference_page(folder: Path) -> list[Path]:
+def write_reference_pages(folder: Path) -> list[Path]:
     """Write the pages into the book's source folder."""
     written = []
     for name, text in reference_pages().items():
-        (Path(folder) / name).write_text(text, encoding="utf-8")
-        written.append(Path(folder) / name)
+        target = Path(folder) / name
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
     return written
 
 

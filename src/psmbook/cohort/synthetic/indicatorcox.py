@@ -185,8 +185,8 @@ def fit_rows_counted(everyone: np.ndarray, c: RiskCounts, design: RowDesign, ste
     beta = np.broadcast_to(design.beta, c.dead.shape).copy()
     n = c.at_risk
     n_other = np.where(single, 0.0, n[..., partner])
-    step = 0
-    while True:
+    converged = False
+    for step in range(steps + 1):
         e = np.exp(beta)[:, None, :]
         weighed = e * n
         s0 = everyone[None, :, None] - n - n_other + weighed + np.where(single, 0.0, weighed[..., partner])
@@ -195,13 +195,11 @@ def fit_rows_counted(everyone: np.ndarray, c: RiskCounts, design: RowDesign, ste
         ijj = (m - m * m).sum(axis=1)
         ijl = np.where(single, 0.0, -(m * m[:, :, partner]).sum(axis=1))
         det = ijj * ijj[:, partner] - ijl**2
-        if step == steps:
+        if step == steps or converged:  # (converged: the SEs at this point, and done)
             break
         change = (ijj[:, partner] * score - ijl * score[:, partner]) / det
         beta = beta + change
-        step += 1
-        if steps > step and np.all(np.abs(change) < CONVERGED):  # converged: the SEs at this point, and done
-            steps = step
+        converged = bool(np.all(np.abs(change) < CONVERGED))
     return beta, np.sqrt(ijj[:, partner] / det)
 
 
